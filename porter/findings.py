@@ -1,0 +1,113 @@
+"""The report model: every view (JSON, Markdown, exit code, parity list) is derived from these records."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+
+SCHEMA_VERSION = "1.0"
+
+
+class Status(str, Enum):
+    CONVERTED = "converted"
+    REVIEW = "review"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN = "unknown"
+
+
+class Outcome(str, Enum):
+    UNCHANGED = "unchanged"  # read, nothing to port: copied byte for byte
+    CONVERTED = "converted"  # rewritten
+    FLAGGED = "flagged"  # not rewritten, but has findings a human must read
+    COPIED = "copied"  # not a source file porter reads (binary, data, symlink)
+    ERROR = "error"  # could not be read or parsed: copied as is, see the error
+
+
+@dataclass(frozen=True)
+class Span:
+    """1-based lines, 1-based columns, end inclusive of the last character's column."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    category: str
+    status: Status
+    message: str
+    span: Span | None = None
+    original: str = ""
+    replacement: str | None = None
+    path: str = ""
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+@dataclass
+class FileResult:
+    path: str  # relative to the source root, POSIX separators
+    kind: str  # python, native, build, binary, other, symlink
+    outcome: Outcome
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    new_bytes: bytes | None = None  # only when outcome is CONVERTED; never serialised
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "outcome": self.outcome.value,
+            "error": self.error,
+            "counts": dict(Counter(f.status.value for f in self.findings)),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class Report:
+    porter_version: str
+    rules_version: str
+    target: str
+    source: str
+    output: str | None
+    files: list[FileResult] = field(default_factory=list)
+    parity: list[dict] | None = None  # per-case metrics, filled by `porter parity compare`
+    parity_suite: str | None = None  # where `porter port` wrote the generated parity suite
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.files for f in r.findings]
+
+    def totals(self) -> dict:
+        by_status = Counter(f.status.value for f in self.findings)
+        by_outcome = Counter(r.outcome.value for r in self.files)
+        return {
+            "files": len(self.files),
+            "files_by_outcome": {o.value: by_outcome.get(o.value, 0) for o in Outcome},
+            "findings_by_status": {s.value: by_status.get(s.value, 0) for s in Status},
+            "findings_by_category": dict(sorted(Counter(f.category for f in self.findings).items())),
+            "manual_items": sum(by_status.get(s.value, 0) for s in (Status.REVIEW, Status.UNSUPPORTED, Status.UNKNOWN)),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "porter_version": self.porter_version,
+            "rules_version": self.rules_version,
+            "target": self.target,
+            "source": self.source,
+            "output": self.output,
+            "totals": self.totals(),
+            "files": [r.to_dict() for r in sorted(self.files, key=lambda r: r.path)],
+            "parity_suite": self.parity_suite,
+            "parity": self.parity,
+        }

@@ -1,0 +1,146 @@
+"""Accuracy standards: which metrics judge a tensor, and their thresholds per standard and dtype.
+
+Every tensor a case produces (outputs and gradients) is judged by one standard:
+
+- ``exact``: integer, boolean and index outputs, and copies (gather, broadcast): bit-identical.
+- ``elementwise``: per-element error against the high-precision benchmark.
+- ``matmul``: ULP error of the output dtype (matmul, linear, bmm, einsum).
+- ``reduction``: cosine similarity and relative-error statistics (reductions, normalisations,
+  softmax, attention, convolution, losses, collectives that sum).
+
+A rule with a ``limit`` bounds the target's own value. A rule with a ``floor`` is also two-sided:
+the target's value may be at most ``factor`` times the reference's value measured against the
+same benchmark, where values below the floor count as the floor (so a reference that happens to
+be nearly exact does not make a rounding-level target fail).
+
+This module is data only and imports no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DTYPES = ("fp32", "fp16", "bf16")
+EPS = {"fp32": 2.0**-23, "fp16": 2.0**-10, "bf16": 2.0**-7}
+TWO_SIDED_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    bound: str  # "max": value <= limit; "min": value >= limit
+    limit: dict[str, float] | None
+    floor: dict[str, float] | None = None  # None: one-sided
+
+
+def _per_eps(fp32: float, fp16: float, bf16: float) -> dict[str, float]:
+    """Thresholds written as multiples of each dtype's machine epsilon."""
+    return {"fp32": fp32 * EPS["fp32"], "fp16": fp16 * EPS["fp16"], "bf16": bf16 * EPS["bf16"]}
+
+
+def _same(value: float) -> dict[str, float]:
+    return {dtype: value for dtype in DTYPES}
+
+
+RELATIVE_FLOOR = _per_eps(8, 1, 1)
+
+# The benchmark's values below small * rms(benchmark) are judged by absolute error (relative to
+# small * rms), so cancellation near zero does not turn rounding noise into huge relative errors.
+SMALL = {"elementwise": _same(2.0**-10), "matmul": _same(2.0**-10), "reduction": _same(2.0**-10)}
+
+# matmul: an element counts as "over" when its ULP error exceeds this.
+ULP_OVER = {"fp32": 64.0, "fp16": 2.0, "bf16": 2.0}
+
+STANDARDS: dict[str, tuple[Rule, ...]] = {
+    "exact": (
+        Rule("mismatches", "max", _same(0.0)),
+        Rule("bench_mismatches", "max", _same(0.0)),
+    ),
+    "elementwise": (
+        Rule("max_rel_err", "max", _per_eps(128, 4, 4), RELATIVE_FLOOR),
+        Rule("mean_rel_err", "max", _per_eps(16, 1, 1), RELATIVE_FLOOR),
+    ),
+    "matmul": (
+        Rule("ulp_mean", "max", {"fp32": 16.0, "fp16": 1.0, "bf16": 1.0}, _same(1.0)),
+        Rule("ulp_frac_over", "max", _same(0.001)),
+    ),
+    "reduction": (
+        Rule("cosine", "min", {"fp32": 0.999999, "fp16": 0.9999, "bf16": 0.999}),
+        Rule("max_rel_err", "max", _per_eps(8192, 32, 32), RELATIVE_FLOOR),
+        Rule("mean_rel_err", "max", _per_eps(64, 2, 2), RELATIVE_FLOOR),
+        Rule("rel_rmse", "max", _per_eps(64, 2, 2), RELATIVE_FLOOR),
+    ),
+}
+
+# Per-standard parameters that are not limits but are overridable like them.
+PARAMETERS = {
+    "exact": {},
+    "elementwise": {"small": SMALL["elementwise"]},
+    "matmul": {"small": SMALL["matmul"], "ulp_over": ULP_OVER},
+    "reduction": {"small": SMALL["reduction"]},
+}
+
+
+class StandardError(ValueError):
+    """An unknown standard, or an override naming no threshold of it."""
+
+
+def threshold_dtype(dtype: str) -> str:
+    """The table column a tensor dtype is judged by (fp64 and other floats use the fp32 column)."""
+    return dtype if dtype in DTYPES else "fp32"
+
+
+def resolve(standard: str, dtype: str, overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """Flat thresholds for one tensor: ``<metric>``, ``<metric>_floor``, ``factor`` and parameters."""
+    if standard not in STANDARDS:
+        raise StandardError(f"unknown standard {standard!r}; choose one of {', '.join(STANDARDS)}")
+    column = threshold_dtype(dtype)
+    values: dict[str, float] = {}
+    for rule in STANDARDS[standard]:
+        if rule.limit is not None:
+            values[rule.metric] = rule.limit[column]
+        if rule.floor is not None:
+            values[f"{rule.metric}_floor"] = rule.floor[column]
+    if any(rule.floor is not None for rule in STANDARDS[standard]):
+        values["factor"] = TWO_SIDED_FACTOR
+    for name, per_dtype in PARAMETERS[standard].items():
+        values[name] = per_dtype[column]
+    for key, value in (overrides or {}).items():
+        if key not in values:
+            raise StandardError(
+                f"threshold {key!r} does not apply to the {standard} standard; known: {', '.join(sorted(values))}"
+            )
+        values[key] = float(value)
+    return values
+
+
+def _fmt(value: float) -> str:
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:g}"
+    return f"{value:.3g}"
+
+
+def markdown_table() -> str:
+    """The standards table as Markdown: the single source for docs/parity.md (a test keeps them equal)."""
+    lines = [
+        "| standard | threshold | rule | " + " | ".join(DTYPES) + " |",
+        "|---|---|---|" + "---|" * len(DTYPES),
+    ]
+    for standard, rules in STANDARDS.items():
+        for rule in rules:
+            if rule.limit is not None:
+                sign = "≥" if rule.bound == "min" else "≤"
+                cells = " | ".join(_fmt(rule.limit[d]) for d in DTYPES)
+                lines.append(f"| {standard} | `{rule.metric}` | target {sign} limit | {cells} |")
+            if rule.floor is not None:
+                cells = " | ".join(_fmt(rule.floor[d]) for d in DTYPES)
+                lines.append(
+                    f"| {standard} | `{rule.metric}_floor` | target ≤ factor × max(reference, floor) | {cells} |"
+                )
+        if any(rule.floor is not None for rule in rules):
+            cells = " | ".join(_fmt(TWO_SIDED_FACTOR) for _ in DTYPES)
+            lines.append(f"| {standard} | `factor` | two-sided factor | {cells} |")
+        for name, per_dtype in PARAMETERS[standard].items():
+            cells = " | ".join(_fmt(per_dtype[d]) for d in DTYPES)
+            lines.append(f"| {standard} | `{name}` | parameter | {cells} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,105 @@
+"""The Python frontend: one libcst parse per file, every rule kind proposes edits in one batched pass, then apply."""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import MetadataWrapper
+
+from porter.findings import Finding, Status
+from porter.python.base import Edit, Proposals
+from porter.python.envvars import EnvVarVisitor
+from porter.python.imports import ImportVisitor
+from porter.python.methods import MethodVisitor
+from porter.python.renames import RenameVisitor
+from porter.python.residual import ResidualVisitor
+from porter.python.strings import ContextStringVisitor
+from porter.ruleset import RuleSet
+
+# Order matters within the batch: a node's residual check must see what the other kinds already claimed.
+VISITOR_FOR_KIND = {
+    "rename": RenameVisitor,
+    "context_string": ContextStringVisitor,
+    "method": MethodVisitor,
+    "import": ImportVisitor,
+    "env_var": EnvVarVisitor,
+    "residual": ResidualVisitor,
+}
+
+
+class _ApplyEdits(cst.CSTTransformer):
+    def __init__(self, edits: list[Edit]) -> None:
+        super().__init__()
+        self.edits: dict[int, Edit] = {}
+        for edit in edits:
+            self.edits.setdefault(id(edit.node), edit)
+
+    def on_leave(self, original_node, updated_node):
+        edit = self.edits.get(id(original_node))
+        return edit.rewrite(updated_node) if edit is not None else updated_node
+
+
+def _imports_module(module: cst.Module, name: str) -> bool:
+    """True when `import name` appears anywhere at module level, including inside try/except or if blocks."""
+
+    class _Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_FunctionDef(self, node):
+            return False
+
+        def visit_ClassDef(self, node):
+            return False
+
+        def visit_Import(self, node):
+            if any(cst.helpers.get_full_name_for_node(a.name) == name for a in node.names):
+                _Finder.found = True
+
+    finder = _Finder()
+    module.visit(finder)
+    return finder.found
+
+
+def _support_import_finding(ruleset: RuleSet, module: cst.Module) -> tuple[str | None, Finding | None]:
+    for rule in ruleset.of_kind("support_import"):
+        for entry in rule.entries:
+            if not _imports_module(module, entry.pattern):
+                finding = Finding(rule.id, rule.category, Status.CONVERTED, entry.message or rule.summary,
+                                  original="", replacement=f"import {entry.pattern}")
+                return entry.pattern, finding
+    return None, None
+
+
+def port_python(source: str, ruleset: RuleSet) -> tuple[str | None, list[Finding]]:
+    """Port one module's source. Returns the new source (None when nothing changes) and the findings.
+
+    Raises libcst.ParserSyntaxError for code that is not valid Python 3.
+    """
+    wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    proposals = Proposals(edits=[], findings=[], covered=[])
+    visitors = [
+        VISITOR_FOR_KIND[kind](rule, proposals)
+        for kind in VISITOR_FOR_KIND
+        for rule in ruleset.of_kind(kind)
+    ]
+    wrapper.visit_batched(visitors)
+    findings = sorted(proposals.findings, key=lambda f: (f.span.line, f.span.column) if f.span else (0, 0))
+    if not proposals.edits:
+        return None, findings
+
+    module = wrapper.module.visit(_ApplyEdits(proposals.edits))
+    context = CodemodContext()
+    for edit in proposals.edits:
+        for needed in edit.needs_imports:
+            AddImportsVisitor.add_needed_import(context, needed)
+        for module_name, obj, asname in edit.unused_imports:
+            RemoveImportsVisitor.remove_unused_import(context, module_name, obj, asname)
+    support, finding = _support_import_finding(ruleset, module)
+    if support is not None:
+        AddImportsVisitor.add_needed_import(context, support)
+        findings.insert(0, finding)
+    module = RemoveImportsVisitor(context).transform_module(module)
+    module = AddImportsVisitor(context).transform_module(module)
+    new_source = module.code
+    return (new_source if new_source != source else None), findings

@@ -1,0 +1,105 @@
+"""Shared machinery for rule-kind visitors: each visitor proposes edits and findings, nothing is applied here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, QualifiedNameSource
+
+from porter.findings import Finding, Span, Status
+from porter.ruleset import Entry, Rule
+
+STATUS_OF_ENTRY = {"auto": Status.CONVERTED, "review": Status.REVIEW, "unsupported": Status.UNSUPPORTED}
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+@dataclass
+class Edit:
+    """Replace `node` by `rewrite(updated_node)`; `updated_node` already carries the edits made inside it."""
+
+    node: cst.CSTNode
+    rewrite: Callable[[cst.CSTNode], cst.CSTNode]
+    needs_imports: tuple[str, ...] = ()  # modules the new code refers to
+    unused_imports: tuple[tuple[str, str | None, str | None], ...] = ()  # (module, obj, asname) to drop if now unused
+
+
+@dataclass
+class Proposals:
+    """What all visitors of one file found; shared by the batch so the residual pass can see coverage."""
+
+    edits: list[Edit]
+    findings: list[Finding]
+    covered: list[Span]
+
+    def covers(self, span: Span) -> bool:
+        start, end = (span.line, span.column), (span.end_line, span.end_column)
+        return any((c.line, c.column) <= start and end <= (c.end_line, c.end_column) for c in self.covered)
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return _EMPTY_MODULE.code_for_node(node)
+
+
+class RuleVisitor(cst.BatchableCSTVisitor):
+    METADATA_DEPENDENCIES = (QualifiedNameProvider, PositionProvider, ParentNodeProvider)
+
+    def __init__(self, rule: Rule, proposals: Proposals) -> None:
+        super().__init__()
+        self.rule = rule
+        self.proposals = proposals
+
+    def span(self, node: cst.CSTNode) -> Span:
+        pos = self.get_metadata(PositionProvider, node)
+        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column)
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.get_metadata(ParentNodeProvider, node, None)
+
+    def imported_names(self, node: cst.CSTNode) -> set[str]:
+        """Fully qualified names of `node` when it resolves through an import (aliases included)."""
+        return {
+            q.name
+            for q in self.get_metadata(QualifiedNameProvider, node, set())
+            if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN)
+        }
+
+    def record(
+        self,
+        node: cst.CSTNode,
+        entry: Entry,
+        message: str,
+        rewrite: Callable[[cst.CSTNode], cst.CSTNode] | None = None,
+        replacement: str | None = None,
+        needs_imports: tuple[str, ...] = (),
+        unused_imports: tuple[tuple[str, str | None, str | None], ...] = (),
+        status: Status | None = None,
+        cover: cst.CSTNode | None = None,
+    ) -> None:
+        """Record a finding on `node` (and an edit when `rewrite` is given); `cover` is what later passes skip."""
+        span = self.span(node)
+        if rewrite is not None:
+            self.proposals.edits.append(Edit(node, rewrite, needs_imports, unused_imports))
+        self.proposals.findings.append(
+            Finding(
+                rule_id=self.rule.id,
+                category=self.rule.category,
+                status=status or STATUS_OF_ENTRY[entry.status],
+                message=entry.message or message,
+                span=span,
+                original=code_of(node),
+                replacement=replacement if rewrite is not None else None,
+            )
+        )
+        self.proposals.covered.append(self.span(cover) if cover is not None else span)
+
+
+def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:
+    """The longest entry pattern equal to `dotted` or to one of its dotted prefixes (`a.b` matches `a.b.c`)."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        entry = entries.get(".".join(parts[:end]))
+        if entry is not None:
+            return entry
+    return None

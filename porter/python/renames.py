@@ -1,0 +1,114 @@
+"""Rule kind `rename`: a fully qualified API (resolved through imports and aliases) maps to another one, or is reported."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from porter.python.base import RuleVisitor, code_of, entry_matches
+from porter.ruleset import Entry
+
+
+def _dotted_text(node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        inner = _dotted_text(node.value)
+        return f"{inner}.{node.attr.value}" if inner else None
+    return None
+
+
+def _spelled_replacement(text: str, qualified: str, replacement: str) -> tuple[str, tuple, tuple]:
+    """Spell `replacement` the way the code spells `qualified` (keeping `import torch as th` aliases).
+
+    Returns the new text, modules it needs imported, and the import binding it may leave unused.
+    """
+    text_parts, qual_parts, new_parts = text.split("."), qualified.split("."), replacement.split(".")
+    bound_prefix = qual_parts[: len(qual_parts) - len(text_parts) + 1]  # what the first spelled name is bound to
+    if new_parts[: len(bound_prefix)] == bound_prefix:
+        return ".".join([text_parts[0], *new_parts[len(bound_prefix) :]]), (), ()
+    alias = text_parts[0]
+    if len(bound_prefix) == 1:
+        bindings = ((bound_prefix[0], None, alias if alias != bound_prefix[0] else None),)
+    else:  # `import a.b as x` or `from a import b as x`: the qualified name alone cannot tell which
+        obj = bound_prefix[-1]
+        bindings = ((".".join(bound_prefix), None, alias), (".".join(bound_prefix[:-1]), obj, alias if alias != obj else None))
+    return replacement, (new_parts[0],), bindings
+
+
+class RenameVisitor(RuleVisitor):
+    def __init__(self, rule, proposals) -> None:
+        super().__init__(rule, proposals)
+        self.entries = {e.pattern: e for e in rule.entries}
+        self.report_only = {p: e for p, e in self.entries.items() if e.replacement is None}
+        self.inside: cst.CSTNode | None = None  # batched visits cannot prune: skip what lies inside a match
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.inside = self.inside or node
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.inside = self.inside or node
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._match(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._match(node)
+
+    def _leave(self, original_node: cst.CSTNode) -> None:
+        if original_node is self.inside:
+            self.inside = None
+
+    def leave_Import(self, original_node: cst.Import) -> None:
+        self._leave(original_node)
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
+        self._leave(original_node)
+
+    def leave_Name(self, original_node: cst.Name) -> None:
+        self._leave(original_node)
+
+    def leave_Attribute(self, original_node: cst.Attribute) -> None:
+        self._leave(original_node)
+
+    def _match(self, node: cst.Name | cst.Attribute) -> None:
+        text = _dotted_text(node)
+        if text is None or self.inside is not None:
+            return
+        for qualified in sorted(self.imported_names(node)):
+            entry = self.entries.get(qualified) or entry_matches(self.report_only, qualified)
+            if entry is not None:
+                self.inside = node
+                self._apply(node, text, qualified, entry)
+                return
+
+    def _apply(self, node: cst.CSTNode, text: str, qualified: str, entry: Entry) -> None:
+        if entry.replacement is None:
+            self.record(node, entry, self.rule.summary)
+            return
+        new_text, needs, unused = _spelled_replacement(text, qualified, entry.replacement)
+        new_func = cst.parse_expression(new_text)
+        parent = self.parent(node)
+        if entry.insert_args and isinstance(parent, cst.Call) and parent.func is node:
+            target, rewrite = parent, _call_rewriter(new_func, entry)
+        else:
+            target, rewrite = node, lambda _updated: new_func
+        replacement = code_of(rewrite(target))
+        self.record(target, entry, self.rule.summary, rewrite, replacement, needs, unused, cover=node)
+
+
+def _call_rewriter(new_func: cst.BaseExpression, entry: Entry):
+    def rewrite(call: cst.Call) -> cst.Call:
+        own = list(call.args)
+        for index, arg in enumerate(own):
+            if arg.keyword is None and arg.star == "" and index < len(entry.positional_names):
+                own[index] = arg.with_changes(
+                    keyword=cst.Name(entry.positional_names[index]),
+                    equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+                )
+        comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        leading = [cst.Arg(cst.parse_expression(a), comma=comma) for a in entry.insert_args]
+        if not own:
+            leading[-1] = leading[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return call.with_changes(func=new_func, args=[*leading, *own])
+
+    return rewrite
