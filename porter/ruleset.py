@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import yaml
 
 from porter.resources import data_dir
 
-KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import")
+KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "native_inventory")
 ENTRY_STATUSES = ("auto", "review", "unsupported")
 ID_PATTERN = re.compile(r"^[A-Z]{2,4}\d{3}$")
 
@@ -141,7 +142,7 @@ class RuleSet:
     def by_id(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         """A content hash of the active rules: changes whenever any mapping changes."""
         digest = hashlib.sha256()

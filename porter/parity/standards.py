@@ -114,6 +114,11 @@ def resolve(standard: str, dtype: str, overrides: dict[str, float] | None = None
     return values
 
 
+def known_thresholds() -> set[str]:
+    """Every name a case's ``thresholds`` may override, across standards."""
+    return {name for standard in STANDARDS for name in resolve(standard, "fp32")}
+
+
 def _fmt(value: float) -> str:
     if value == 0 or 1e-3 <= abs(value) < 1e4:
         return f"{value:g}"

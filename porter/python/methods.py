@@ -23,8 +23,9 @@ class MethodVisitor(RuleVisitor):
             parent = self.parent(node)
             if isinstance(parent, cst.Call) and parent.func is node:
                 entry = self.called[name]
-        if entry is None or self.imported_names(node):  # `torch.cuda`, `numba.cuda`: a module, not a tensor
-            return
+        receiver = node.value
+        if entry is None or (isinstance(receiver, (cst.Name, cst.Attribute)) and self.imported_names(receiver)):
+            return  # `torch.cuda`, `numba.cuda`: an attribute of an imported module, not of a tensor
         if entry.replacement is None:
             self.record(node, entry, self.rule.summary)
             return

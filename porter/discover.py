@@ -1,0 +1,105 @@
+"""Walking the source tree: what to port, what to copy as is, what to skip (.gitignore, --exclude)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+PYTHON_SUFFIXES = {".py", ".pyi"}
+NATIVE_SUFFIXES = {".cu", ".cuh", ".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx"}
+BUILD_NAMES = {"CMakeLists.txt", "Makefile", "setup.cfg", "pyproject.toml", "BUILD", "BUILD.bazel"}
+ALWAYS_SKIPPED_DIRS = {"__pycache__"}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    relpath: str  # POSIX, relative to the root
+    kind: str  # python, native, build, other, symlink
+    port: bool  # False when --include/--exclude leave it out: copied unchanged
+
+
+def classify(relpath: str) -> str:
+    name = relpath.rsplit("/", 1)[-1]
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in PYTHON_SUFFIXES:
+        return "python"
+    if suffix in NATIVE_SUFFIXES:
+        return "native"
+    if name in BUILD_NAMES or suffix == ".cmake":
+        return "build"
+    return "other"
+
+
+def _gitignore_spec(root: Path, directory: Path) -> pathspec.PathSpec | None:
+    ignore = directory / ".gitignore"
+    if not ignore.is_file():
+        return None
+    try:
+        lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def discover(
+    root: Path,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    respect_gitignore: bool = True,
+    skip: tuple[Path, ...] = (),
+) -> tuple[list[SourceFile], list[str]]:
+    """All files under `root` (links not followed) and the relative paths skipped by ignore rules."""
+    include_spec = pathspec.PathSpec.from_lines("gitwildmatch", include) if include else None
+    exclude_spec = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
+    skip_resolved = {p.resolve() for p in skip}
+    files: list[SourceFile] = []
+    ignored: list[str] = []
+    specs: list[tuple[str, pathspec.PathSpec]] = []  # (directory prefix, spec) of the .gitignore files in scope
+
+    def is_ignored(relpath: str, is_dir: bool) -> bool:
+        for prefix, spec in specs:
+            if relpath.startswith(prefix):
+                local = relpath[len(prefix) :] + ("/" if is_dir else "")
+                if spec.match_file(local):
+                    return True
+        return False
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        directory = Path(dirpath)
+        rel_dir = directory.relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        if respect_gitignore:
+            spec = _gitignore_spec(root, directory)
+            specs[:] = [(p, s) for p, s in specs if prefix.startswith(p)]
+            if spec is not None:
+                specs.append((prefix, spec))
+        kept_dirs = []
+        for name in sorted(dirnames):
+            rel = prefix + name
+            full = directory / name
+            if name in ALWAYS_SKIPPED_DIRS or full.resolve() in skip_resolved:
+                continue
+            if full.is_symlink():
+                files.append(SourceFile(rel, "symlink", False))
+            elif respect_gitignore and name != ".git" and is_ignored(rel, True):
+                ignored.append(rel + "/")
+            else:
+                kept_dirs.append(name)
+        dirnames[:] = kept_dirs
+        for name in sorted(filenames):
+            rel = prefix + name
+            if (directory / name).is_symlink():
+                files.append(SourceFile(rel, "symlink", False))
+                continue
+            if respect_gitignore and is_ignored(rel, False):
+                ignored.append(rel)
+                continue
+            in_git_dir = rel.startswith(".git/")
+            port = not in_git_dir and not exclude_spec.match_file(rel) and (
+                include_spec is None or include_spec.match_file(rel)
+            )
+            files.append(SourceFile(rel, "other" if in_git_dir else classify(rel), port))
+    return files, ignored

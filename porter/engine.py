@@ -1,0 +1,127 @@
+"""The pipeline: discover -> port each file (a pure function, run in a process pool) -> write -> report."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from porter.discover import SourceFile
+from porter.findings import FileResult, Finding, Outcome
+from porter.python import port_python
+from porter.python.base import STATUS_OF_ENTRY
+from porter.ruleset import RuleSet
+from porter.textio import UndecodableError, decode_python, looks_binary
+
+DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
+PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than it saves
+
+
+@dataclass(frozen=True)
+class PortOptions:
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    jobs: int = os.cpu_count() or 1
+
+
+def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
+    """A finding for a file-level problem, worded by the `input` rule's data."""
+    for rule in ruleset.of_kind("input"):
+        for entry in rule.entries:
+            if entry.pattern == problem:
+                message = f"{entry.message} ({detail})" if detail else entry.message
+                return Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], message)
+    raise KeyError(f"no input rule entry for {problem!r}")
+
+
+_TRIGGERS: dict[str, re.Pattern[str]] = {}
+
+
+def trigger_pattern(ruleset: RuleSet) -> re.Pattern[str]:
+    """Cheap prefilter: a file none of whose text matches this cannot produce a finding, so it is never parsed."""
+    if ruleset.version in _TRIGGERS:
+        return _TRIGGERS[ruleset.version]
+    words = {"cuda", "nccl", "cudnn"}
+    for rule in ruleset.rules:
+        if rule.kind in ("import", "env_var"):
+            words.update(e.pattern.split(".")[0] for e in rule.entries)
+    pattern = _TRIGGERS[ruleset.version] = re.compile("|".join(sorted(map(re.escape, words))), re.IGNORECASE)
+    return pattern
+
+
+def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult:
+    if looks_binary(data):
+        return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "binary")], "binary content")
+    try:
+        decoded = decode_python(data)
+    except UndecodableError as exc:
+        return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "undecodable", str(exc))], str(exc))
+    if not trigger_pattern(ruleset).search(decoded.text):
+        return FileResult(relpath, "python", Outcome.UNCHANGED)
+    try:
+        new_text, findings = port_python(decoded.text, ruleset)
+    except cst.ParserSyntaxError as exc:
+        detail = f"line {exc.raw_line}: {exc.message}"
+        return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "syntax-error", detail)], detail)
+    if new_text is not None:
+        return FileResult(relpath, "python", Outcome.CONVERTED, findings, new_bytes=decoded.encode(new_text))
+    return FileResult(relpath, "python", Outcome.FLAGGED if findings else Outcome.UNCHANGED, findings)
+
+
+def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
+    """Port one file. Pure apart from reading it: safe to run in any process, in any order."""
+    if source.kind == "symlink":
+        target = (root / source.relpath).resolve()
+        inside = target.exists() and target.is_relative_to(root.resolve())
+        findings = [] if inside else [input_finding(ruleset, "symlink", "dangling or pointing outside the tree")]
+        return FileResult(source.relpath, "symlink", Outcome.COPIED, findings)
+    if not source.port or source.kind != "python":
+        return FileResult(source.relpath, source.kind, Outcome.COPIED)
+    path = root / source.relpath
+    try:
+        size = path.stat().st_size
+        if size > options.max_file_size:
+            finding = input_finding(ruleset, "too-large", f"{size} bytes")
+            return FileResult(source.relpath, "python", Outcome.ERROR, [finding], "too large")
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileResult(source.relpath, "python", Outcome.ERROR, [input_finding(ruleset, "unreadable", str(exc))],
+                          str(exc))
+    result = _port_python_file(source.relpath, data, ruleset)
+    for finding in result.findings:
+        finding.path = source.relpath
+    return result
+
+
+def _port_chunk(root: Path, chunk: list[SourceFile], ruleset: RuleSet, options: PortOptions) -> list[FileResult]:
+    return [port_file(root, source, ruleset, options) for source in chunk]
+
+
+def port_files(
+    root: Path, sources: list[SourceFile], ruleset: RuleSet, options: PortOptions,
+    on_result: Callable[[FileResult], None] = lambda _r: None,
+) -> list[FileResult]:
+    """Port every file, in parallel when the tree is big enough; results come back in input order."""
+    results: list[FileResult] = []
+    if options.jobs <= 1 or len(sources) < PARALLEL_THRESHOLD:
+        for source in sources:
+            results.append(port_file(root, source, ruleset, options))
+            on_result(results[-1])
+        return results
+    with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+        futures = [pool.submit(_port_chunk, root, chunk, ruleset, options) for chunk in _chunks(sources, 32)]
+        for future in futures:
+            for result in future.result():
+                results.append(result)
+                on_result(result)
+    return results
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+

@@ -1,0 +1,49 @@
+"""Writing the output tree: every file lands whole (atomic rename) or not at all; symlinks stay links."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from porter.findings import FileResult, Outcome
+from porter.textio import write_atomic
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".porter-tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _relink(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_symlink() or dst.exists():
+        dst.unlink()
+    os.symlink(os.readlink(src), dst)
+
+
+def write_file(src_root: Path, dst_root: Path, result: FileResult) -> None:
+    """Write one file of the output tree. Raises OSError; the caller records it against the file."""
+    src, dst = src_root / result.path, dst_root / result.path
+    if result.kind == "symlink":
+        _relink(src, dst)
+    elif result.outcome is Outcome.CONVERTED:
+        write_atomic(dst, result.new_bytes, src.stat().st_mode & 0o7777)
+    elif result.outcome is not Outcome.ERROR or os.access(src, os.R_OK):
+        _copy_atomic(src, dst)
+
+
+def backup_originals(src_root: Path, backup_root: Path, results: list[FileResult]) -> None:
+    """For --in-place: keep the original of every file about to be rewritten, under the same relative path."""
+    for result in results:
+        if result.outcome is Outcome.CONVERTED:
+            _copy_atomic(src_root / result.path, backup_root / result.path)

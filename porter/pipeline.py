@@ -1,0 +1,151 @@
+"""`porter port` and `porter analyze` end to end: checks, discovery, porting, writing, reports."""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from porter import __version__
+from porter.discover import discover
+from porter.docs import write_rule_pages
+from porter.engine import PortOptions, input_finding, port_files
+from porter.findings import FileResult, Outcome, Report
+from porter.output import backup_originals, write_file
+from porter.report import write_reports
+from porter.ruleset import RuleSet
+
+REPORT_DIR_NAME = "porter-report"
+
+
+class UsageError(Exception):
+    """Bad invocation or input the user must fix; the CLI exits with 2."""
+
+
+@dataclass
+class PortRequest:
+    source: Path
+    output: Path | None  # None: analysis only, or --in-place
+    ruleset: RuleSet
+    report_dir: Path | None = None
+    in_place: bool = False
+    dry_run: bool = False
+    force: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    formats: tuple[str, ...] = ("json", "md")
+    options: PortOptions = field(default_factory=PortOptions)
+    parity: bool = True
+
+
+def _is_inside(path: Path, parent: Path) -> bool:
+    try:
+        path.resolve().relative_to(parent.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _git_is_dirty(path: Path) -> bool:
+    try:
+        done = subprocess.run(["git", "-C", str(path), "status", "--porcelain"], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
+def check_request(request: PortRequest) -> None:
+    src, dst = request.source, request.output
+    if not src.is_dir():
+        raise UsageError(f"source {src} is not a directory")
+    if request.in_place:
+        if _git_is_dirty(src) and not request.force:
+            raise UsageError(f"{src} has uncommitted changes; commit or stash them first, or pass --force")
+        return
+    if dst is None:
+        return
+    if dst.resolve() == src.resolve():
+        raise UsageError("the output directory is the source directory; use --in-place to port in place")
+    if _is_inside(dst, src) and not request.force:
+        raise UsageError(f"the output {dst} lies inside the source {src}; choose another place or pass --force")
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())) and not request.force:
+        raise UsageError(f"the output {dst} exists and is not empty; choose another place or pass --force")
+
+
+def unified_diff(src_root: Path, result: FileResult) -> str:
+    old = (src_root / result.path).read_bytes().decode("utf-8", errors="replace").splitlines(keepends=True)
+    new = result.new_bytes.decode("utf-8", errors="replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old, new, f"a/{result.path}", f"b/{result.path}"))
+
+
+def _write_outputs(request: PortRequest, results: list[FileResult]) -> None:
+    src = request.source
+    if request.in_place:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        backup = src.parent / f"{src.name}.porter-backup-{stamp}"
+        backup_originals(src, backup, results)
+        targets = [r for r in results if r.outcome is Outcome.CONVERTED]
+        dst = src
+    else:
+        targets, dst = results, request.output
+    for result in targets:
+        try:
+            write_file(src, dst, result)
+        except OSError as exc:
+            result.findings.append(input_finding(request.ruleset, "write-failed", str(exc)))
+            result.findings[-1].path = result.path
+            result.error = f"write failed: {exc}"
+            result.outcome = Outcome.ERROR
+
+
+def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
+    from porter.parity.suite import generate_suite
+
+    sources = {}
+    for result in results:
+        if result.kind == "python" and result.outcome is not Outcome.ERROR:
+            try:
+                sources[result.path] = (request.source / result.path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+    cases = generate_suite(sources, out_dir)
+    return str(out_dir) if cases else None
+
+
+def run(request: PortRequest, on_result: Callable[[FileResult], None] = lambda _r: None,
+        on_diff: Callable[[str], None] | None = None) -> Report:
+    check_request(request)
+    skip = tuple(p for p in (request.output, request.report_dir) if p is not None and _is_inside(p, request.source))
+    sources, _ignored = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip)
+    results = port_files(request.source, sources, request.ruleset, request.options, on_result)
+    report = Report(__version__, request.ruleset.version, request.ruleset.target, str(request.source),
+                    None if request.output is None else str(request.output), results)
+    if on_diff is not None:
+        for result in results:
+            if result.outcome is Outcome.CONVERTED:
+                on_diff(unified_diff(request.source, result))
+    if request.dry_run:
+        return report
+    if request.output is not None or request.in_place:
+        _write_outputs(request, results)
+        root = request.source if request.in_place else request.output
+        if request.parity:
+            report.parity_suite = _generate_parity_suite(request, results, root / "parity")
+    report_dir = request.report_dir or ((request.output or request.source) / REPORT_DIR_NAME)  # analyze passes one
+    write_reports(report, report_dir, request.formats)
+    used = sorted({f.rule_id for f in report.findings})
+    write_rule_pages([request.ruleset.by_id(rule_id) for rule_id in used if request.ruleset.by_id(rule_id)],
+                     report_dir / "rules")
+    return report
+
+
+def fail_on_hit(report: Report, threshold: str) -> bool:
+    """True when a finding at or above the --fail-on threshold exists."""
+    levels = {"never": set(), "unsupported": {"unsupported"}, "review": {"unsupported", "review", "unknown"}}
+    return any(f.status.value in levels[threshold] for f in report.findings)
+
