@@ -13,7 +13,7 @@ import yaml
 
 from porter.resources import data_dir
 
-KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "native_inventory")
+KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input")
 ENTRY_STATUSES = ("auto", "review", "unsupported")
 ID_PATTERN = re.compile(r"^[A-Z]{2,4}\d{3}$")
 
@@ -50,6 +50,7 @@ class Rule:
     contexts: dict = field(default_factory=dict, hash=False, compare=False)
     since: str | None = None
     until: str | None = None
+    adds_import: bool = True  # a file this rule converts needs the support import (PY001)
     origin: str = ""
 
 
@@ -97,7 +98,7 @@ def _rule(raw: dict, origin: str) -> Rule:
         raise RuleError(f"{where}: id must look like PY101 (2-4 capitals, 3 digits)")
     if raw["kind"] not in KINDS:
         raise RuleError(f"{where}: unknown kind {raw['kind']!r}; expected one of {KINDS}")
-    unknown = set(raw) - {"id", "name", "kind", "category", "summary", "doc", "entries", "example", "contexts", "since", "until"}
+    unknown = set(raw) - {"id", "name", "kind", "category", "summary", "doc", "entries", "example", "contexts", "since", "until", "adds_import"}
     if unknown:
         raise RuleError(f"{where}: unknown keys {sorted(unknown)}")
     entries = tuple(_entry(e, where) for e in raw.get("entries", ()))
@@ -117,6 +118,7 @@ def _rule(raw: dict, origin: str) -> Rule:
         contexts=raw.get("contexts") or {},
         since=raw.get("since"),
         until=raw.get("until"),
+        adds_import=bool(raw.get("adds_import", True)),
         origin=origin,
     )
 

@@ -517,16 +517,27 @@ def strip_comments(text: str) -> str:
 
 
 def split_preprocessor(text: str) -> tuple[list[str], str]:
-    """(#define lines, code with every preprocessor line blanked)."""
+    """(directive lines, code with directives blanked), keeping only the first branch of
+    each #if/#else chain: alternative branches often repeat a declaration's opening line."""
     text = text.replace("\\\n", " ")
-    defines, code = [], []
+    directives, code = [], []
+    in_alternative = []  # one flag per open #if
     for line in text.split("\n"):
-        if line.lstrip().startswith("#"):
-            defines.append(line)
+        directive = re.match(r"\s*#\s*(\w*)", line)
+        if directive:
+            keyword = directive.group(1)
+            if keyword.startswith("if"):
+                in_alternative.append(False)
+            elif keyword in ("else", "elif") and in_alternative:
+                in_alternative[-1] = True
+            elif keyword == "endif" and in_alternative:
+                in_alternative.pop()
+            elif not any(in_alternative):
+                directives.append(line)
             code.append("")
         else:
-            code.append(line)
-    return defines, "\n".join(code)
+            code.append("" if any(in_alternative) else line)
+    return directives, "\n".join(code)
 
 
 def object_like_defines(lines: list[str]) -> set[str]:
@@ -603,8 +614,8 @@ class HeaderScanner:
         self.out = out
 
     def scan(self, text: str) -> None:
-        defines, code = split_preprocessor(strip_comments(text))
-        self.out.constants |= object_like_defines(defines)
+        directives, code = split_preprocessor(strip_comments(text))
+        self.out.constants |= object_like_defines(directives)
         self.block(code, scope=[], class_name=None, public=True)
 
     def qualify(self, scope: list[str], name: str) -> str:
@@ -614,7 +625,11 @@ class HeaderScanner:
         statement, index = "", 0
         while index < len(code):
             char = code[index]
-            if char == "{":
+            if char == "{" and statement.count("(") > statement.count(")"):  # `arg={}` default
+                end = matching_brace(code, index)
+                statement += code[index:end + 1]
+                index = end + 1
+            elif char == "{":
                 end = matching_brace(code, index)
                 statement, public, keep = self.braced(statement, code[index + 1:end], scope, class_name, public)
                 statement = statement + " {} " if keep else ""
@@ -718,8 +733,9 @@ class HeaderScanner:
             if name.split("::")[-1] != class_name:
                 self.out.functions.add(self.qualify(scope, name))
             return public
-        constant = re.search(rf"\b({IDENT})\s*(?:\[[^\]]*\]\s*)?(?:=|$)", text)
-        if constant and re.search(r"\b(const|constexpr)\b", text):
+        declarator = text.split("=", 1)[0]
+        constant = re.search(rf"\b({IDENT})\s*(?:\[[^\]]*\]\s*)?$", declarator)
+        if constant and "(" not in declarator and re.search(r"\b(const|constexpr)\b", declarator):
             self.out.constants.add(self.qualify(scope, constant.group(1)))
         return public
 

@@ -44,7 +44,6 @@ class Verdict:
     message: str
     checks: list[Check] = field(default_factory=list)
     deciding: Check | None = None
-    seconds: float = 0.0
 
     @classmethod
     def error(cls, case: Case, metric: str, message: str) -> "Verdict":

@@ -96,7 +96,7 @@ def port_python(source: str, ruleset: RuleSet) -> tuple[str | None, list[Finding
         for module_name, obj, asname in edit.unused_imports:
             RemoveImportsVisitor.remove_unused_import(context, module_name, obj, asname)
     support, finding = _support_import_finding(ruleset, module)
-    if support is not None:
+    if support is not None and any(edit.adds_import for edit in proposals.edits):
         AddImportsVisitor.add_needed_import(context, support)
         findings.insert(0, finding)
     module = RemoveImportsVisitor(context).transform_module(module)

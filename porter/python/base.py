@@ -23,6 +23,7 @@ class Edit:
     rewrite: Callable[[cst.CSTNode], cst.CSTNode]
     needs_imports: tuple[str, ...] = ()  # modules the new code refers to
     unused_imports: tuple[tuple[str, str | None, str | None], ...] = ()  # (module, obj, asname) to drop if now unused
+    adds_import: bool = True  # the new code needs the support import (rule data decides)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class RuleVisitor(cst.BatchableCSTVisitor):
         """Record a finding on `node` (and an edit when `rewrite` is given); `cover` is what later passes skip."""
         span = self.span(node)
         if rewrite is not None:
-            self.proposals.edits.append(Edit(node, rewrite, needs_imports, unused_imports))
+            self.proposals.edits.append(Edit(node, rewrite, needs_imports, unused_imports, self.rule.adds_import))
         self.proposals.findings.append(
             Finding(
                 rule_id=self.rule.id,

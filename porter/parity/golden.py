@@ -1,0 +1,119 @@
+"""Golden files: one safetensors file per case plus ``manifest.json`` with hashes and the environment.
+
+Nothing here unpickles: tensors are safetensors, metadata is JSON. Every file is checked against
+the SHA-256 the manifest holds before it is parsed, and every tensor against its own hash, shape
+and dtype after; any difference is a ``GoldenError`` naming the case.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+
+import porter
+from porter.parity.cases import Case
+from porter.parity.runner import dtype_name
+
+FORMAT = "porter-parity-golden"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SUFFIX = ".safetensors"
+
+
+class GoldenError(ValueError):
+    """A golden set that is missing, corrupt, or recorded from another case definition."""
+
+
+def tensor_sha256(tensor: torch.Tensor) -> str:
+    raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def write(golden_dir: Path, environment: dict, recorded: dict[str, tuple[Case, dict]]) -> Path:
+    """Replace the golden set in ``golden_dir`` with ``recorded`` (case name -> (case, tensors))."""
+    golden_dir.mkdir(parents=True, exist_ok=True)
+    for stale in golden_dir.glob(f"*{SUFFIX}"):
+        stale.unlink()
+    cases = {}
+    for name, (case, tensors) in sorted(recorded.items()):
+        tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        data = save_bytes(tensors, metadata={"case": name, "format": FORMAT})
+        (golden_dir / f"{name}{SUFFIX}").write_bytes(data)
+        cases[name] = {
+            "op": case.op, "dtype": case.dtype, "seed": case.seed, "spec_sha256": case.spec_hash(),
+            "file": f"{name}{SUFFIX}", "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+            "tensors": {k: {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "sha256": tensor_sha256(t)}
+                        for k, t in sorted(tensors.items())},
+        }
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "porter_version": porter.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment, "cases": cases,
+    }
+    path = golden_dir / MANIFEST
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def load_manifest(golden_dir: Path) -> dict:
+    path = golden_dir / MANIFEST
+    if not path.is_file():
+        raise GoldenError(f"no golden set at {golden_dir} ({MANIFEST} missing): run `porter parity record` first")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GoldenError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise GoldenError(f"{path} is not a porter parity manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise GoldenError(f"{path} has format version {manifest.get('format_version')}; "
+                          f"this porter reads version {FORMAT_VERSION}: re-record")
+    if not isinstance(manifest.get("cases"), dict):
+        raise GoldenError(f"{path} has no 'cases' mapping")
+    return manifest
+
+
+def load_case(golden_dir: Path, manifest: dict, case: Case) -> dict[str, torch.Tensor]:
+    """The recorded tensors of ``case``, verified against the manifest."""
+    where = f"golden for case {case.name!r}"
+    entry = manifest["cases"].get(case.name)
+    if entry is None:
+        raise GoldenError(f"no {where} in {golden_dir}: it was added after recording or its recording failed")
+    if entry.get("spec_sha256") != case.spec_hash():
+        raise GoldenError(f"{where} was recorded from a different definition (op, dtype, seed, inputs or params "
+                          "changed since): re-record")
+    expected_file = f"{case.name}{SUFFIX}"
+    if entry.get("file") != expected_file:
+        raise GoldenError(f"{where}: manifest names file {entry.get('file')!r}, expected {expected_file!r}")
+    path = golden_dir / expected_file
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GoldenError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.get("sha256"):
+        raise GoldenError(f"{where}: {path.name} is corrupt (sha256 {digest[:12]}…, manifest says "
+                          f"{str(entry.get('sha256'))[:12]}…; {len(data)} of {entry.get('bytes')} bytes)")
+    try:
+        tensors = load_bytes(data)
+    except Exception as exc:  # safetensors raises its own error types for malformed headers
+        raise GoldenError(f"{where}: {path.name} is not a valid safetensors file: {exc}") from None
+    described = entry.get("tensors", {})
+    if set(tensors) != set(described):
+        raise GoldenError(f"{where}: tensors {sorted(tensors)} differ from the manifest's {sorted(described)}")
+    for key, tensor in tensors.items():
+        meta = described[key]
+        actual = {"shape": list(tensor.shape), "dtype": dtype_name(tensor.dtype), "sha256": tensor_sha256(tensor)}
+        for field in ("shape", "dtype", "sha256"):
+            if actual[field] != meta.get(field):
+                raise GoldenError(f"{where}: tensor {key} has {field} {actual[field]}, manifest says {meta.get(field)}")
+    return tensors

@@ -1,0 +1,67 @@
+"""Every rule has a before/after fixture pair; porting `before` gives `after`, porting `after` changes nothing."""
+
+import re
+
+import pytest
+
+from conftest import ROOT, TARGET
+from porter.engine import _port_python_file
+from porter.python import port_python
+from porter.ruleset import load_ruleset
+
+FIXTURES = ROOT / "fixtures" / "rules"
+RULES = load_ruleset(TARGET).rules
+
+
+def _port(path, ruleset):
+    return _port_python_file(path.name, path.read_bytes(), ruleset)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_has_fixture_pair(rule):
+    assert (FIXTURES / rule.id / "before.py").is_file()
+    assert (FIXTURES / rule.id / "after.py").is_file()
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_before_ports_to_after(rule, ruleset):
+    before, after = FIXTURES / rule.id / "before.py", FIXTURES / rule.id / "after.py"
+    result = _port(before, ruleset)
+    produced = result.new_bytes if result.new_bytes is not None else before.read_bytes()
+    assert produced.decode() == after.read_text()
+    assert rule.id in {f.rule_id for f in result.findings}, f"{rule.id}'s fixture does not exercise {rule.id}"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_porting_twice_changes_nothing(rule, ruleset):
+    assert _port(FIXTURES / rule.id / "after.py", ruleset).new_bytes is None
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_ok_lines_are_left_alone(rule, ruleset):
+    before = (FIXTURES / rule.id / "before.py").read_text().splitlines()
+    after = (FIXTURES / rule.id / "after.py").read_text()
+    result = _port(FIXTURES / rule.id / "before.py", ruleset)
+    for number, line in enumerate(before, start=1):
+        if "# ok:" not in line:
+            continue
+        assert line in after.splitlines(), f"an `# ok:` line changed: {line!r}"
+        converted_here = [f for f in result.findings if f.span and f.span.line == number and f.replacement]
+        assert not converted_here, f"line {number} was rewritten: {converted_here}"
+
+
+def _python_example(rule):
+    return rule.example_before and rule.kind not in ("input",)
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if _python_example(r)], ids=lambda r: r.id)
+def test_documented_example_is_what_porter_does(rule, ruleset):
+    """The doc page's before/after example is checked, so documentation cannot drift from behaviour."""
+    new, _ = port_python(rule.example_before, ruleset)
+    assert (new if new is not None else rule.example_before) == rule.example_after
+
+
+def test_every_fixture_directory_names_a_rule():
+    ids = {r.id for r in RULES}
+    for directory in FIXTURES.iterdir():
+        assert re.fullmatch(r"[A-Z]{2,4}\d{3}", directory.name) and directory.name in ids, directory
