@@ -12,7 +12,7 @@ from pathlib import Path
 import libcst as cst
 
 from porter.discover import SourceFile
-from porter.findings import FileResult, Finding, Outcome
+from porter.findings import FileResult, Finding, Outcome, Span
 from porter.python import port_python
 from porter.python.base import STATUS_OF_ENTRY
 from porter.ruleset import RuleSet
@@ -72,6 +72,28 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult
     return FileResult(relpath, "python", Outcome.FLAGGED if findings else Outcome.UNCHANGED, findings)
 
 
+def _scan_text_file(relpath: str, kind: str, data: bytes, ruleset: RuleSet) -> FileResult:
+    """Non-Python text is not rewritten here; each `text_residual` rule lists the file when it mentions CUDA."""
+    if looks_binary(data):
+        return FileResult(relpath, kind, Outcome.COPIED)
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    findings = []
+    for rule in ruleset.of_kind("text_residual"):
+        if kind not in rule.contexts["kinds"]:
+            continue
+        pattern = re.compile(rule.contexts["pattern"])
+        hits = [number for number, line in enumerate(lines, start=1) if pattern.search(line)]
+        if hits:
+            entry = rule.entries[0]
+            first = lines[hits[0] - 1]
+            findings.append(Finding(
+                rule.id, rule.category, STATUS_OF_ENTRY[entry.status],
+                f"{entry.message} ({len(hits)} line(s); first at line {hits[0]})",
+                Span(hits[0], 1, hits[0], len(first)), first.strip(),
+            ))
+    return FileResult(relpath, kind, Outcome.FLAGGED if findings else Outcome.COPIED, findings)
+
+
 def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
     """Port one file. Pure apart from reading it: safe to run in any process, in any order."""
     if source.kind == "symlink":
@@ -79,7 +101,8 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
         inside = target.exists() and target.is_relative_to(root.resolve())
         findings = [] if inside else [input_finding(ruleset, "symlink", "dangling or pointing outside the tree")]
         return FileResult(source.relpath, "symlink", Outcome.COPIED, findings)
-    if not source.port or source.kind != "python":
+    scanned = {"python"}.union(*(r.contexts["kinds"] for r in ruleset.of_kind("text_residual")))
+    if not source.port or source.kind not in scanned:
         return FileResult(source.relpath, source.kind, Outcome.COPIED)
     path = root / source.relpath
     try:
@@ -91,7 +114,10 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     except OSError as exc:
         return FileResult(source.relpath, "python", Outcome.ERROR, [input_finding(ruleset, "unreadable", str(exc))],
                           str(exc))
-    result = _port_python_file(source.relpath, data, ruleset)
+    if source.kind == "python":
+        result = _port_python_file(source.relpath, data, ruleset)
+    else:
+        result = _scan_text_file(source.relpath, source.kind, data, ruleset)
     for finding in result.findings:
         finding.path = source.relpath
     return result

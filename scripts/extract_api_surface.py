@@ -733,6 +733,8 @@ class HeaderScanner:
             if name.split("::")[-1] != class_name:
                 self.out.functions.add(self.qualify(scope, name))
             return public
+        if "=" not in text:  # fields and plain declarations are not constants
+            return public
         declarator = text.split("=", 1)[0]
         constant = re.search(rf"\b({IDENT})\s*(?:\[[^\]]*\]\s*)?$", declarator)
         if constant and "(" not in declarator and re.search(r"\b(const|constexpr)\b", declarator):
@@ -807,8 +809,9 @@ def extract_package(wheel: Wheel) -> dict[str, set[str]]:
     for alias, target in package.device_module_aliases().items():
         python |= {alias + name[len(target):] for name in python if name == target or name.startswith(target + ".")}
     surface["ops"] = op_names(wheel)
-    python |= {f"{wheel.package}.{op}" for op in surface["ops"]}
-    python |= {f"torch.ops.{TORCH_OPS_NAMESPACE}.{op}" for op in surface["ops"]}
+    public_ops = {op for op in surface["ops"] if is_public(op)}
+    python |= {f"{wheel.package}.{op}" for op in public_ops}
+    python |= {f"torch.ops.{TORCH_OPS_NAMESPACE}.{op}" for op in public_ops}
     for found in (privateuse1_methods(package), patched_methods(package)):
         for namespace, names in found.items():
             surface[namespace] |= names
@@ -845,12 +848,43 @@ def torch_public_members(owner) -> list[str]:
     return [name for name in dir(owner) if is_public(name)]
 
 
+def torch_instance_members(instance) -> set[str]:
+    """Public attributes of a settings object such as torch.backends.cuda.matmul, including
+    the names its __getattr__/__setattr__ serve (read from their source, as for torch_npu)."""
+    import inspect
+    import textwrap
+
+    members = set(torch_public_members(instance))
+    for hook in ("__getattr__", "__setattr__"):
+        method = type(instance).__dict__.get(hook)
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+        except (TypeError, OSError, SyntaxError):
+            continue
+        members |= compared_strings(tree.body[0], 1)
+    return {m for m in members if is_public(m)}
+
+
+def torch_module_members(module) -> list[str]:
+    """dir() plus lazily served __all__ names and properties of a module subclass
+    (torch.backends.cudnn.deterministic lives on the module's class)."""
+    import types
+
+    names = set(dir(module)) | set(getattr(module, "__all__", ()))
+    if type(module) is not types.ModuleType:
+        names |= set(dir(type(module))) - set(dir(types.ModuleType))
+    return sorted(name for name in names if is_public(name))
+
+
 def extract_torch() -> tuple[str, dict[str, set[str]]]:
     import importlib
     import inspect
     import pkgutil
+    import warnings
 
     import torch
+
+    warnings.simplefilter("ignore")  # deprecated aliases warn when touched by getattr
 
     modules = list(TORCH_MODULES)
     backends = importlib.import_module("torch.backends")
@@ -864,13 +898,18 @@ def extract_torch() -> tuple[str, dict[str, set[str]]]:
             print(f"warning: skipped {module_name}: {error}", file=sys.stderr)
             continue
         surface["python"].add(module_name)
-        for name in torch_public_members(module):
+        for name in torch_module_members(module):
             member = getattr(module, name, None)
             if member is None and not hasattr(module, name) or defined_outside_torch(member):
                 continue
             surface["python"].add(f"{module_name}.{name}")
             if inspect.isclass(member):
-                surface["python"] |= {f"{module_name}.{name}.{m}" for m in torch_public_members(member)}
+                members = torch_public_members(member)
+            elif type(member).__module__.startswith("torch.") and not callable(member):
+                members = torch_instance_members(member)
+            else:
+                continue
+            surface["python"] |= {f"{module_name}.{name}.{m}" for m in members}
     surface["tensor_methods"] = set(torch_public_members(torch.Tensor))
     surface["module_methods"] = set(torch_public_members(torch.nn.Module))
     return torch.__version__, surface

@@ -5,7 +5,8 @@ import re
 import pytest
 
 from conftest import ROOT, TARGET
-from porter.engine import _port_python_file
+from porter.discover import classify
+from porter.engine import _port_python_file, _scan_text_file
 from porter.python import port_python
 from porter.ruleset import load_ruleset
 
@@ -13,19 +14,27 @@ FIXTURES = ROOT / "fixtures" / "rules"
 RULES = load_ruleset(TARGET).rules
 
 
+def _pair(rule):
+    """The fixture pair: before.py/after.py, or before.<ext>/after.<ext> for rules on other file kinds."""
+    before = next((FIXTURES / rule.id).glob("before.*"), FIXTURES / rule.id / "before.py")
+    return before, before.with_name("after" + before.suffix)
+
+
 def _port(path, ruleset):
-    return _port_python_file(path.name, path.read_bytes(), ruleset)
+    if path.suffix == ".py":
+        return _port_python_file(path.name, path.read_bytes(), ruleset)
+    return _scan_text_file(path.name, classify(path.name), path.read_bytes(), ruleset)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_rule_has_fixture_pair(rule):
-    assert (FIXTURES / rule.id / "before.py").is_file()
-    assert (FIXTURES / rule.id / "after.py").is_file()
+    before, after = _pair(rule)
+    assert before.is_file() and after.is_file()
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_before_ports_to_after(rule, ruleset):
-    before, after = FIXTURES / rule.id / "before.py", FIXTURES / rule.id / "after.py"
+    before, after = _pair(rule)
     result = _port(before, ruleset)
     produced = result.new_bytes if result.new_bytes is not None else before.read_bytes()
     assert produced.decode() == after.read_text()
@@ -34,14 +43,14 @@ def test_before_ports_to_after(rule, ruleset):
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_porting_twice_changes_nothing(rule, ruleset):
-    assert _port(FIXTURES / rule.id / "after.py", ruleset).new_bytes is None
+    assert _port(_pair(rule)[1], ruleset).new_bytes is None
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_ok_lines_are_left_alone(rule, ruleset):
-    before = (FIXTURES / rule.id / "before.py").read_text().splitlines()
-    after = (FIXTURES / rule.id / "after.py").read_text()
-    result = _port(FIXTURES / rule.id / "before.py", ruleset)
+    before_path, after_path = _pair(rule)
+    before, after = before_path.read_text().splitlines(), after_path.read_text()
+    result = _port(before_path, ruleset)
     for number, line in enumerate(before, start=1):
         if "# ok:" not in line:
             continue
@@ -51,7 +60,7 @@ def test_ok_lines_are_left_alone(rule, ruleset):
 
 
 def _python_example(rule):
-    return rule.example_before and rule.kind not in ("input",)
+    return rule.example_before and rule.kind not in ("input", "text_residual")
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if _python_example(r)], ids=lambda r: r.id)

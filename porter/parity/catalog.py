@@ -93,7 +93,7 @@ _KINDS = [
            lambda d: {"a": [d["batch"], d["m"], d["k"]], "b": [d["batch"], d["k"], d["n"]]}, reduction_dims=("k",)),
     OpKind("einsum", "tensor", "matmul", "matmul",
            {"equation": "bhqd,bhkd->bhqk", "b": 2, "h": 16, "q": 128, "k": 128, "d": 64},
-           _einsum_inputs, reduction_dims=("d",)),
+           _einsum_inputs, params={"equation": "bhqd,bhkd->bhqk"}, reduction_dims=("d",)),
     OpKind("conv1d", "tensor", "reduction", "reduction",
            {"batch": 2, "in_channels": 256, "out_channels": 256, "length": 128, "kernel_size": 3,
             "stride": 1, "padding": 1, "groups": 1, "bias": True},

@@ -25,12 +25,11 @@ def select(cases: list[Case], patterns: tuple[str, ...]) -> list[Case]:
     return [c for c in cases if any(fnmatch.fnmatchcase(c.name, g) for g in globs)]
 
 
-def record(suite: Suite, device: str, golden_dir: Path, patterns: tuple[str, ...] = ()) -> Recorded:
+def record(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> Recorded:
     from porter.parity import device as devices
     from porter.parity import golden, runner
 
     environment = devices.prepare(device)
-    cases = select(suite.cases, patterns)
     with suite.importable():
         results = _run_all(cases, {c.name: runner.make_inputs(c) for c in cases}, device, "reference")
     kept, failed = {}, {}
@@ -44,7 +43,7 @@ def record(suite: Suite, device: str, golden_dir: Path, patterns: tuple[str, ...
     return Recorded(manifest, sorted(kept), failed)
 
 
-def compare(suite: Suite, device: str, golden_dir: Path, patterns: tuple[str, ...] = ()) -> tuple[list, dict]:
+def compare(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> tuple[list, dict]:
     """Verdicts for the selected cases, and the target's environment. Raises GoldenError when no set exists."""
     from porter.parity import device as devices
     from porter.parity import golden
@@ -52,7 +51,6 @@ def compare(suite: Suite, device: str, golden_dir: Path, patterns: tuple[str, ..
 
     environment = devices.prepare(device)
     manifest = golden.load_manifest(golden_dir)
-    cases = select(suite.cases, patterns)
     verdicts: dict[str, Verdict] = {}
     recorded = {}
     for case in cases:

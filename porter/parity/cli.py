@@ -1,0 +1,139 @@
+"""`porter parity ...`: click commands only; the work is in harness, report and suite.
+
+Exit codes: 0 every case passes, 1 a case fails (or errors while running), 2 a usage or input
+error (no suite, a missing or corrupt golden, a backend that cannot be used here).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+DEVICES = ("cpu", "cuda", "npu")
+EXIT_FAIL, EXIT_INPUT = 1, 2
+REPORT_GUESS = Path("..") / "porter-report" / "report.json"
+
+suite_argument = click.argument("suite", type=click.Path(exists=True, file_okay=False, path_type=Path))
+device_option = click.option("--device", type=click.Choice(DEVICES), required=True,
+                             help="Backend that runs the cases.")
+golden_option = click.option("--golden", "golden_dir", type=click.Path(file_okay=False, path_type=Path),
+                             help="Golden set directory (default: SUITE/golden).")
+case_option = click.option("-k", "--case", "patterns", multiple=True, metavar="PATTERN",
+                           help="Only cases whose name matches (glob, or substring); repeatable.")
+
+
+def _input_error(message: str):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _load(suite_dir: Path, patterns: tuple[str, ...]):
+    """The suite and its selected cases; torch is checked here so a missing extra reads clearly."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        _input_error("porter parity needs torch: pip install 'porter[parity]'")
+    from porter.parity.harness import select
+    from porter.parity.suite import SuiteError, load_suite
+
+    try:
+        suite = load_suite(suite_dir)
+    except SuiteError as exc:
+        _input_error(str(exc))
+    cases = select(suite.cases, patterns)
+    if not cases:
+        _input_error(f"no case in {suite_dir} matches {', '.join(patterns) or 'anything'}")
+    return suite, cases
+
+
+@click.group()
+def parity():
+    """Numeric parity: record goldens on a reference backend, compare a target against them."""
+
+
+@parity.command()
+@suite_argument
+@device_option
+@golden_option
+@case_option
+def record(suite, device, golden_dir, patterns):
+    """Run every case on the reference backend and store inputs, outputs and gradients.
+
+    Replaces the golden set in the golden directory with the selected cases.
+    """
+    from porter.parity.device import DeviceError
+    from porter.parity.harness import record as run_record
+
+    loaded, cases = _load(suite, patterns)
+    golden_dir = golden_dir or suite / "golden"
+    try:
+        result = run_record(loaded, device, golden_dir, cases)
+    except DeviceError as exc:
+        _input_error(str(exc))
+    click.echo(f"recorded {len(result.recorded)} case(s) on {device} into {golden_dir}")
+    for name, error in sorted(result.failed.items()):
+        click.echo(f"FAILED {name}: {error}", err=True)
+    sys.exit(EXIT_FAIL if result.failed else 0)
+
+
+@parity.command()
+@suite_argument
+@device_option
+@golden_option
+@case_option
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON here.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compatibility report.json to add the parity section to "
+                   "(default: SUITE/../porter-report/report.json when it exists).")
+def compare(suite, device, golden_dir, patterns, junit, json_path, report_path):
+    """Run the cases on the target backend with the recorded inputs and judge them."""
+    from rich.console import Console
+
+    from porter.parity import golden, report
+    from porter.parity.device import DeviceError
+    from porter.parity.harness import compare as run_compare
+
+    loaded, cases = _load(suite, patterns)
+    golden_dir = golden_dir or suite / "golden"
+    if report_path is not None and not report_path.is_file():
+        _input_error(f"--report {report_path}: no such file")
+    try:
+        verdicts, environment = run_compare(loaded, device, golden_dir, cases)
+        reference_environment = golden.load_manifest(golden_dir).get("environment", {})
+    except (DeviceError, golden.GoldenError) as exc:
+        _input_error(str(exc))
+    report.print_table(verdicts, Console())
+    if junit:
+        report.write_junit(verdicts, junit, environment)
+    if json_path:
+        report.write_json(verdicts, json_path, environment, reference_environment)
+    report_path = report_path or (suite / REPORT_GUESS if (suite / REPORT_GUESS).is_file() else None)
+    if report_path is not None:
+        report.update_compatibility_report(report_path, verdicts, loaded.directory)
+        click.echo(f"parity section written to {report_path.parent}")
+    if any(v.status == "error" and v.deciding and v.deciding.metric == "golden" for v in verdicts):
+        sys.exit(EXIT_INPUT)
+    sys.exit(EXIT_FAIL if any(v.status != "pass" for v in verdicts) else 0)
+
+
+@parity.command(name="list")
+@suite_argument
+@case_option
+def list_cases(suite, patterns):
+    """List the suite's cases: op, dtype, input shapes and where each was found."""
+    _, cases = _load(suite, patterns)
+    for case in cases:
+        shapes = ", ".join(f"{k}{list(v.shape)}" for k, v in case.inputs.items())
+        where = f"  ({case.source})" if case.source else ""
+        click.echo(f"{case.name}: {case.op} {case.dtype} {shapes}{where}")
+
+
+@parity.command()
+def standards():
+    """Print every threshold, per standard and dtype (Markdown)."""
+    from porter.parity.standards import markdown_table
+
+    click.echo(markdown_table(), nl=False)
