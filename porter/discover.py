@@ -10,6 +10,8 @@ import pathspec
 
 PYTHON_SUFFIXES = {".py", ".pyi"}
 NATIVE_SUFFIXES = {".cu", ".cuh", ".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx"}
+SCRIPT_SUFFIXES = {".sh", ".bash", ".zsh"}
+CONFIG_SUFFIXES = {".yaml", ".yml", ".json", ".cfg", ".ini", ".toml"}
 BUILD_NAMES = {"CMakeLists.txt", "Makefile", "setup.cfg", "pyproject.toml", "BUILD", "BUILD.bazel"}
 ALWAYS_SKIPPED_DIRS = {"__pycache__"}
 
@@ -17,7 +19,7 @@ ALWAYS_SKIPPED_DIRS = {"__pycache__"}
 @dataclass(frozen=True)
 class SourceFile:
     relpath: str  # POSIX, relative to the root
-    kind: str  # python, native, build, other, symlink
+    kind: str  # python, native, build, script, config, other, symlink
     port: bool  # False when --include/--exclude leave it out: copied unchanged
 
 
@@ -30,6 +32,10 @@ def classify(relpath: str) -> str:
         return "native"
     if name in BUILD_NAMES or suffix == ".cmake":
         return "build"
+    if suffix in SCRIPT_SUFFIXES:
+        return "script"
+    if suffix in CONFIG_SUFFIXES:
+        return "config"
     return "other"
 
 
@@ -41,7 +47,7 @@ def _gitignore_spec(root: Path, directory: Path) -> pathspec.PathSpec | None:
         lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.PathSpec.from_lines("gitignore", lines)
 
 
 def discover(
@@ -52,8 +58,8 @@ def discover(
     skip: tuple[Path, ...] = (),
 ) -> tuple[list[SourceFile], list[str]]:
     """All files under `root` (links not followed) and the relative paths skipped by ignore rules."""
-    include_spec = pathspec.PathSpec.from_lines("gitwildmatch", include) if include else None
-    exclude_spec = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
+    include_spec = pathspec.PathSpec.from_lines("gitignore", include) if include else None
+    exclude_spec = pathspec.PathSpec.from_lines("gitignore", exclude)
     skip_resolved = {p.resolve() for p in skip}
     files: list[SourceFile] = []
     ignored: list[str] = []

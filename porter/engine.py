@@ -65,7 +65,7 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult
     try:
         new_text, findings = port_python(decoded.text, ruleset)
     except cst.ParserSyntaxError as exc:
-        detail = f"line {exc.raw_line}: {exc.message}"
+        detail = f"line {exc.raw_line}: {exc.message.splitlines()[0][:100]}"
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "syntax-error", detail)], detail)
     if new_text is not None:
         return FileResult(relpath, "python", Outcome.CONVERTED, findings, new_bytes=decoded.encode(new_text))

@@ -37,7 +37,6 @@ import re
 import sys
 import tempfile
 import zipfile
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +101,11 @@ def unpack(wheel_path: Path, into: Path) -> Path:
 
 @dataclass
 class PyModule:
+    """One parsed module. bindings maps each top-level name to one of
+    ("def", node), ("class", node), ("module", dotted), ("external", source),
+    ("from", source module, attribute, is_relative), ("call", callee expr),
+    ("alias", expr) or ("value", None)."""
+
     name: str
     is_package: bool
     tree: ast.Module
@@ -127,6 +131,8 @@ def dotted(expr: ast.AST) -> str:
 def string_list(expr: ast.AST) -> list[str]:
     if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
         return [e.value for e in expr.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):  # __all__ = [...] + [...]
+        return string_list(expr.left) + string_list(expr.right)
     return []
 
 
@@ -218,6 +224,11 @@ class PythonPackage:
                         bind[alias.asname or alias.name] = ("from", source, alias.name, stmt.level > 0)
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 self._collect_assignment(module, stmt)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
+                    and dotted(stmt.value.func) in ("__all__.append", "__all__.extend") and stmt.value.args:
+                call = stmt.value
+                added = string_list(call.args[0]) if call.func.attr == "extend" else string_list(ast.Tuple(call.args))
+                module.all_names = (module.all_names or []) + added
 
     @staticmethod
     def _collect_assignment(module: PyModule, stmt: ast.stmt) -> None:
@@ -365,11 +376,9 @@ class PythonPackage:
                 names |= {f"{qualified}.{member}" for member in members}
         return names
 
-    def calls(self, excluded=()):
+    def calls(self):
         """(module name, ast.Call) for every call in the package."""
         for module_name, module in self.modules.items():
-            if module_name.startswith(excluded):
-                continue
             for node in ast.walk(module.tree):
                 if isinstance(node, ast.Call):
                     yield module_name, node
@@ -686,8 +695,8 @@ class HeaderScanner:
         member_scope = scope + [name] if scoped and name else scope
         depth, item, items = 0, "", []
         for char in body + ",":
-            depth += char in "(<"
-            depth -= char in ")>"
+            depth += char == "("
+            depth -= char == ")"
             if char == "," and depth == 0:
                 items.append(item)
                 item = ""

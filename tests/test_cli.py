@@ -1,3 +1,4 @@
+from pathlib import Path
 """CLI behaviour: refusals, dry runs, diffs, in-place with backup, include/exclude, user rules, the catalogue."""
 
 import shutil
@@ -5,9 +6,9 @@ import subprocess
 
 from click.testing import CliRunner
 
-from conftest import ROOT
 from porter.cli import main
 
+ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "fixtures" / "projects" / "mini_gpt"
 
 

@@ -6,13 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT
 from porter.cli import main
 
+ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "fixtures" / "projects" / "mini_gpt"
 EXPECTED = ROOT / "fixtures" / "projects" / "mini_gpt.expected"
 UPDATE = os.environ.get("PORTER_UPDATE_SNAPSHOTS") == "1"

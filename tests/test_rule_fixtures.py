@@ -1,15 +1,17 @@
 """Every rule has a before/after fixture pair; porting `before` gives `after`, porting `after` changes nothing."""
 
 import re
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TARGET
 from porter.discover import classify
 from porter.engine import _port_python_file, _scan_text_file
 from porter.python import port_python
 from porter.ruleset import load_ruleset
 
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = "2.13.0"
 FIXTURES = ROOT / "fixtures" / "rules"
 RULES = load_ruleset(TARGET).rules
 

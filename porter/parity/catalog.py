@@ -85,7 +85,7 @@ ATTENTION_DIMS = {**TOKENS, "heads": 16, "head_dim": 64}
 HIDDEN_DIMS = {**TOKENS, "hidden": 1024}
 
 _KINDS = [
-    OpKind("matmul", "tensor", "matmul", "matmul", {"m": 256, "k": 1024, "n": 1024},
+    OpKind("matmul", "tensor", "matmul", "matmul", {"m": 256, "k": 1024, "n": 512},
            lambda d: {"a": [d["m"], d["k"]], "b": [d["k"], d["n"]]}, reduction_dims=("k",)),
     OpKind("linear", "tensor", "matmul", "matmul", {**TOKENS, "in_features": 1024, "out_features": 4096, "bias": True},
            _linear, standards={"grad.bias": "reduction"}, reduction_dims=("in_features",)),
@@ -121,14 +121,14 @@ _KINDS = [
     OpKind("swiglu", "tensor", "elementwise", "elementwise", HIDDEN_DIMS,
            lambda d: {"x": [d["batch"], d["seq"], 2 * d["hidden"]]}),
     OpKind("embedding", "tensor", "exact", "reduction",
-           {**TOKENS, "num_embeddings": 32000, "embedding_dim": 1024},
+           {**TOKENS, "num_embeddings": 4096, "embedding_dim": 512},
            lambda d: {"weight": [d["num_embeddings"], d["embedding_dim"]],
                       "ids": _ids([d["batch"], d["seq"]], d["num_embeddings"])},
            reduction_dims=("embedding_dim",)),
-    OpKind("cross_entropy", "tensor", "reduction", "reduction", {"rows": 256, "classes": 32000},
+    OpKind("cross_entropy", "tensor", "reduction", "reduction", {"rows": 64, "classes": 32000},
            lambda d: {"logits": [d["rows"], d["classes"]], "target": _ids([d["rows"]], d["classes"])},
            params={"ignore_index": -100, "label_smoothing": 0.0}, reduction_dims=("classes",)),
-    OpKind("topk", "tensor", "exact", "exact", {"rows": 256, "cols": 1024}, lambda d: {"x": [d["rows"], d["cols"]]},
+    OpKind("topk", "tensor", "exact", "exact", {"rows": 64, "cols": 1024}, lambda d: {"x": {"shape": [d["rows"], d["cols"]], "init": "distinct"}},
            params={"k": 8}, reduction_dims=("cols",)),
     OpKind("adamw", "optimizer", "elementwise", None, {"numel": 1 << 16}, _optimizer,
            params={"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "impl": "fused"}),

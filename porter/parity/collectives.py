@@ -1,6 +1,6 @@
 """Collective cases: world size 1 on the device's own backend, world size 2 in a CPU gloo group.
 
-The two-rank group runs in spawned processes that talk over loopback only, rendezvous through a
+The two-rank group runs in two fresh Python processes that talk over loopback only, rendezvous through a
 file store, and are killed when they overrun a bounded timeout. All two-rank cases of one call
 share one group, so a suite pays the process start-up once. The benchmark is the collective's
 definition computed directly in high precision from every rank's inputs.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -125,30 +127,39 @@ def _in_process(jobs: list, device: str) -> dict:
 
 
 def _spawned(jobs: list) -> dict:
-    import torch.multiprocessing as mp
+    """Run the jobs in a fresh two-process gloo group (``python -m porter.parity.collectives``).
 
+    Plain subprocesses rather than multiprocessing's spawn: the workers never re-import the
+    caller's __main__, and a hung group is killed at the deadline.
+    """
     with tempfile.TemporaryDirectory(prefix="porter-parity-") as workdir:
         work = Path(workdir)
         inputs = {f"{case.name}/{k}": t.contiguous() for case, tensors in jobs for k, t in tensors.items()}
         save_file(inputs, work / "inputs.safetensors")
         (work / "jobs.json").write_text(json.dumps([case.to_yaml() for case, _ in jobs]))
-        context = mp.start_processes(_worker, args=(2, workdir), nprocs=2, join=False, start_method="spawn")
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo",
+               "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        ranks = [subprocess.Popen([sys.executable, "-m", "porter.parity.collectives", workdir, str(rank), "2"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for rank in range(2)]
         deadline = time.monotonic() + TIMEOUT_S
         try:
-            while not context.join(timeout=1):
-                if time.monotonic() > deadline:
-                    raise CollectiveError(f"the 2-rank gloo group did not finish within {TIMEOUT_S} s")
-        except mp.ProcessRaisedException as exc:
-            raise CollectiveError(f"a rank of the gloo group failed: {exc}") from None
+            for rank, process in enumerate(ranks):
+                _, stderr = process.communicate(timeout=max(deadline - time.monotonic(), 1))
+                if process.returncode != 0:
+                    last = (stderr or "").strip().splitlines()[-1:] or ["no output"]
+                    raise CollectiveError(f"rank {rank} of the gloo group exited with {process.returncode}: {last[0]}")
+        except subprocess.TimeoutExpired:
+            raise CollectiveError(f"the 2-rank gloo group did not finish within {TIMEOUT_S} s") from None
         finally:
-            for process in context.processes:
-                if process.is_alive():
+            for process in ranks:
+                if process.poll() is None:
                     process.kill()
-        errors = {}
+                    process.wait()
+        errors, outputs = {}, {}
         for rank in range(2):
             errors.update(json.loads((work / f"errors{rank}.json").read_text()))
-        outputs = {}
-        for rank in range(2):
             outputs.update(load_file(work / f"out{rank}.safetensors"))
     results = {}
     for case, _ in jobs:
@@ -160,10 +171,9 @@ def _spawned(jobs: list) -> dict:
     return results
 
 
-def _worker(rank: int, world: int, workdir: str) -> None:
+def _worker(workdir: str, rank: int, world: int) -> None:
     from porter.parity.cases import Case
 
-    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # loopback only
     work = Path(workdir)
     dist.init_process_group("gloo", init_method=f"file://{work / 'store'}", rank=rank, world_size=world,
                             timeout=timedelta(seconds=TIMEOUT_S))
@@ -181,3 +191,7 @@ def _worker(rank: int, world: int, workdir: str) -> None:
         dist.destroy_process_group()
     save_file(outputs, work / f"out{rank}.safetensors")
     (work / f"errors{rank}.json").write_text(json.dumps(errors))
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -41,6 +41,8 @@ def _random(spec: InputSpec, dtype: torch.dtype, seed: int) -> torch.Tensor:
         if dtype == torch.bool:
             return torch.randint(0, 2, spec.shape, generator=gen).bool()
         return torch.randint(int(spec.low), int(spec.high), spec.shape, generator=gen, dtype=dtype)
+    if spec.init == "distinct":
+        return _distinct(spec.shape, dtype, gen)
     if spec.init == "uniform":
         values = torch.rand(spec.shape, generator=gen, dtype=torch.float64) * (spec.high - spec.low) + spec.low
     elif spec.init == "randint":
@@ -48,6 +50,21 @@ def _random(spec: InputSpec, dtype: torch.dtype, seed: int) -> torch.Tensor:
     else:
         values = torch.randn(spec.shape, generator=gen, dtype=torch.float64) * spec.std + spec.mean
     return values.to(dtype)
+
+
+BIT_VIEWS = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32,
+             torch.float64: torch.int64}
+
+
+def _distinct(shape: list[int], dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
+    """Each row a random permutation of consecutive representable values from 1.0 up: no ties,
+    so index outputs (topk, sort, argmax) have one right answer on every backend."""
+    width = shape[-1] if shape else 1
+    one, largest = (int(torch.tensor([v], dtype=dtype).view(BIT_VIEWS[dtype])) for v in (1.0, torch.finfo(dtype).max))
+    if one + width - 1 > largest:
+        raise ValueError(f"init 'distinct': {width} distinct {dtype} values above 1.0 do not exist; use a shorter last dim")
+    bits = one + torch.argsort(torch.rand(*shape[:-1], width, generator=gen), dim=-1)
+    return bits.to(BIT_VIEWS[dtype]).view(dtype).reshape(shape)
 
 
 def make_inputs(case: Case) -> dict[str, torch.Tensor]:

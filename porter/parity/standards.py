@@ -44,12 +44,12 @@ def _same(value: float) -> dict[str, float]:
 
 RELATIVE_FLOOR = _per_eps(8, 1, 1)
 
-# The benchmark's values below small * rms(benchmark) are judged by absolute error (relative to
-# small * rms), so cancellation near zero does not turn rounding noise into huge relative errors.
-SMALL = {"elementwise": _same(2.0**-10), "matmul": _same(2.0**-10), "reduction": _same(2.0**-10)}
+# The benchmark's values below small * rms(benchmark) are judged at that magnitude instead, so
+# cancellation near zero does not turn rounding noise into huge relative (or ULP) errors.
+SMALL = {"elementwise": {"fp32": 2.0**-4, "fp16": 2.0**-7, "bf16": 2.0**-7}, "matmul": _same(2.0**-4), "reduction": _same(2.0**-10)}
 
 # matmul: an element counts as "over" when its ULP error exceeds this.
-ULP_OVER = {"fp32": 64.0, "fp16": 2.0, "bf16": 2.0}
+ULP_OVER = {"fp32": 256.0, "fp16": 4.0, "bf16": 4.0}
 
 STANDARDS: dict[str, tuple[Rule, ...]] = {
     "exact": (
@@ -57,18 +57,20 @@ STANDARDS: dict[str, tuple[Rule, ...]] = {
         Rule("bench_mismatches", "max", _same(0.0)),
     ),
     "elementwise": (
-        Rule("max_rel_err", "max", _per_eps(128, 4, 4), RELATIVE_FLOOR),
+        Rule("max_rel_err", "max", _per_eps(1024, 4, 4), RELATIVE_FLOOR),
         Rule("mean_rel_err", "max", _per_eps(16, 1, 1), RELATIVE_FLOOR),
     ),
     "matmul": (
-        Rule("ulp_mean", "max", {"fp32": 16.0, "fp16": 1.0, "bf16": 1.0}, _same(1.0)),
+        Rule("ulp_mean", "max", {"fp32": 32.0, "fp16": 1.0, "bf16": 1.0}, _same(1.0)),
         Rule("ulp_frac_over", "max", _same(0.001)),
     ),
+    # Reductions are judged against the reference (two-sided only), with cosine as the absolute bar:
+    # their error depends on the summation order and length, which the reference's error captures.
     "reduction": (
         Rule("cosine", "min", {"fp32": 0.999999, "fp16": 0.9999, "bf16": 0.999}),
-        Rule("max_rel_err", "max", _per_eps(8192, 32, 32), RELATIVE_FLOOR),
-        Rule("mean_rel_err", "max", _per_eps(64, 2, 2), RELATIVE_FLOOR),
-        Rule("rel_rmse", "max", _per_eps(64, 2, 2), RELATIVE_FLOOR),
+        Rule("max_rel_err", "max", None, RELATIVE_FLOOR),
+        Rule("mean_rel_err", "max", None, RELATIVE_FLOOR),
+        Rule("rel_rmse", "max", None, RELATIVE_FLOOR),
     ),
 }
 

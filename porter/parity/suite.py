@@ -18,9 +18,9 @@ from porter.parity.cases import Case, CaseError, _DECLARED, declared_in
 
 CONFIG = "parity.yaml"
 USER_MODULE = "user_cases"
-MAX_ELEMENTS = 1 << 22  # per tensor: keeps a generated golden set small and a CPU run quick
+MAX_ELEMENTS = 1 << 20  # per tensor: keeps a generated golden set small and a CPU run quick
 MAX_SEQ = 128
-MAX_SHAPES_PER_OP = 4
+MAX_SHAPES_PER_OP = 6
 COLLECTIVE_WORLD_SIZES = (1, 2)
 TEMPLATES = {"test_parity.py": "parity_test.py.j2", "conftest.py": "parity_conftest.py.j2"}
 USER_TEMPLATE = "parity_user_cases.py.j2"

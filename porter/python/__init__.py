@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from porter.findings import Finding, Status
 from porter.python.base import Edit, Proposals
+from porter.python.imports_add import add_imports
 from porter.python.envvars import EnvVarVisitor
 from porter.python.imports import ImportVisitor
 from porter.python.methods import MethodVisitor
@@ -89,17 +90,17 @@ def port_python(source: str, ruleset: RuleSet) -> tuple[str | None, list[Finding
         return None, findings
 
     module = wrapper.module.visit(_ApplyEdits(proposals.edits))
-    context = CodemodContext()
-    for edit in proposals.edits:
-        for needed in edit.needs_imports:
-            AddImportsVisitor.add_needed_import(context, needed)
-        for module_name, obj, asname in edit.unused_imports:
+    unused = [binding for edit in proposals.edits for binding in edit.unused_imports]
+    if unused:  # only alias rewrites need the (costly) scope analysis that dropping imports takes
+        context = CodemodContext()
+        for module_name, obj, asname in unused:
             RemoveImportsVisitor.remove_unused_import(context, module_name, obj, asname)
+        module = RemoveImportsVisitor(context).transform_module(module)
+    needed = {name for edit in proposals.edits for name in edit.needs_imports}
     support, finding = _support_import_finding(ruleset, module)
     if support is not None and any(edit.adds_import for edit in proposals.edits):
-        AddImportsVisitor.add_needed_import(context, support)
+        needed.add(support)
         findings.insert(0, finding)
-    module = RemoveImportsVisitor(context).transform_module(module)
-    module = AddImportsVisitor(context).transform_module(module)
+    module = add_imports(module, sorted(needed))
     new_source = module.code
     return (new_source if new_source != source else None), findings
