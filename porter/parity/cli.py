@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-DEVICES = ("cpu", "cuda", "npu")
+from porter.parity.device import DEVICES
 EXIT_FAIL, EXIT_INPUT = 1, 2
-REPORT_GUESS = Path("..") / "porter-report" / "report.json"
+REPORT_GUESS = Path("porter-report") / "report.json"  # beside the suite, as `porter port` writes them
 
 suite_argument = click.argument("suite", type=click.Path(exists=True, file_okay=False, path_type=Path))
 device_option = click.option("--device", type=click.Choice(DEVICES), required=True,
@@ -110,7 +110,8 @@ def compare(suite, device, golden_dir, patterns, junit, json_path, report_path):
         report.write_junit(verdicts, junit, environment)
     if json_path:
         report.write_json(verdicts, json_path, environment, reference_environment)
-    report_path = report_path or (suite / REPORT_GUESS if (suite / REPORT_GUESS).is_file() else None)
+    guess = suite.resolve().parent / REPORT_GUESS
+    report_path = report_path or (guess if guess.is_file() else None)
     if report_path is not None:
         report.update_compatibility_report(report_path, verdicts, loaded.directory)
         click.echo(f"parity section written to {report_path.parent}")

@@ -19,7 +19,6 @@ TORCH_DTYPES = {
     "int64": torch.int64, "int32": torch.int32, "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool,
 }
 DTYPE_NAMES = {v: k for k, v in TORCH_DTYPES.items()}
-ROLES = ("reference", "target", "benchmark")
 
 
 def dtype_name(dtype: torch.dtype) -> str:

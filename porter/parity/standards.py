@@ -122,9 +122,7 @@ def known_thresholds() -> set[str]:
 
 
 def _fmt(value: float) -> str:
-    if value == 0 or 1e-3 <= abs(value) < 1e4:
-        return f"{value:g}"
-    return f"{value:.3g}"
+    return f"{value:.4g}"
 
 
 def markdown_table() -> str:

@@ -40,7 +40,7 @@ def case_names(suite_dir: Path) -> list[str]:
 
 
 class ParitySession:
-    """One suite, device and golden set for a pytest session; compares a case on request."""
+    """One suite, device and golden set for the generated test module; compares a case on request."""
 
     def __init__(self, suite_dir: Path, device: str, golden_dir: Path):
         from porter.parity import device as devices
@@ -60,7 +60,7 @@ class ParitySession:
         return verdicts[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def parity_session(request) -> ParitySession:
     """Skips every case when no golden set was recorded yet; fails when the device is unusable."""
     from porter.parity.device import DeviceError

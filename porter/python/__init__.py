@@ -8,7 +8,7 @@ from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from porter.findings import Finding, Status
-from porter.python.base import Edit, Proposals
+from porter.python.base import CallIndex, Edit, Proposals, import_bound_names
 from porter.python.imports_add import add_imports
 from porter.python.envvars import EnvVarVisitor
 from porter.python.imports import ImportVisitor
@@ -78,8 +78,8 @@ def port_python(source: str, ruleset: RuleSet) -> tuple[str | None, list[Finding
     Raises libcst.ParserSyntaxError for code that is not valid Python 3.
     """
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
-    proposals = Proposals(edits=[], findings=[], covered=[])
-    visitors = [
+    proposals = Proposals(edits=[], findings=[], covered=[], import_bound=import_bound_names(source), call_funcs={})
+    visitors = [CallIndex(proposals)] + [
         VISITOR_FOR_KIND[kind](rule, proposals)
         for kind in VISITOR_FOR_KIND
         for rule in ruleset.of_kind(kind)

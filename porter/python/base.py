@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, QualifiedNameSource
+from libcst.metadata import PositionProvider, QualifiedNameSource, ScopeProvider
 
 from porter.findings import Finding, Span, Status
 from porter.ruleset import Entry, Rule
@@ -33,6 +34,8 @@ class Proposals:
     edits: list[Edit]
     findings: list[Finding]
     covered: list[Span]
+    import_bound: frozenset[str] | None  # names imports bind (only these can resolve to an API); None: unknown
+    call_funcs: dict[int, cst.Call]  # id() of each call's callee -> the call (filled before the callee is visited)
 
     def covers(self, span: Span) -> bool:
         start, end = (span.line, span.column), (span.end_line, span.end_column)
@@ -43,8 +46,14 @@ def code_of(node: cst.CSTNode) -> str:
     return _EMPTY_MODULE.code_for_node(node)
 
 
+def root_name(node: cst.CSTNode) -> str | None:
+    while isinstance(node, (cst.Attribute, cst.Call, cst.Subscript)):
+        node = node.func if isinstance(node, cst.Call) else node.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
 class RuleVisitor(cst.BatchableCSTVisitor):
-    METADATA_DEPENDENCIES = (QualifiedNameProvider, PositionProvider, ParentNodeProvider)
+    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
     def __init__(self, rule: Rule, proposals: Proposals) -> None:
         super().__init__()
@@ -55,14 +64,23 @@ class RuleVisitor(cst.BatchableCSTVisitor):
         pos = self.get_metadata(PositionProvider, node)
         return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column)
 
-    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        return self.get_metadata(ParentNodeProvider, node, None)
+    def is_called(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.proposals.call_funcs
 
     def imported_names(self, node: cst.CSTNode) -> set[str]:
-        """Fully qualified names of `node` when it resolves through an import (aliases included)."""
+        """Fully qualified names of `node` when it resolves through an import (aliases included).
+
+        Resolved on demand, and only for names rooted in an import: most names in a file never need it.
+        """
+        bound = self.proposals.import_bound
+        if bound is not None and root_name(node) not in bound:
+            return set()
+        scope = self.get_metadata(ScopeProvider, node, None)
+        if scope is None:
+            return set()
         return {
             q.name
-            for q in self.get_metadata(QualifiedNameProvider, node, set())
+            for q in scope.get_qualified_names_for(node)
             if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN)
         }
 
@@ -104,3 +122,30 @@ def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:
         if entry is not None:
             return entry
     return None
+
+
+class CallIndex(cst.BatchableCSTVisitor):
+    """Runs first in the batch: records each call under its callee, which is visited after the call itself."""
+
+    def __init__(self, proposals: Proposals) -> None:
+        super().__init__()
+        self.proposals = proposals
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.proposals.call_funcs[id(node.func)] = node
+
+
+def import_bound_names(source: str) -> frozenset[str] | None:
+    """Every name an import statement binds anywhere in the module (a cheap scan with the stdlib parser)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # libcst accepts a few things this Python's ast does not: then resolve every name
+        return None
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names)
+    return frozenset(names)
+

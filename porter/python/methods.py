@@ -19,10 +19,8 @@ class MethodVisitor(RuleVisitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         name = node.attr.value
         entry = self.plain.get(name)
-        if entry is None and name in self.called:
-            parent = self.parent(node)
-            if isinstance(parent, cst.Call) and parent.func is node:
-                entry = self.called[name]
+        if entry is None and name in self.called and self.is_called(node):
+            entry = self.called[name]
         receiver = node.value
         if entry is None or (isinstance(receiver, (cst.Name, cst.Attribute)) and self.imported_names(receiver)):
             return  # `torch.cuda`, `numba.cuda`: an attribute of an imported module, not of a tensor

@@ -87,9 +87,9 @@ class RenameVisitor(RuleVisitor):
             return
         new_text, needs, unused = _spelled_replacement(text, qualified, entry.replacement)
         new_func = cst.parse_expression(new_text)
-        parent = self.parent(node)
-        if entry.insert_args and isinstance(parent, cst.Call) and parent.func is node:
-            target, rewrite = parent, _call_rewriter(new_func, entry)
+        call = self.proposals.call_funcs.get(id(node)) if entry.insert_args else None
+        if call is not None:
+            target, rewrite = call, _call_rewriter(new_func, entry)
         else:
             target, rewrite = node, lambda _updated: new_func
         replacement = code_of(rewrite(target))
