@@ -105,3 +105,9 @@ def test_findings_carry_exact_spans(ruleset):
     _, findings = port("import torch\nx = 1; torch.cuda.synchronize()\n", ruleset)
     span = next(f.span for f in findings if f.rule_id == "PY101")
     assert (span.line, span.column, span.end_line, span.end_column) == (2, 8, 2, 29)
+
+
+def test_imports_left_unused_by_a_rewrite_are_dropped_and_used_ones_kept(ruleset):
+    new, _ = port("from torch.cuda import synchronize as s, Stream\nimport torch.cuda as tc\ns()\nx = tc\n", ruleset)
+    assert new.splitlines() == ["from torch.cuda import Stream", "import torch.cuda as tc", "import torch",
+                                "import torch_npu", "torch.npu.synchronize()", "x = tc"]

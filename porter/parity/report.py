@@ -56,14 +56,14 @@ def summary(verdicts: list[Verdict]) -> dict:
 def print_table(verdicts: list[Verdict], console) -> None:
     from rich.table import Table
 
-    table = Table(title="porter parity", show_lines=False)
-    for column in ("case", "op", "dtype", "status", "tensor", "metric", "value", "threshold", "reference"):
+    table = Table(title="porter parity")
+    for column in ("case", "status", "deciding check", "value", "threshold", "reference"):
         table.add_column(column, overflow="fold")
     for v in verdicts:
         d = v.deciding
         style = STATUS_STYLE[v.status]
-        cells = [d.tensor, d.metric, _short(d.value), _short(d.threshold), _short(d.reference)] if d else [""] * 5
-        table.add_row(v.case, v.op, v.dtype, f"[{style}]{v.status}[/{style}]", *cells)
+        cells = [f"{d.tensor} {d.metric}".strip(), _short(d.value), _short(d.threshold), _short(d.reference)] if d else [""] * 4
+        table.add_row(v.case, f"[{style}]{v.status}[/{style}]", *cells)
     console.print(table)
     for v in verdicts:
         if v.status != "pass":

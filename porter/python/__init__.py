@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from porter.findings import Finding, Status
@@ -16,6 +14,7 @@ from porter.python.methods import MethodVisitor
 from porter.python.renames import RenameVisitor
 from porter.python.residual import ResidualVisitor
 from porter.python.strings import ContextStringVisitor
+from porter.python.unused_imports import drop_names, unused_after_edits
 from porter.ruleset import RuleSet
 
 # Order matters within the batch: a node's residual check must see what the other kinds already claimed.
@@ -89,13 +88,11 @@ def port_python(source: str, ruleset: RuleSet) -> tuple[str | None, list[Finding
     if not proposals.edits:
         return None, findings
 
+    unused = {name for edit in proposals.edits for name in edit.unused_bindings}
+    if unused:
+        for statement in unused_after_edits(wrapper, unused, [edit.node for edit in proposals.edits]):
+            proposals.edits.append(Edit(statement, lambda updated: drop_names(updated, unused), adds_import=False))
     module = wrapper.module.visit(_ApplyEdits(proposals.edits))
-    unused = [binding for edit in proposals.edits for binding in edit.unused_imports]
-    if unused:  # only alias rewrites need the (costly) scope analysis that dropping imports takes
-        context = CodemodContext()
-        for module_name, obj, asname in unused:
-            RemoveImportsVisitor.remove_unused_import(context, module_name, obj, asname)
-        module = RemoveImportsVisitor(context).transform_module(module)
     needed = {name for edit in proposals.edits for name in edit.needs_imports}
     support, finding = _support_import_finding(ruleset, module)
     if support is not None and any(edit.adds_import for edit in proposals.edits):

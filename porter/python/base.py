@@ -23,7 +23,7 @@ class Edit:
     node: cst.CSTNode
     rewrite: Callable[[cst.CSTNode], cst.CSTNode]
     needs_imports: tuple[str, ...] = ()  # modules the new code refers to
-    unused_imports: tuple[tuple[str, str | None, str | None], ...] = ()  # (module, obj, asname) to drop if now unused
+    unused_bindings: tuple[str, ...] = ()  # import-bound names this edit stops using (dropped if now unused)
     adds_import: bool = True  # the new code needs the support import (rule data decides)
 
 
@@ -92,14 +92,14 @@ class RuleVisitor(cst.BatchableCSTVisitor):
         rewrite: Callable[[cst.CSTNode], cst.CSTNode] | None = None,
         replacement: str | None = None,
         needs_imports: tuple[str, ...] = (),
-        unused_imports: tuple[tuple[str, str | None, str | None], ...] = (),
+        unused_bindings: tuple[str, ...] = (),
         status: Status | None = None,
         cover: cst.CSTNode | None = None,
     ) -> None:
         """Record a finding on `node` (and an edit when `rewrite` is given); `cover` is what later passes skip."""
         span = self.span(node)
         if rewrite is not None:
-            self.proposals.edits.append(Edit(node, rewrite, needs_imports, unused_imports, self.rule.adds_import))
+            self.proposals.edits.append(Edit(node, rewrite, needs_imports, unused_bindings, self.rule.adds_import))
         self.proposals.findings.append(
             Finding(
                 rule_id=self.rule.id,

@@ -20,19 +20,13 @@ def _dotted_text(node: cst.CSTNode) -> str | None:
 def _spelled_replacement(text: str, qualified: str, replacement: str) -> tuple[str, tuple, tuple]:
     """Spell `replacement` the way the code spells `qualified` (keeping `import torch as th` aliases).
 
-    Returns the new text, modules it needs imported, and the import binding it may leave unused.
+    Returns the new text, modules it needs imported, and the import-bound name it may leave unused.
     """
     text_parts, qual_parts, new_parts = text.split("."), qualified.split("."), replacement.split(".")
     bound_prefix = qual_parts[: len(qual_parts) - len(text_parts) + 1]  # what the first spelled name is bound to
     if new_parts[: len(bound_prefix)] == bound_prefix:
         return ".".join([text_parts[0], *new_parts[len(bound_prefix) :]]), (), ()
-    alias = text_parts[0]
-    if len(bound_prefix) == 1:
-        bindings = ((bound_prefix[0], None, alias if alias != bound_prefix[0] else None),)
-    else:  # `import a.b as x` or `from a import b as x`: the qualified name alone cannot tell which
-        obj = bound_prefix[-1]
-        bindings = ((".".join(bound_prefix), None, alias), (".".join(bound_prefix[:-1]), obj, alias if alias != obj else None))
-    return replacement, (new_parts[0],), bindings
+    return replacement, (new_parts[0],), (text_parts[0],)
 
 
 class RenameVisitor(RuleVisitor):
