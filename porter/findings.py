@@ -46,9 +46,15 @@ class Finding:
     replacement: str | None = None
     path: str = ""
 
+    @property
+    def doc(self) -> str:
+        """The rule's page, relative to the report directory (porter writes it there)."""
+        return f"rules/{self.rule_id}.md"
+
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["status"] = self.status.value
+        data["doc"] = self.doc
         return data
 
 

@@ -123,3 +123,18 @@ def test_analyze_prints_effort_summary_and_writes_no_tree(tmp_path):
     assert "estimated manual items" in result.output and "by category" in result.output
     assert (report_dir / "report.md").is_file()
     assert not (src / "porter-report").exists()
+
+
+def test_rules_carry_torch_npu_version_ranges(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("import torch\ntorch.cuda.mystery_api()\n")
+    rules = tmp_path / "ranged.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: USR002\n    name: ranged\n    kind: rename\n    category: device-api\n"
+        "    summary: only for old releases\n    doc: before 2.13\n    until: '2.13.0'\n"
+        "    entries:\n      - {pattern: torch.cuda.mystery_api, replacement: torch.npu.synchronize}\n"
+    )
+    result = invoke("port", src, "--diff", "--rules", rules, "--target", "2.13.0")
+    assert result.exit_code == 0 and "torch.npu.synchronize" not in result.output

@@ -27,7 +27,7 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list
 
 
 def _finding(data: dict) -> Finding:
-    span = Span(**data["span"]) if data.get("span") else None
+    span = Span(**data["span"]) if data.get("span") else None  # "doc" is derived from the rule ID
     return Finding(
         rule_id=data["rule_id"], category=data["category"], status=Status(data["status"]), message=data["message"],
         span=span, original=data.get("original", ""), replacement=data.get("replacement"), path=data.get("path", ""),
