@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -10,11 +10,11 @@ _PACKAGES = {"rules": "porter._rules", "templates": "porter._templates"}
 
 
 def data_dir(name: str) -> Path:
-    """The `rules` or `templates` folder."""
+    """The `rules` or `templates` folder (data-only namespace packages when installed)."""
     try:
-        packaged = Path(str(resources.files(_PACKAGES[name])))
+        spec = importlib.util.find_spec(_PACKAGES[name])
     except ModuleNotFoundError:
-        packaged = None
-    if packaged is not None and packaged.is_dir():
-        return packaged
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
     return _REPO_ROOT / name
