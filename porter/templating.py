@@ -22,8 +22,10 @@ def environment() -> jinja2.Environment:
     )
     env.globals["porter_version"] = __version__
     env.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+    env.filters["num"] = lambda value: f"{value:.4g}" if isinstance(value, float) else value
     return env
 
 
 def render(template: str, **context) -> str:
-    return environment().get_template(template).render(**context)
+    """Render a template; `template` (its own name) is available for generated-file headers."""
+    return environment().get_template(template).render(template=template, **context)

@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from parity_helpers import FIXTURES  # noqa: E402
+from tests.parity.parity_helpers import FIXTURES  # noqa: E402
 
 
 @pytest.fixture

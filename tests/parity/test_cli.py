@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from porter.findings import Report
 from porter.parity.cli import parity
-from parity_helpers import small_case, write_suite
+from tests.parity.parity_helpers import small_case, write_suite
 
 
 def invoke(*args):

@@ -7,7 +7,7 @@ from porter.parity.harness import compare, record
 from porter.parity.judge import judge
 from porter.parity.runner import make_inputs, run
 from porter.parity.suite import load_suite
-from parity_helpers import small_case, write_suite
+from tests.parity.parity_helpers import small_case, write_suite
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather", "broadcast")
 

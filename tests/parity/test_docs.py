@@ -3,7 +3,7 @@
 import re
 
 from porter.parity.standards import markdown_table
-from parity_helpers import REPO
+from tests.parity.parity_helpers import REPO
 
 
 def test_docs_standards_table_is_current():

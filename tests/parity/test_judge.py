@@ -9,7 +9,7 @@ from porter.parity.judge import judge
 from porter.parity.metrics import ulp
 from porter.parity.runner import make_inputs, run
 
-from parity_helpers import small_case
+from tests.parity.parity_helpers import small_case
 
 TENSOR_OPS = sorted(k for k, v in catalog.KINDS.items() if v.family in ("tensor", "optimizer"))
 

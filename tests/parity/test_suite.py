@@ -10,7 +10,7 @@ import porter
 from porter.parity.analyze import analyze
 from porter.parity.cases import CaseError
 from porter.parity.suite import SuiteError, generate_suite, load_suite
-from parity_helpers import FIXTURES, REPO, small_case, write_suite
+from tests.parity.parity_helpers import FIXTURES, REPO, small_case, write_suite
 
 
 def gpt_sources() -> dict:
