@@ -46,7 +46,7 @@ DTYPE_SPELLINGS = {
 
 # Model-wide sizes, by the names repositories commonly give them.
 MODEL_SIZES = {
-    "hidden": ("n_embd", "hidden_size", "d_model", "embed_dim", "n_embed", "dim", "hidden_dim"),
+    "hidden": ("n_embd", "hidden_size", "d_model", "embed_dim", "n_embed", "hidden_dim"),  # not `dim`: an axis
     "heads": ("n_head", "num_heads", "n_heads", "num_attention_heads"),
     "seq": ("block_size", "max_seq_len", "seq_len", "max_position_embeddings", "context_length", "n_positions",
             "max_seq_length"),
@@ -127,7 +127,14 @@ class _Constants:
                 self._collect(node)
 
     def _collect(self, node):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        if isinstance(node, ast.arguments):  # `def __init__(self, n_embd=128)`: a config default
+            positional = [*node.posonlyargs, *node.args]
+            for arg, default in zip(positional[len(positional) - len(node.defaults):], node.defaults):
+                self._add(self.assigned, ast.Name(arg.arg), default)
+            for arg, default in zip(node.kwonlyargs, node.kw_defaults):
+                if default is not None:
+                    self._add(self.assigned, ast.Name(arg.arg), default)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             self._add(self.assigned, node.targets[0], node.value)
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             self._add(self.assigned, node.target, node.value)
