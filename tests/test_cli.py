@@ -80,7 +80,8 @@ def test_gitignored_files_are_skipped(tmp_path):
     assert (tmp_path / "all" / "ckpt.pt").exists()
 
 
-def test_user_rules_file_adds_a_mapping(tmp_path):
+def _mystery_project(tmp_path, rule_extra=""):
+    """A source tree calling an API no built-in rule knows, and a user rule file mapping it."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.py").write_text("import torch\nx = torch.cuda.mystery_api()\n")
@@ -88,9 +89,14 @@ def test_user_rules_file_adds_a_mapping(tmp_path):
     rules.write_text(
         "rules:\n"
         "  - id: USR001\n    name: mystery\n    kind: rename\n    category: device-api\n"
-        "    summary: in-house mapping\n    doc: ours\n"
+        f"    summary: in-house mapping\n    doc: ours\n{rule_extra}"
         "    entries:\n      - {pattern: torch.cuda.mystery_api, replacement: torch.npu.synchronize}\n"
     )
+    return src, rules
+
+
+def test_user_rules_file_adds_a_mapping(tmp_path):
+    src, rules = _mystery_project(tmp_path)
     assert invoke("port", src, "-o", tmp_path / "out", "--rules", rules, "--no-parity").exit_code == 0
     assert "torch.npu.synchronize()" in (tmp_path / "out" / "a.py").read_text()
 
@@ -126,15 +132,6 @@ def test_analyze_prints_effort_summary_and_writes_no_tree(tmp_path):
 
 
 def test_rules_carry_torch_npu_version_ranges(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a.py").write_text("import torch\ntorch.cuda.mystery_api()\n")
-    rules = tmp_path / "ranged.yaml"
-    rules.write_text(
-        "rules:\n"
-        "  - id: USR002\n    name: ranged\n    kind: rename\n    category: device-api\n"
-        "    summary: only for old releases\n    doc: before 2.13\n    until: '2.13.0'\n"
-        "    entries:\n      - {pattern: torch.cuda.mystery_api, replacement: torch.npu.synchronize}\n"
-    )
+    src, rules = _mystery_project(tmp_path, rule_extra="    until: '2.13.0'\n")
     result = invoke("port", src, "--diff", "--rules", rules, "--target", "2.13.0")
     assert result.exit_code == 0 and "torch.npu.synchronize" not in result.output
