@@ -72,7 +72,8 @@ def _run(request: PortRequest, quiet: bool, verbose: bool, show_diff: bool = Fal
     progress = Progress(enabled=not quiet, verbose=verbose)
     try:
         with progress:
-            return run(request, on_result=progress.advance, on_diff=(lambda d: click.echo(d, nl=False)) if show_diff else None)
+            on_diff = (lambda text: click.echo(text, nl=False)) if show_diff else None
+            return run(request, on_start=progress.start, on_result=progress.advance, on_diff=on_diff)
     except UsageError as exc:
         click.echo(f"porter: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

@@ -117,11 +117,13 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
     return str(out_dir) if cases else None
 
 
-def run(request: PortRequest, on_result: Callable[[FileResult], None] = lambda _r: None,
+def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
+        on_result: Callable[[FileResult], None] = lambda _r: None,
         on_diff: Callable[[str], None] | None = None) -> Report:
     check_request(request)
     skip = tuple(p for p in (request.output, request.report_dir) if p is not None and _is_inside(p, request.source))
     sources, _ignored = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip)
+    on_start(len(sources))
     results = port_files(request.source, sources, request.ruleset, request.options, on_result)
     report = Report(__version__, request.ruleset.version, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), results)
