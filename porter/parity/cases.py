@@ -217,3 +217,8 @@ def import_path(target: Callable | str) -> str:
 
 def declared_in(module: str) -> list[Case]:
     return list(_DECLARED.get(module, []))
+
+
+def forget_declared(module: str) -> None:
+    """Drop a module's declared cases, before it is imported afresh."""
+    _DECLARED.pop(module, None)

@@ -14,7 +14,7 @@ import yaml
 import porter
 from porter.parity import catalog
 from porter.parity.analyze import Analysis, analyze
-from porter.parity.cases import Case, CaseError, _DECLARED, declared_in
+from porter.parity.cases import Case, CaseError, declared_in, forget_declared
 from porter.templating import render
 from porter.textio import write_atomic
 
@@ -82,7 +82,7 @@ def _declared_cases(module: str, directory: Path) -> list[Case]:
     origin = getattr(loaded, "__file__", None)
     if loaded is not None and (origin is None or Path(origin).resolve().parent != directory):
         del sys.modules[module]
-        _DECLARED.pop(module, None)
+        forget_declared(module)
     importlib.invalidate_caches()
     try:
         importlib.import_module(module)
