@@ -67,6 +67,9 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult
     except cst.ParserSyntaxError as exc:
         detail = f"line {exc.raw_line}: {exc.message.splitlines()[0][:100]}"
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "syntax-error", detail)], detail)
+    except Exception as exc:  # noqa: BLE001 - one file porter cannot handle must never stop the run
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "internal-error", detail)], detail)
     if new_text is not None:
         return FileResult(relpath, "python", Outcome.CONVERTED, findings, new_bytes=decoded.encode(new_text))
     return FileResult(relpath, "python", Outcome.FLAGGED if findings else Outcome.UNCHANGED, findings)

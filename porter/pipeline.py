@@ -139,10 +139,13 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         if request.parity:
             report.parity_suite = _generate_parity_suite(request, results, root / "parity")
     report_dir = request.report_dir or ((request.output or request.source) / REPORT_DIR_NAME)  # analyze passes one
-    write_reports(report, report_dir, request.formats)
     used = sorted({f.rule_id for f in report.findings})
-    write_rule_pages([request.ruleset.by_id(rule_id) for rule_id in used if request.ruleset.by_id(rule_id)],
-                     report_dir / "rules")
+    try:
+        write_reports(report, report_dir, request.formats)
+        write_rule_pages([request.ruleset.by_id(rule_id) for rule_id in used if request.ruleset.by_id(rule_id)],
+                         report_dir / "rules")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {report_dir}: {exc}") from exc
     return report
 
 

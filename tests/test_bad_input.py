@@ -109,3 +109,34 @@ def test_full_disk_is_reported_and_leaves_no_partial_file(tmp_path, src, ruleset
     assert not (out / "good.py").exists()
     assert not list(out.glob("*.porter-tmp"))
     assert "npu" in (out / "other.py").read_text()
+
+
+def test_a_porter_bug_on_one_file_does_not_stop_the_run(tmp_path, src, ruleset, monkeypatch):
+    import porter.engine
+
+    (src / "weird.py").write_text("import torch\ntorch.cuda.synchronize()\n")
+    real = porter.engine.port_python
+
+    def flaky(source, rs):
+        if "synchronize" in source:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(source, rs)
+
+    monkeypatch.setattr(porter.engine, "port_python", flaky)
+    report = _run(tmp_path, ruleset, options=PortOptions(jobs=1))
+    weird = _result(report, "weird.py")
+    assert weird.outcome is Outcome.ERROR and "RecursionError" in weird.error
+    assert weird.findings[0].message.startswith("porter itself failed")
+    assert (tmp_path / "out" / "weird.py").read_bytes() == (src / "weird.py").read_bytes()
+    assert _result(report, "good.py").outcome is Outcome.CONVERTED
+
+
+def test_unwritable_report_directory_is_a_clear_error(tmp_path, src, ruleset, monkeypatch):
+    import porter.pipeline
+
+    def refuse(*_args):
+        raise PermissionError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(porter.pipeline, "write_reports", refuse)
+    with pytest.raises(porter.pipeline.UsageError, match="cannot write the report"):
+        _run(tmp_path, ruleset)
