@@ -111,3 +111,8 @@ def test_imports_left_unused_by_a_rewrite_are_dropped_and_used_ones_kept(ruleset
     new, _ = port("from torch.cuda import synchronize as s, Stream\nimport torch.cuda as tc\ns()\nx = tc\n", ruleset)
     assert new.splitlines() == ["from torch.cuda import Stream", "import torch.cuda as tc", "import torch",
                                 "import torch_npu", "torch.npu.synchronize()", "x = tc"]
+
+
+def test_attribute_of_a_converted_call_result_is_not_reported(ruleset):
+    _, findings = port("import torch\nmem = torch.cuda.get_device_properties(0).total_memory\n", ruleset)
+    assert [f.rule_id for f in findings if f.rule_id != "PY001"] == ["PY101"]

@@ -17,6 +17,12 @@ from porter.ruleset import Entry
 _REPORT = Entry(pattern="*", status="review")
 
 
+def _is_dotted_name(node: cst.BaseExpression) -> bool:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
+
+
 class ResidualVisitor(RuleVisitor):
     def __init__(self, rule, proposals) -> None:
         super().__init__(rule, proposals)
@@ -52,7 +58,7 @@ class ResidualVisitor(RuleVisitor):
         self.inside_import -= 1
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self.inside_import:
+        if self.inside_import or not _is_dotted_name(node):  # `f(...).attr` is judged by its own parts
             return
         for qualified in self.imported_names(node):
             if qualified.startswith(self.api_prefixes) and self.identifier.search(node.attr.value) is None:
