@@ -30,9 +30,16 @@ def record(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> Re
     from porter.parity import golden, runner
 
     environment = devices.prepare(device)
+    inputs, failed = {}, {}
+    for case in cases:  # a case whose inputs cannot be built fails alone; the rest are recorded
+        try:
+            inputs[case.name] = runner.make_inputs(case)
+        except (ValueError, RuntimeError) as exc:
+            failed[case.name] = f"inputs: {type(exc).__name__}: {exc}"
+    cases = [c for c in cases if c.name in inputs]
     with suite.importable():
-        results = _run_all(cases, {c.name: runner.make_inputs(c) for c in cases}, device, "reference")
-    kept, failed = {}, {}
+        results = _run_all(cases, inputs, device, "reference")
+    kept = {}
     for case in cases:
         tensors, outcome = results[case.name]
         if isinstance(outcome, Exception):
