@@ -1,4 +1,4 @@
-"""Helpers shared by the parity tests (imported by name: tests/ is not a package)."""
+"""Helpers shared by the parity tests."""
 
 from pathlib import Path
 

@@ -132,3 +132,15 @@ def test_topk_over_a_large_vocabulary_stays_recordable_in_half_precision():
     source = "import torch\nvocab_size = 50254\nx = torch.randn(2, vocab_size, dtype=torch.bfloat16)\nv, i = torch.topk(x, 5)\n"
     cases = [c for c in cases_from(analyze({"a.py": source})) if c.op == "topk"]
     assert cases and all(max(spec.shape[-1] for spec in c.inputs.values()) <= MAX_DISTINCT_COLS for c in cases)
+
+
+def test_a_case_whose_inputs_cannot_be_built_fails_alone(tmp_path):
+    from porter.parity import catalog
+    from porter.parity.harness import record
+    from porter.parity.suite import load_suite
+
+    too_wide = {"name": "topk_too_wide", "op": "topk", "dtype": "bf16",
+                "inputs": catalog.build_inputs("topk", {"rows": 2, "cols": 50000})}
+    suite = load_suite(write_suite(tmp_path / "suite", [too_wide, small_case("gelu")]))
+    recorded = record(suite, "cpu", tmp_path / "golden", suite.cases)
+    assert recorded.recorded == ["gelu_fp32"] and "distinct" in recorded.failed["topk_too_wide"]
