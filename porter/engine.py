@@ -13,6 +13,7 @@ import libcst as cst
 
 from porter.discover import SourceFile
 from porter.findings import FileResult, Finding, Outcome, Span
+from porter.native import inventory
 from porter.python import port_python
 from porter.python.base import STATUS_OF_ENTRY
 from porter.ruleset import RuleSet
@@ -97,6 +98,20 @@ def _scan_text_file(relpath: str, kind: str, data: bytes, ruleset: RuleSet) -> F
     return FileResult(relpath, kind, Outcome.FLAGGED if findings else Outcome.COPIED, findings)
 
 
+def _inventory_native_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult:
+    findings = [f for rule in ruleset.of_kind("native_inventory") for f in inventory(data, rule)]
+    return FileResult(relpath, "native", Outcome.FLAGGED if findings else Outcome.COPIED, findings)
+
+
+def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet) -> FileResult:
+    """Port one file's content by its kind (python, native, or another text kind)."""
+    if kind == "python":
+        return _port_python_file(relpath, data, ruleset)
+    if kind == "native":
+        return _inventory_native_file(relpath, data, ruleset)
+    return _scan_text_file(relpath, kind, data, ruleset)
+
+
 def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
     """Port one file. Pure apart from reading it: safe to run in any process, in any order."""
     if source.kind == "symlink":
@@ -105,6 +120,8 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
         findings = [] if inside else [input_finding(ruleset, "symlink", "dangling or pointing outside the tree")]
         return FileResult(source.relpath, "symlink", Outcome.COPIED, findings)
     scanned = {"python"}.union(*(r.contexts["kinds"] for r in ruleset.of_kind("text_residual")))
+    if ruleset.of_kind("native_inventory"):
+        scanned.add("native")
     if not source.port or source.kind not in scanned:
         return FileResult(source.relpath, source.kind, Outcome.COPIED)
     path = root / source.relpath
@@ -117,10 +134,7 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     except OSError as exc:
         return FileResult(source.relpath, "python", Outcome.ERROR, [input_finding(ruleset, "unreadable", str(exc))],
                           str(exc))
-    if source.kind == "python":
-        result = _port_python_file(source.relpath, data, ruleset)
-    else:
-        result = _scan_text_file(source.relpath, source.kind, data, ruleset)
+    result = port_bytes(source.relpath, source.kind, data, ruleset)
     for finding in result.findings:
         finding.path = source.relpath
     return result

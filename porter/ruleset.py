@@ -13,7 +13,7 @@ import yaml
 
 from porter.resources import data_dir
 
-KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual")
+KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual", "native_inventory")
 ENTRY_STATUSES = ("auto", "review", "unsupported")
 ID_PATTERN = re.compile(r"^[A-Z]{2,4}\d{3}$")
 

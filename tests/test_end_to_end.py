@@ -70,7 +70,7 @@ def test_report_json_is_complete(tmp_path):
     by_path = {f["path"]: f for f in report["files"]}
     assert by_path["legacy_py2.py"]["outcome"] == "error"
     assert by_path["model.py"]["outcome"] == "unchanged"
-    assert by_path["kernels/fused_gelu.cu"]["findings"][0]["rule_id"] == "NAT001"
+    assert {f["rule_id"] for f in by_path["kernels/fused_gelu.cu"]["findings"]} == {"NAT002"}
     converted = [f for f in by_path["train.py"]["findings"] if f["status"] == "converted"]
     assert all(f["span"]["line"] >= 1 and f["original"] and f["replacement"] is not None for f in converted
                if f["rule_id"] != "PY001")

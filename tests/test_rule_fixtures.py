@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from porter.discover import classify
-from porter.engine import _port_python_file, _scan_text_file
+from porter.engine import port_bytes
 from porter.python import port_python
 from porter.ruleset import load_ruleset
 
@@ -23,9 +23,7 @@ def _pair(rule):
 
 
 def _port(path, ruleset):
-    if path.suffix == ".py":
-        return _port_python_file(path.name, path.read_bytes(), ruleset)
-    return _scan_text_file(path.name, classify(path.name), path.read_bytes(), ruleset)
+    return port_bytes(path.name, classify(path.name), path.read_bytes(), ruleset)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
@@ -62,7 +60,7 @@ def test_ok_lines_are_left_alone(rule, ruleset):
 
 
 def _python_example(rule):
-    return rule.example_before and rule.kind not in ("input", "text_residual")
+    return rule.example_before and rule.kind not in ("input", "text_residual", "native_inventory")
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if _python_example(r)], ids=lambda r: r.id)
