@@ -48,8 +48,8 @@ def trigger_pattern(ruleset: RuleSet) -> re.Pattern[str]:
         return _TRIGGERS[ruleset.version]
     words = {"cuda", "nccl", "cudnn"}
     for rule in ruleset.rules:
-        if rule.kind in ("import", "env_var"):
-            words.update(e.pattern.split(".")[0] for e in rule.entries)
+        if rule.kind in ("import", "env_var"):  # any one segment of a dotted name is a sound test; take the rarest
+            words.update(max(e.pattern.split("."), key=len) for e in rule.entries)
     pattern = _TRIGGERS[ruleset.version] = re.compile("|".join(sorted(map(re.escape, words))), re.IGNORECASE)
     return pattern
 
