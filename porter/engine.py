@@ -48,7 +48,9 @@ def trigger_pattern(ruleset: RuleSet) -> re.Pattern[str]:
         return _TRIGGERS[ruleset.version]
     words = {"cuda", "nccl", "cudnn"}
     for rule in ruleset.rules:
-        if rule.kind in ("import", "env_var"):  # any one segment of a dotted name is a sound test; take the rarest
+        if rule.kind in ("import", "env_var", "rename"):
+            # every segment of a used dotted name is spelled in the file (in the use or in its import), so any
+            # one of them is a sound test; the longest is the rarest
             words.update(max(e.pattern.split("."), key=len) for e in rule.entries)
     pattern = _TRIGGERS[ruleset.version] = re.compile("|".join(sorted(map(re.escape, words))), re.IGNORECASE)
     return pattern

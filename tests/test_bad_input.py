@@ -140,3 +140,16 @@ def test_unwritable_report_directory_is_a_clear_error(tmp_path, src, ruleset, mo
     monkeypatch.setattr(porter.pipeline, "write_reports", refuse)
     with pytest.raises(porter.pipeline.UsageError, match="cannot write the report"):
         _run(tmp_path, ruleset)
+
+
+def test_prefilter_never_skips_a_file_a_rule_would_report(ruleset):
+    """Every rule fixture's `before` must pass the cheap text test that decides whether a file is parsed."""
+    from pathlib import Path
+
+    from porter.engine import trigger_pattern
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
+    for before in fixtures.glob("*/before.py"):
+        assert trigger_pattern(ruleset).search(before.read_text()), before
+    assert trigger_pattern(ruleset).search("from torch import compile as c\nc(model)\n")
+    assert not trigger_pattern(ruleset).search("import torch\nx = torch.zeros(3)\n")
