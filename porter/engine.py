@@ -50,8 +50,8 @@ def trigger_pattern(ruleset: RuleSet) -> re.Pattern[str]:
     for rule in ruleset.rules:
         if rule.kind in ("import", "env_var", "rename"):
             # every segment of a used dotted name is spelled in the file (in the use or in its import), so any
-            # one of them is a sound test; the longest is the rarest
-            words.update(max(e.pattern.split("."), key=len) for e in rule.entries)
+            # one of them is a sound test; roots such as `torch` are everywhere, so take the longest other one
+            words.update(max(e.pattern.split(".")[1:] or [e.pattern], key=len) for e in rule.entries)
     pattern = _TRIGGERS[ruleset.version] = re.compile("|".join(sorted(map(re.escape, words))), re.IGNORECASE)
     return pattern
 
