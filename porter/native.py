@@ -16,7 +16,8 @@ from porter.findings import Finding, Span
 from porter.python.base import STATUS_OF_ENTRY
 from porter.ruleset import Rule
 
-_KERNEL_NAME = re.compile(rb"__global__[^(]*?([A-Za-z_]\w*)\s*(?:<[^(]*>)?\s*$")
+# After the `__global__` token: optional launch bounds, the return type, then the kernel's name and its `(`.
+_KERNEL_AFTER_GLOBAL = re.compile(rb"\s*(?:__launch_bounds__\s*\([^)]*\)\s*)?[\w:<>,\s*&]*?(\w+)\s*\(")
 
 
 @functools.cache
@@ -53,11 +54,12 @@ def inventory(data: bytes, rule: Rule) -> list[Finding]:
                                 f"{entry.message} ({detail})", _span(node), text))
 
     for node in _nodes(_parser().parse(data).root_node):
-        if node.type == "function_definition":
-            head = data[node.start_byte : node.end_byte].split(b"(", 1)[0]
-            match = _KERNEL_NAME.search(head)
+        text = data[node.start_byte : node.end_byte]
+        if text == b"__global__" and node.type != "comment":  # its parse varies (type, attribute, error)
+            match = _KERNEL_AFTER_GLOBAL.match(data, node.end_byte)
             if match:
-                add("kernel", node, head.decode(errors="replace").strip(), f"kernel `{match.group(1).decode()}`")
+                head = data[node.start_byte : match.end(1)].decode(errors="replace")
+                add("kernel", node, " ".join(head.split()), f"kernel `{match.group(1).decode()}`")
         elif node.type == "preproc_include":
             path = data[node.start_byte : node.end_byte].decode(errors="replace").strip()
             if headers.search(path):
