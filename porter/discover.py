@@ -109,3 +109,19 @@ def discover(
             )
             files.append(SourceFile(rel, "other" if in_git_dir else classify(rel), port))
     return files, ignored
+
+
+def local_modules(files: list[SourceFile]) -> frozenset[str]:
+    """Top-level modules the tree itself provides (`pkg/__init__.py`, `mod.py`, also under `src/`)."""
+    names = set()
+    for source in files:
+        parts = source.relpath.split("/")
+        if parts[0] == "src":
+            parts = parts[1:]
+        if source.kind != "python" or not parts:
+            continue
+        if len(parts) == 1:
+            names.add(parts[0].rsplit(".", 1)[0])
+        elif len(parts) == 2 and parts[1] == "__init__.py":
+            names.add(parts[0])
+    return frozenset(names)

@@ -27,6 +27,7 @@ PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than 
 class PortOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = os.cpu_count() or 1
+    local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules: never "third party"
 
 
 def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
@@ -56,7 +57,7 @@ def trigger_pattern(ruleset: RuleSet) -> re.Pattern[str]:
     return pattern
 
 
-def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult:
+def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules: frozenset[str]) -> FileResult:
     if looks_binary(data):
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "binary")], "binary content")
     try:
@@ -66,7 +67,7 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult
     if not trigger_pattern(ruleset).search(decoded.text):
         return FileResult(relpath, "python", Outcome.UNCHANGED)
     try:
-        new_text, findings = port_python(decoded.text, ruleset)
+        new_text, findings = port_python(decoded.text, ruleset, local_modules)
     except cst.ParserSyntaxError as exc:
         detail = f"line {exc.raw_line}: {exc.message.splitlines()[0][:100]}"
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "syntax-error", detail)], detail)
@@ -105,10 +106,11 @@ def _inventory_native_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileR
     return FileResult(relpath, "native", Outcome.FLAGGED if findings else Outcome.COPIED, findings)
 
 
-def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet) -> FileResult:
+def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
+               local_modules: frozenset[str] = frozenset()) -> FileResult:
     """Port one file's content by its kind (python, native, or another text kind)."""
     if kind == "python":
-        return _port_python_file(relpath, data, ruleset)
+        return _port_python_file(relpath, data, ruleset, local_modules)
     if kind == "native":
         return _inventory_native_file(relpath, data, ruleset)
     return _scan_text_file(relpath, kind, data, ruleset)
@@ -136,7 +138,7 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     except OSError as exc:
         return FileResult(source.relpath, "python", Outcome.ERROR, [input_finding(ruleset, "unreadable", str(exc))],
                           str(exc))
-    result = port_bytes(source.relpath, source.kind, data, ruleset)
+    result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules)
     for finding in result.findings:
         finding.path = source.relpath
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import subprocess
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from porter import __version__
-from porter.discover import discover
+from porter.discover import discover, local_modules
 from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Outcome, Report
@@ -124,7 +125,8 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     skip = tuple(p for p in (request.output, request.report_dir) if p is not None and _is_inside(p, request.source))
     sources, _ignored = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip)
     on_start(len(sources))
-    results = port_files(request.source, sources, request.ruleset, request.options, on_result)
+    options = dataclasses.replace(request.options, local_modules=local_modules(sources))
+    results = port_files(request.source, sources, request.ruleset, options, on_result)
     report = Report(__version__, request.ruleset.version, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), results)
     if on_diff is not None:

@@ -116,3 +116,11 @@ def test_imports_left_unused_by_a_rewrite_are_dropped_and_used_ones_kept(ruleset
 def test_attribute_of_a_converted_call_result_is_not_reported(ruleset):
     _, findings = port("import torch\nmem = torch.cuda.get_device_properties(0).total_memory\n", ruleset)
     assert [f.rule_id for f in findings if f.rule_id != "PY001"] == ["PY101"]
+
+
+def test_the_repositorys_own_package_is_not_a_third_party_import(ruleset):
+    source = "from causal_conv1d.interface import causal_conv1d_fn\nimport triton\n"
+    _, own = port_python(source, ruleset, local_modules=frozenset({"causal_conv1d"}))
+    assert [f.original for f in own] == ["triton"]
+    _, foreign = port_python(source, ruleset)
+    assert len(foreign) == 2

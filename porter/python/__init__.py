@@ -71,13 +71,17 @@ def _support_import_finding(ruleset: RuleSet, module: cst.Module) -> tuple[str |
     return None, None
 
 
-def port_python(source: str, ruleset: RuleSet) -> tuple[str | None, list[Finding]]:
+def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = frozenset()
+                ) -> tuple[str | None, list[Finding]]:
     """Port one module's source. Returns the new source (None when nothing changes) and the findings.
+
+    `local_modules`: the repository's own top-level modules, which import rules never treat as third party.
 
     Raises libcst.ParserSyntaxError for code that is not valid Python 3.
     """
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
-    proposals = Proposals(edits=[], findings=[], covered=[], import_bound=import_bound_names(source), call_funcs={})
+    proposals = Proposals(edits=[], findings=[], covered=[], import_bound=import_bound_names(source), call_funcs={},
+                          local_modules=local_modules)
     visitors = [CallIndex(proposals)] + [
         VISITOR_FOR_KIND[kind](rule, proposals)
         for kind in VISITOR_FOR_KIND

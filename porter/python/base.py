@@ -36,6 +36,7 @@ class Proposals:
     covered: list[Span]
     import_bound: frozenset[str] | None  # names imports bind (only these can resolve to an API); None: unknown
     call_funcs: dict[int, cst.Call]  # id() of each call's callee -> the call (filled before the callee is visited)
+    local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules
 
     def covers(self, span: Span) -> bool:
         start, end = (span.line, span.column), (span.end_line, span.end_column)

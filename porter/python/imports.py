@@ -28,6 +28,8 @@ class ImportVisitor(RuleVisitor):
                 self._check(alias, f"{module}.{get_full_name_for_node(alias.name)}")
 
     def _check(self, node: cst.CSTNode, module: str | None) -> None:
-        entry = entry_matches(self.entries, module or "")
+        if not module or module.split(".")[0] in self.proposals.local_modules:  # the repository's own code
+            return
+        entry = entry_matches(self.entries, module)
         if entry is not None:
             self.record(node, entry, self.rule.summary)
