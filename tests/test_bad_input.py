@@ -117,10 +117,10 @@ def test_a_porter_bug_on_one_file_does_not_stop_the_run(tmp_path, src, ruleset, 
     (src / "weird.py").write_text("import torch\ntorch.cuda.synchronize()\n")
     real = porter.engine.port_python
 
-    def flaky(source, rs):
+    def flaky(source, rs, local_modules):
         if "synchronize" in source:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(source, rs)
+        return real(source, rs, local_modules)
 
     monkeypatch.setattr(porter.engine, "port_python", flaky)
     report = _run(tmp_path, ruleset, options=PortOptions(jobs=1))
