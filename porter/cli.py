@@ -48,6 +48,8 @@ def _common_options(func):
                      help="Worker processes."),
         click.option("--max-file-size", type=int, default=DEFAULT_MAX_FILE_SIZE, show_default=True,
                      help="Larger source files are copied without porting (bytes)."),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PORTER_CACHE_DIR",
+                     help="Cache per-file results here (or $PORTER_CACHE_DIR): re-runs only port changed files."),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
         click.option("-v", "--verbose", is_flag=True, help="Print a line for every file with findings."),
     ]
@@ -100,7 +102,7 @@ def main() -> None:
 @click.option("--no-parity", is_flag=True, help="Do not generate the numeric-parity suite.")
 @_common_options
 def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_parity, target, rule_files, include,
-         exclude, no_gitignore, formats, fail_on, jobs, max_file_size, quiet, verbose):
+         exclude, no_gitignore, formats, fail_on, jobs, max_file_size, cache_dir, quiet, verbose):
     """Port SOURCE into OUTPUT (or in place) and write the compatibility report."""
     if bool(output) == in_place and not (dry_run or show_diff):
         raise click.UsageError("give either -o OUTPUT or --in-place (or --dry-run / --diff)")
@@ -108,7 +110,7 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
         source=source, output=None if in_place else output, ruleset=_ruleset(target, rule_files),
         report_dir=report_dir, in_place=in_place, dry_run=dry_run or show_diff, force=force, include=include,
         exclude=exclude, respect_gitignore=not no_gitignore, formats=formats or tuple(sorted(RENDERERS)),
-        options=PortOptions(max_file_size=max_file_size, jobs=jobs), parity=not no_parity,
+        options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=cache_dir), parity=not no_parity,
     )
     _finish(_run(request, quiet, verbose, show_diff), fail_on, quiet or show_diff)
 
@@ -119,12 +121,12 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
               show_default=True, help="Where to write the report.")
 @_common_options
 def analyze(source, report_dir, target, rule_files, include, exclude, no_gitignore, formats, fail_on, jobs,
-            max_file_size, quiet, verbose):
+            max_file_size, cache_dir, quiet, verbose):
     """Report what porting SOURCE involves, with a migration-effort summary; write no ported tree."""
     request = PortRequest(
         source=source, output=None, ruleset=_ruleset(target, rule_files), report_dir=report_dir, include=include,
         exclude=exclude, respect_gitignore=not no_gitignore, formats=formats or tuple(sorted(RENDERERS)),
-        options=PortOptions(max_file_size=max_file_size, jobs=jobs), parity=False,
+        options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=cache_dir), parity=False,
     )
     report = _run(request, quiet, verbose)
     if not quiet:

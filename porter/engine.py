@@ -11,6 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from porter.cache import cache_key, load, store
 from porter.discover import SourceFile
 from porter.findings import FileResult, Finding, Outcome, Span
 from porter.native import inventory
@@ -28,6 +29,7 @@ class PortOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = os.cpu_count() or 1
     local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules: never "third party"
+    cache_dir: Path | None = None  # where per-file results are cached (None: no cache)
 
 
 def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
@@ -138,7 +140,15 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     except OSError as exc:
         return FileResult(source.relpath, "python", Outcome.ERROR, [input_finding(ruleset, "unreadable", str(exc))],
                           str(exc))
+    key = None
+    if options.cache_dir is not None:
+        key = cache_key(ruleset.version, options.local_modules, source.kind, data)
+        cached = load(options.cache_dir, key, source.relpath)
+        if cached is not None:
+            return cached
     result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules)
+    if key is not None and result.outcome is not Outcome.ERROR:
+        store(options.cache_dir, key, result)
     for finding in result.findings:
         finding.path = source.relpath
     return result

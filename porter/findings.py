@@ -57,6 +57,14 @@ class Finding:
         data["doc"] = self.doc
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Finding":
+        return cls(
+            rule_id=data["rule_id"], category=data["category"], status=Status(data["status"]),
+            message=data["message"], span=Span(**data["span"]) if data.get("span") else None,
+            original=data.get("original", ""), replacement=data.get("replacement"), path=data.get("path", ""),
+        )
+
 
 @dataclass
 class FileResult:
@@ -76,6 +84,11 @@ class FileResult:
             "counts": dict(Counter(f.status.value for f in self.findings)),
             "findings": [f.to_dict() for f in self.findings],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FileResult":
+        return cls(path=data["path"], kind=data["kind"], outcome=Outcome(data["outcome"]), error=data.get("error"),
+                   findings=[Finding.from_dict(x) for x in data["findings"]])
 
 
 @dataclass

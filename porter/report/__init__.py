@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from porter.findings import FileResult, Finding, Outcome, Report, Span, Status
+from porter.findings import FileResult, Report
 from porter.report.markdown import render_markdown
 from porter.textio import write_atomic
 
@@ -26,26 +26,12 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list
     return written
 
 
-def _finding(data: dict) -> Finding:
-    span = Span(**data["span"]) if data.get("span") else None  # "doc" is derived from the rule ID
-    return Finding(
-        rule_id=data["rule_id"], category=data["category"], status=Status(data["status"]), message=data["message"],
-        span=span, original=data.get("original", ""), replacement=data.get("replacement"), path=data.get("path", ""),
-    )
-
-
 def load_report(path: Path) -> Report:
     """Read a report.json written by porter (any 1.x schema)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not str(data.get("schema_version", "")).startswith("1."):
         raise ValueError(f"{path}: unsupported report schema {data.get('schema_version')!r}")
-    files = [
-        FileResult(
-            path=f["path"], kind=f["kind"], outcome=Outcome(f["outcome"]), error=f.get("error"),
-            findings=[_finding(x) for x in f["findings"]],
-        )
-        for f in data["files"]
-    ]
+    files = [FileResult.from_dict(f) for f in data["files"]]
     return Report(
         porter_version=data["porter_version"], rules_version=data["rules_version"], target=data["target"],
         source=data["source"], output=data.get("output"), files=files, parity=data.get("parity"),

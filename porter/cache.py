@@ -1,0 +1,46 @@
+"""A content-addressed cache of per-file results, so a re-run over a huge repository only ports what changed.
+
+The key covers everything a result depends on: porter's version, the active rules (their content hash), the
+repository's own module names, the file's kind and its bytes. An unreadable or corrupt entry is a miss.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+from porter import __version__
+from porter.findings import FileResult
+from porter.textio import write_atomic
+
+
+def cache_key(ruleset_version: str, local_modules: frozenset[str], kind: str, data: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (__version__, ruleset_version, ",".join(sorted(local_modules)), kind):
+        digest.update(part.encode() + b"\0")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def load(directory: Path, key: str, relpath: str) -> FileResult | None:
+    try:
+        entry = json.loads((directory / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+        result = FileResult.from_dict({**entry["result"], "path": relpath})
+        if entry.get("new_bytes") is not None:
+            result.new_bytes = base64.b64decode(entry["new_bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for finding in result.findings:
+        finding.path = relpath
+    return result
+
+
+def store(directory: Path, key: str, result: FileResult) -> None:
+    entry = {"result": result.to_dict(),
+             "new_bytes": None if result.new_bytes is None else base64.b64encode(result.new_bytes).decode()}
+    try:
+        write_atomic(directory / key[:2] / f"{key}.json", json.dumps(entry).encode())
+    except OSError:
+        pass  # a cache that cannot be written only costs speed
