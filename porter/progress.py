@@ -1,4 +1,4 @@
-"""Progress display: a rich bar on a terminal, a plain line every tenth of the way otherwise; never a prompt."""
+"""Progress display: a rich bar on a terminal, otherwise a plain line every tenth of a run of 50+ files; never a prompt."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Progress:
         self.done += 1
         if self.bar is not None:
             self.bar.advance(self.task)
-        elif self.enabled and self.total >= 10 and self.done * 10 // self.total != (self.done - 1) * 10 // self.total:
+        elif self.enabled and self.total >= 50 and self.done * 10 // self.total != (self.done - 1) * 10 // self.total:
             self._line(f"porter: {self.done}/{self.total} files")
         if self.verbose and result.findings:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(result.to_dict()["counts"].items()))
