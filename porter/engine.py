@@ -42,21 +42,26 @@ def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
     raise KeyError(f"no input rule entry for {problem!r}")
 
 
-_TRIGGERS: dict[str, re.Pattern[str]] = {}
+_TRIGGERS: dict[str, list[re.Pattern[str]]] = {}
 
 
-def trigger_pattern(ruleset: RuleSet) -> re.Pattern[str]:
-    """Cheap prefilter: a file none of whose text matches this cannot produce a finding, so it is never parsed."""
-    if ruleset.version in _TRIGGERS:
-        return _TRIGGERS[ruleset.version]
-    words = {"cuda", "nccl", "cudnn"}
-    for rule in ruleset.rules:
-        if rule.kind in ("import", "env_var", "rename"):
-            # every segment of a used dotted name is spelled in the file (in the use or in its import), so any
-            # one of them is a sound test; roots such as `torch` are everywhere, so take the longest other one
-            words.update(max(e.pattern.split(".")[1:] or [e.pattern], key=len) for e in rule.entries)
-    pattern = _TRIGGERS[ruleset.version] = re.compile("|".join(sorted(map(re.escape, words))), re.IGNORECASE)
-    return pattern
+def _trigger_word(pattern: str) -> str:
+    """Every segment of a used dotted name is spelled in the file (in the use or in its import), so any one
+    of them is a sound test; roots such as `torch` are everywhere, so take the longest other one."""
+    return max(pattern.removesuffix("()").split(".")[1:] or [pattern.removesuffix("()")], key=len)
+
+
+def might_need_porting(ruleset: RuleSet, text: str) -> bool:
+    """Cheap prefilter, derived from the rule data: text that fails it cannot produce a finding, so it is never
+    parsed."""
+    triggers = _TRIGGERS.get(ruleset.version)
+    if triggers is None:
+        words = {_trigger_word(e.pattern) for r in ruleset.rules
+                 if r.kind in ("import", "env_var", "rename", "context_string", "method") for e in r.entries}
+        triggers = [re.compile("|".join(sorted(map(re.escape, words))))]
+        triggers += [re.compile(r.contexts[k]) for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
+        _TRIGGERS[ruleset.version] = triggers
+    return any(trigger.search(text) for trigger in triggers)
 
 
 def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules: frozenset[str]) -> FileResult:
@@ -66,7 +71,7 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules
         decoded = decode_python(data)
     except UndecodableError as exc:
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "undecodable", str(exc))], str(exc))
-    if not trigger_pattern(ruleset).search(decoded.text):
+    if not might_need_porting(ruleset, decoded.text):
         return FileResult(relpath, "python", Outcome.UNCHANGED)
     try:
         new_text, findings = port_python(decoded.text, ruleset, local_modules)

@@ -146,10 +146,11 @@ def test_prefilter_never_skips_a_file_a_rule_would_report(ruleset):
     """Every rule fixture's `before` must pass the cheap text test that decides whether a file is parsed."""
     from pathlib import Path
 
-    from porter.engine import trigger_pattern
+    from porter.engine import might_need_porting
 
     fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
     for before in fixtures.glob("*/before.py"):
-        assert trigger_pattern(ruleset).search(before.read_text()), before
-    assert trigger_pattern(ruleset).search("from torch import compile as c\nc(model)\n")
-    assert not trigger_pattern(ruleset).search("import torch\nx = torch.zeros(3)\n")
+        assert might_need_porting(ruleset, before.read_text()), before
+    assert might_need_porting(ruleset, "from torch import compile as c\nc(model)\n")
+    assert might_need_porting(ruleset, "import torch\nx = y.to('CUDA')\n")
+    assert not might_need_porting(ruleset, "import torch\nx = torch.zeros(3)\n")
