@@ -40,31 +40,27 @@ class _ApplyEdits(cst.CSTTransformer):
         return edit.rewrite(updated_node) if edit is not None else updated_node
 
 
-def _imports_module(module: cst.Module, name: str) -> bool:
-    """True when `import name` appears anywhere at module level, including inside try/except or if blocks."""
-
-    class _Finder(cst.CSTVisitor):
-        found = False
-
-        def visit_FunctionDef(self, node):
-            return False
-
-        def visit_ClassDef(self, node):
-            return False
-
-        def visit_Import(self, node):
-            if any(cst.helpers.get_full_name_for_node(a.name) == name for a in node.names):
-                _Finder.found = True
-
-    finder = _Finder()
-    module.visit(finder)
-    return finder.found
+def _module_level_imports(statements) -> set[str]:
+    """Modules imported at module level, looking inside `try`/`if`/`with` blocks but not into functions/classes."""
+    names = set()
+    for statement in statements:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import):
+                    names.update(cst.helpers.get_full_name_for_node(a.name) for a in small.names)
+        elif isinstance(statement, (cst.Try, cst.If, cst.With, cst.Else, cst.Finally, cst.ExceptHandler)):
+            names |= _module_level_imports(statement.body.body)
+            for branch in (getattr(statement, "orelse", None), getattr(statement, "finalbody", None),
+                           *getattr(statement, "handlers", ())):
+                if branch is not None:
+                    names |= _module_level_imports([branch])
+    return names
 
 
 def _support_import_finding(ruleset: RuleSet, module: cst.Module) -> tuple[str | None, Finding | None]:
     for rule in ruleset.of_kind("support_import"):
         for entry in rule.entries:
-            if not _imports_module(module, entry.pattern):
+            if entry.pattern not in _module_level_imports(module.body):
                 finding = Finding(rule.id, rule.category, Status.CONVERTED, entry.message or rule.summary,
                                   original="", replacement=f"import {entry.pattern}")
                 return entry.pattern, finding
