@@ -122,7 +122,8 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         on_result: Callable[[FileResult], None] = lambda _r: None,
         on_diff: Callable[[str], None] | None = None) -> Report:
     check_request(request)
-    skip = tuple(p for p in (request.output, request.report_dir) if p is not None and _is_inside(p, request.source))
+    report_dir = request.report_dir or ((request.output or request.source) / REPORT_DIR_NAME)  # analyze passes one
+    skip = tuple(p for p in (request.output, report_dir) if p is not None and _is_inside(p, request.source))
     sources, _ignored = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip)
     on_start(len(sources))
     options = dataclasses.replace(request.options, local_modules=local_modules(sources))
@@ -140,7 +141,6 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         root = request.source if request.in_place else request.output
         if request.parity:
             report.parity_suite = _generate_parity_suite(request, results, root / "parity")
-    report_dir = request.report_dir or ((request.output or request.source) / REPORT_DIR_NAME)  # analyze passes one
     used = sorted({f.rule_id for f in report.findings})
     try:
         write_reports(report, report_dir, request.formats)

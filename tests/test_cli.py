@@ -135,3 +135,11 @@ def test_rules_carry_torch_npu_version_ranges(tmp_path):
     src, rules = _mystery_project(tmp_path, rule_extra="    until: '2.13.0'\n")
     result = invoke("port", src, "--diff", "--rules", rules, "--target", "2.13.0")
     assert result.exit_code == 0 and "torch.npu.synchronize" not in result.output
+
+
+def test_in_place_rerun_does_not_port_its_own_report(tmp_path):
+    src = _src(tmp_path)
+    assert invoke("port", src, "--in-place", "--no-parity").exit_code == 0
+    assert invoke("port", src, "--in-place", "--no-parity", "--force").exit_code == 0
+    report = (src / "porter-report" / "report.json").read_text()
+    assert '"path": "porter-report/' not in report
