@@ -13,11 +13,12 @@ import libcst as cst
 
 from porter.cache import cache_key, load, store
 from porter.discover import SourceFile
-from porter.findings import FileResult, Finding, Outcome, Span
+from porter.findings import FileResult, Finding, Outcome
 from porter.native import inventory
 from porter.python import port_python
 from porter.python.base import STATUS_OF_ENTRY
 from porter.ruleset import RuleSet
+from porter.textfiles import port_text_file
 from porter.textio import UndecodableError, decode_python, looks_binary
 
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
@@ -86,28 +87,6 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules
     return FileResult(relpath, "python", Outcome.FLAGGED if findings else Outcome.UNCHANGED, findings)
 
 
-def _scan_text_file(relpath: str, kind: str, data: bytes, ruleset: RuleSet) -> FileResult:
-    """Non-Python text is not rewritten here; each `text_residual` rule lists the file when it mentions CUDA."""
-    if looks_binary(data):
-        return FileResult(relpath, kind, Outcome.COPIED)
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    findings = []
-    for rule in ruleset.of_kind("text_residual"):
-        if kind not in rule.contexts["kinds"]:
-            continue
-        pattern = re.compile(rule.contexts["pattern"])
-        hits = [number for number, line in enumerate(lines, start=1) if pattern.search(line)]
-        if hits:
-            entry = rule.entries[0]
-            first = lines[hits[0] - 1]
-            findings.append(Finding(
-                rule.id, rule.category, STATUS_OF_ENTRY[entry.status],
-                f"{entry.message} ({len(hits)} line(s); first at line {hits[0]})",
-                Span(hits[0], 1, hits[0], len(first)), first.strip(),
-            ))
-    return FileResult(relpath, kind, Outcome.FLAGGED if findings else Outcome.COPIED, findings)
-
-
 def _inventory_native_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult:
     findings = [f for rule in ruleset.of_kind("native_inventory") for f in inventory(data, rule)]
     return FileResult(relpath, "native", Outcome.FLAGGED if findings else Outcome.COPIED, findings)
@@ -120,7 +99,7 @@ def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
         return _port_python_file(relpath, data, ruleset, local_modules)
     if kind == "native":
         return _inventory_native_file(relpath, data, ruleset)
-    return _scan_text_file(relpath, kind, data, ruleset)
+    return port_text_file(relpath, kind, data, ruleset)
 
 
 def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
@@ -130,7 +109,7 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
         inside = target.exists() and target.is_relative_to(root.resolve())
         findings = [] if inside else [input_finding(ruleset, "symlink", "dangling or pointing outside the tree")]
         return FileResult(source.relpath, "symlink", Outcome.COPIED, findings)
-    scanned = {"python"}.union(*(r.contexts["kinds"] for r in ruleset.of_kind("text_residual")))
+    scanned = {"python"}.union(*(r.contexts.get("kinds", ()) for r in ruleset.of_kind("text_residual", "env_var")))
     if ruleset.of_kind("native_inventory"):
         scanned.add("native")
     if not source.port or source.kind not in scanned:

@@ -138,8 +138,8 @@ class RuleSet:
     rules: tuple[Rule, ...]
     target: str
 
-    def of_kind(self, kind: str) -> list[Rule]:
-        return [r for r in self.rules if r.kind == kind]
+    def of_kind(self, *kinds: str) -> list[Rule]:
+        return [r for r in self.rules if r.kind in kinds]
 
     def by_id(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
