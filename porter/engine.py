@@ -46,10 +46,15 @@ def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
 _TRIGGERS: dict[str, list[re.Pattern[str]]] = {}
 
 
-def _trigger_word(pattern: str) -> str:
-    """Every segment of a used dotted name is spelled in the file (in the use or in its import), so any one
-    of them is a sound test; roots such as `torch` are everywhere, so take the longest other one."""
-    return max(pattern.removesuffix("()").split(".")[1:] or [pattern.removesuffix("()")], key=len)
+def _trigger_word(pattern: str, kind: str) -> str:
+    """A word every file using `pattern` must contain. Each segment of a used dotted name is spelled somewhere
+    in the file (in the use, or in the import that binds it), so any one is sound. For an API the first
+    segment after the root (`cuda` in `torch.cuda.Event`) is the most selective; a module path is spelled
+    whole in its import, so its longest segment is."""
+    segments = pattern.removesuffix("()").split(".")
+    if len(segments) == 1:
+        return segments[0]
+    return max(segments, key=len) if kind == "import" else segments[1]
 
 
 def might_need_porting(ruleset: RuleSet, text: str) -> bool:
@@ -57,7 +62,7 @@ def might_need_porting(ruleset: RuleSet, text: str) -> bool:
     parsed."""
     triggers = _TRIGGERS.get(ruleset.version)
     if triggers is None:
-        words = {_trigger_word(e.pattern) for r in ruleset.rules
+        words = {_trigger_word(e.pattern, r.kind) for r in ruleset.rules
                  if r.kind in ("import", "env_var", "rename", "context_string", "method") for e in r.entries}
         triggers = [re.compile("|".join(sorted(map(re.escape, words))))]
         triggers += [re.compile(r.contexts[k]) for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
