@@ -56,3 +56,18 @@ def test_emitted_name_exists_in_release(version, namespace, name):
 
 def test_snapshot_exists_for_every_supported_target():
     assert "2.13.0" in available_versions("torch_npu")
+
+
+def test_names_in_advice_exist_too():
+    """Messages and docs tell users what to call instead: those torch_npu names and variables must be real."""
+    import re
+
+    npu = load_surface("torch_npu", "2.13.0")
+    api = re.compile(r"\b(?:torch_npu|torch\.npu)(?:\.\w+)+")
+    env = re.compile(r"\b(?:HCCL|ASCEND|PYTORCH_NPU|TORCH_NPU)_[A-Z0-9_]+\b")
+    for rule in load_ruleset("2.13.0").rules:
+        for text in (rule.summary, rule.doc, *(e.message for e in rule.entries)):
+            for name in api.findall(text):
+                assert npu.has_python(name), f"{rule.id} advises {name}, which torch-npu 2.13.0 lacks"
+            for name in env.findall(text):
+                assert npu.has("env_vars", name), f"{rule.id} advises {name}, which torch-npu 2.13.0 never reads"
