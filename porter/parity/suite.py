@@ -179,7 +179,8 @@ def _fit(op: str, dims: dict) -> tuple[dict, list[str]]:
                       if k not in reduction and k not in fixed and isinstance(v, int) and not isinstance(v, bool) and v > 1}
         if largest <= MAX_ELEMENTS or not shrinkable:
             break
-        name = max(shrinkable, key=shrinkable.get)
+        defaults_only = {k: v for k, v in shrinkable.items() if k not in original}  # batch before the model's sizes
+        name = max(defaults_only or shrinkable, key=(defaults_only or shrinkable).get)
         dims[name] = (shrinkable[name] + 1) // 2
     notes = [f"{k} {original[k]} -> {dims[k]} to fit {MAX_ELEMENTS} elements per tensor"
              for k in original if original[k] != dims.get(k)]
