@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from porter.findings import FileResult, Outcome
-from porter.textio import write_atomic
+from porter.textio import atomic_target, write_atomic
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".porter-tmp", dir=dst.parent)
-    os.close(fd)
-    try:
+    with atomic_target(dst) as tmp:
         shutil.copyfile(src, tmp)
         shutil.copystat(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _relink(src: Path, dst: Path) -> None:

@@ -7,6 +7,8 @@ import io
 import os
 import tempfile
 import tokenize
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,23 +48,34 @@ def decode_python(data: bytes) -> DecodedSource:
     return DecodedSource(text=text, encoding=codec, bom=bom)
 
 
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write through a temporary file in the same folder and rename it over `path`: never a truncated file."""
+_DEFAULT_MODE = 0o666 & ~_umask()  # read once: os.umask can only be read by setting it
+
+
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path in `path`'s folder, renamed over `path` when the block succeeds and removed when it
+    fails: readers never see a truncated file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".porter-tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _default_mode() if mode is None else mode)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    with atomic_target(path) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _DEFAULT_MODE if mode is None else mode)

@@ -47,6 +47,16 @@ def code_of(node: cst.CSTNode) -> str:
     return _EMPTY_MODULE.code_for_node(node)
 
 
+def dotted_text(node: cst.CSTNode) -> str | None:
+    """`a.b.c` for a chain of names and attributes; None when a call or subscript is part of it."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        inner = dotted_text(node.value)
+        return f"{inner}.{node.attr.value}" if inner else None
+    return None
+
+
 def root_name(node: cst.CSTNode) -> str | None:
     while isinstance(node, (cst.Attribute, cst.Call, cst.Subscript)):
         node = node.func if isinstance(node, cst.Call) else node.value

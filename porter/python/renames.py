@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from porter.python.base import RuleVisitor, code_of, entry_matches
+from porter.python.base import RuleVisitor, code_of, dotted_text, entry_matches
 from porter.ruleset import Entry
-
-
-def _dotted_text(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        inner = _dotted_text(node.value)
-        return f"{inner}.{node.attr.value}" if inner else None
-    return None
 
 
 def _spelled_replacement(text: str, qualified: str, replacement: str) -> tuple[str, tuple, tuple]:
@@ -65,7 +56,7 @@ class RenameVisitor(RuleVisitor):
         self._leave(original_node)
 
     def _match(self, node: cst.Name | cst.Attribute) -> None:
-        text = _dotted_text(node)
+        text = dotted_text(node)
         if text is None or self.inside is not None:
             return
         for qualified in sorted(self.imported_names(node)):

@@ -11,16 +11,10 @@ import re
 import libcst as cst
 
 from porter.findings import Status
-from porter.python.base import RuleVisitor
+from porter.python.base import RuleVisitor, dotted_text
 from porter.ruleset import Entry
 
 _REPORT = Entry(pattern="*", status="review")
-
-
-def _is_dotted_name(node: cst.BaseExpression) -> bool:
-    while isinstance(node, cst.Attribute):
-        node = node.value
-    return isinstance(node, cst.Name)
 
 
 class ResidualVisitor(RuleVisitor):
@@ -58,7 +52,7 @@ class ResidualVisitor(RuleVisitor):
         self.inside_import -= 1
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self.inside_import or not _is_dotted_name(node):  # `f(...).attr` is judged by its own parts
+        if self.inside_import or dotted_text(node) is None:  # `f(...).attr` is judged by its own parts
             return
         for qualified in self.imported_names(node):
             if qualified.startswith(self.api_prefixes) and self.identifier.search(node.attr.value) is None:
