@@ -70,6 +70,19 @@ def might_need_porting(ruleset: RuleSet, text: str) -> bool:
     return any(trigger.search(text) for trigger in triggers)
 
 
+_SCANNED: dict[str, frozenset[str]] = {}
+
+
+def _scanned_kinds(ruleset: RuleSet) -> frozenset[str]:
+    """The file kinds some rule reads (the rest are copied unread), derived once per rule set."""
+    kinds = _SCANNED.get(ruleset.version)
+    if kinds is None:
+        rules_kinds = (r.contexts.get("kinds", ()) for r in ruleset.of_kind("text_residual", "env_var"))
+        native = {"native"} if ruleset.of_kind("native_inventory") else set()
+        kinds = _SCANNED[ruleset.version] = frozenset({"python", *native}.union(*rules_kinds))
+    return kinds
+
+
 def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules: frozenset[str]) -> FileResult:
     if looks_binary(data):
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "binary")], "binary content")
@@ -114,21 +127,18 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
         inside = target.exists() and target.is_relative_to(root.resolve())
         findings = [] if inside else [input_finding(ruleset, "symlink", "dangling or pointing outside the tree")]
         return FileResult(source.relpath, "symlink", Outcome.COPIED, findings)
-    scanned = {"python"}.union(*(r.contexts.get("kinds", ()) for r in ruleset.of_kind("text_residual", "env_var")))
-    if ruleset.of_kind("native_inventory"):
-        scanned.add("native")
-    if not source.port or source.kind not in scanned:
+    if not source.port or source.kind not in _scanned_kinds(ruleset):
         return FileResult(source.relpath, source.kind, Outcome.COPIED)
     path = root / source.relpath
     try:
         size = path.stat().st_size
         if size > options.max_file_size:
             finding = input_finding(ruleset, "too-large", f"{size} bytes")
-            return FileResult(source.relpath, "python", Outcome.ERROR, [finding], "too large")
+            return FileResult(source.relpath, source.kind, Outcome.ERROR, [finding], "too large")
         data = path.read_bytes()
     except OSError as exc:
-        return FileResult(source.relpath, "python", Outcome.ERROR, [input_finding(ruleset, "unreadable", str(exc))],
-                          str(exc))
+        return FileResult(source.relpath, source.kind, Outcome.ERROR,
+                          [input_finding(ruleset, "unreadable", str(exc))], str(exc))
     key = None
     if options.cache_dir is not None:
         key = cache_key(ruleset.version, options.local_modules, source.kind, data)

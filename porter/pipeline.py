@@ -141,11 +141,10 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         root = request.source if request.in_place else request.output
         if request.parity:
             report.parity_suite = _generate_parity_suite(request, results, root / "parity")
-    used = sorted({f.rule_id for f in report.findings})
+    used = {f.rule_id for f in report.findings}
     try:
         write_reports(report, report_dir, request.formats)
-        write_rule_pages([request.ruleset.by_id(rule_id) for rule_id in used if request.ruleset.by_id(rule_id)],
-                         report_dir / "rules")
+        write_rule_pages([rule for rule in request.ruleset.rules if rule.id in used], report_dir / "rules")
     except OSError as exc:
         raise UsageError(f"cannot write the report to {report_dir}: {exc}") from exc
     return report

@@ -57,11 +57,13 @@ def test_binary_empty_and_large_files(tmp_path, src, ruleset):
     (src / "blob.py").write_bytes(b"\x00\x01cuda\x00")
     (src / "empty.py").write_bytes(b"")
     (src / "big.py").write_text("import torch\n" + "x = torch.zeros(1).cuda()\n" * 200)
+    (src / "big.cu").write_text("// cudaMalloc\n" * 200)
     report = _run(tmp_path, ruleset, options=PortOptions(max_file_size=1000, jobs=1))
     assert _result(report, "blob.py").outcome is Outcome.ERROR
     assert _result(report, "empty.py").outcome is Outcome.UNCHANGED
     big = _result(report, "big.py")
     assert big.outcome is Outcome.ERROR and "max-file-size" in big.findings[0].message
+    assert _result(report, "big.cu").kind == "native"
     for name in ("blob.py", "empty.py", "big.py"):
         assert (tmp_path / "out" / name).read_bytes() == (src / name).read_bytes()
 
