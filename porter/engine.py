@@ -13,10 +13,9 @@ import libcst as cst
 
 from porter.cache import cache_key, load, store
 from porter.discover import SourceFile
-from porter.findings import FileResult, Finding, Outcome
+from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
 from porter.native import inventory
 from porter.python import port_python
-from porter.python.base import STATUS_OF_ENTRY
 from porter.ruleset import RuleSet
 from porter.textfiles import port_text_file
 from porter.textio import UndecodableError, decode_python, looks_binary

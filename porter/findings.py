@@ -17,6 +17,9 @@ class Status(str, Enum):
     UNKNOWN = "unknown"
 
 
+STATUS_OF_ENTRY = {"auto": Status.CONVERTED, "review": Status.REVIEW, "unsupported": Status.UNSUPPORTED}  # rule data
+
+
 class Outcome(str, Enum):
     UNCHANGED = "unchanged"  # read, nothing to port: copied byte for byte
     CONVERTED = "converted"  # rewritten

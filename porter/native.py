@@ -12,8 +12,7 @@ from collections import Counter
 import tree_sitter_cpp
 from tree_sitter import Language, Node, Parser
 
-from porter.findings import Finding, Span
-from porter.python.base import STATUS_OF_ENTRY
+from porter.findings import STATUS_OF_ENTRY, Finding, Span
 from porter.ruleset import Rule
 
 # After the `__global__` token: optional launch bounds, the return type, then the kernel's name and its `(`.

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from porter.findings import FileResult, Finding, Outcome, Span
-from porter.python.base import STATUS_OF_ENTRY
+from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome, Span
 from porter.ruleset import RuleSet
 from porter.textio import looks_binary
 

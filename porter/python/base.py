@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import PositionProvider, QualifiedNameSource, ScopeProvider
 
-from porter.findings import Finding, Span, Status
+from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.ruleset import Entry, Rule
 
-STATUS_OF_ENTRY = {"auto": Status.CONVERTED, "review": Status.REVIEW, "unsupported": Status.UNSUPPORTED}
 _EMPTY_MODULE = cst.Module(body=[])
 
 
