@@ -77,9 +77,10 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     new_bytes: bytes | None = None  # only when outcome is CONVERTED; never serialised
+    diff: str | None = None  # unified diff of a converted file, for the report views (schema 1.1)
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "path": self.path,
             "kind": self.kind,
             "outcome": self.outcome.value,
@@ -87,11 +88,14 @@ class FileResult:
             "counts": dict(Counter(f.status.value for f in self.findings)),
             "findings": [f.to_dict() for f in self.findings],
         }
+        if self.diff is not None:
+            data["diff"] = self.diff
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "FileResult":
         return cls(path=data["path"], kind=data["kind"], outcome=Outcome(data["outcome"]), error=data.get("error"),
-                   findings=[Finding.from_dict(x) for x in data["findings"]])
+                   findings=[Finding.from_dict(x) for x in data["findings"]], diff=data.get("diff"))
 
 
 @dataclass

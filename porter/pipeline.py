@@ -130,10 +130,11 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     results = port_files(request.source, sources, request.ruleset, options, on_result)
     report = Report(__version__, request.ruleset.version, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), results)
-    if on_diff is not None:
-        for result in results:
-            if result.outcome is Outcome.CONVERTED:
-                on_diff(unified_diff(request.source, result))
+    for result in results:
+        if result.outcome is Outcome.CONVERTED:
+            result.diff = unified_diff(request.source, result)
+            if on_diff is not None:
+                on_diff(result.diff)
     if request.dry_run:
         return report
     if request.output is not None or request.in_place:
