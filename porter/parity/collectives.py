@@ -23,6 +23,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from porter.parity.device import distributed_backend
+from porter.parity.dtypes import benchmark_dtype
 
 TIMEOUT_S = 120
 REDUCE_OPS = {"sum": "SUM", "max": "MAX", "min": "MIN", "product": "PRODUCT"}
@@ -59,8 +60,6 @@ def _rank_input(tensors: dict, rank: int) -> torch.Tensor:
 
 
 def _definition(case, tensors: dict) -> dict:
-    from porter.parity.runner import benchmark_dtype
-
     params = case.effective_params()
     world = case.world_size
     high = benchmark_dtype(case.dtype)

@@ -19,7 +19,7 @@ from safetensors.torch import save as save_bytes
 
 import porter
 from porter.parity.cases import Case
-from porter.parity.runner import dtype_name
+from porter.parity.dtypes import dtype_name
 
 FORMAT = "porter-parity-golden"
 FORMAT_VERSION = 1

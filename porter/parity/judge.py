@@ -8,7 +8,7 @@ import torch
 
 from porter.parity import metrics, standards
 from porter.parity.cases import Case
-from porter.parity.runner import dtype_name
+from porter.parity.dtypes import dtype_name
 
 STRUCTURAL = ("missing", "shape", "dtype", "nan_inf_positions")
 
