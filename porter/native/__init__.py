@@ -1,0 +1,5 @@
+"""The C/C++/CUDA frontend."""
+
+from porter.native.inventory import inventory
+
+__all__ = ["inventory"]
