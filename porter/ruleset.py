@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from porter.resources import data_dir
 
-KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual", "native_inventory")
-ENTRY_STATUSES = ("auto", "review", "unsupported")
-ID_PATTERN = re.compile(r"^[A-Z]{2,4}\d{3}$")
+KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual", "native_inventory", "kernel")
 
 
 class RuleError(ValueError):
@@ -65,20 +66,10 @@ def applies_to(item: Rule | Entry, target: str) -> bool:
     return not (item.until and key >= _version_key(item.until))
 
 
-def _entry(raw: dict, where: str) -> Entry:
-    if "pattern" not in raw:
-        raise RuleError(f"{where}: entry without 'pattern': {raw!r}")
-    status = raw.get("status", "auto")
-    if status not in ENTRY_STATUSES:
-        raise RuleError(f"{where}: entry {raw['pattern']!r} has status {status!r}; expected one of {ENTRY_STATUSES}")
-    if status == "auto" and raw.get("replacement") is None:
-        raise RuleError(f"{where}: entry {raw['pattern']!r} is 'auto' but has no replacement")
-    unknown = set(raw) - {"pattern", "status", "replacement", "message", "insert_args", "positional_names", "since", "until"}
-    if unknown:
-        raise RuleError(f"{where}: entry {raw['pattern']!r} has unknown keys {sorted(unknown)}")
+def _entry(raw: dict) -> Entry:
     return Entry(
         pattern=str(raw["pattern"]),
-        status=status,
+        status=raw.get("status", "auto"),
         replacement=raw.get("replacement"),
         message=str(raw.get("message", "")).strip(),
         insert_args=tuple(raw.get("insert_args", ())),
@@ -89,24 +80,13 @@ def _entry(raw: dict, where: str) -> Entry:
 
 
 def _rule(raw: dict, origin: str) -> Rule:
-    rule_id = raw.get("id", "?")
-    where = f"{origin}: rule {rule_id}"
-    for key in ("id", "name", "kind", "category", "summary", "doc"):
-        if not raw.get(key):
-            raise RuleError(f"{where}: missing '{key}'")
-    if not ID_PATTERN.match(rule_id):
-        raise RuleError(f"{where}: id must look like PY101 (2-4 capitals, 3 digits)")
-    if raw["kind"] not in KINDS:
-        raise RuleError(f"{where}: unknown kind {raw['kind']!r}; expected one of {KINDS}")
-    unknown = set(raw) - {"id", "name", "kind", "category", "summary", "doc", "entries", "example", "contexts", "since", "until", "adds_import"}
-    if unknown:
-        raise RuleError(f"{where}: unknown keys {sorted(unknown)}")
-    entries = tuple(_entry(e, where) for e in raw.get("entries", ()))
+    """A rule from data the schema has validated."""
+    entries = tuple(_entry(e) for e in raw.get("entries", ()))
     if len({e.pattern for e in entries}) != len(entries):
-        raise RuleError(f"{where}: duplicate entry patterns")
+        raise RuleError(f"{origin}: rule {raw['id']}: duplicate entry patterns")
     example = raw.get("example") or {}
     return Rule(
-        id=rule_id,
+        id=raw["id"],
         name=raw["name"],
         kind=raw["kind"],
         category=raw["category"],
@@ -123,6 +103,64 @@ def _rule(raw: dict, origin: str) -> Rule:
     )
 
 
+RULE_KEYS = frozenset({"id", "name", "kind", "category", "summary", "doc", "entries", "example", "contexts", "since",
+                       "until", "adds_import"})  # the keys `_rule` reads
+
+
+def entry_keys() -> frozenset[str]:
+    """The keys an entry may have: the fields of `Entry`."""
+    return frozenset(f.name for f in dataclasses.fields(Entry))
+
+
+def shipped_schema() -> dict:
+    """rules/schema.json as shipped (for editors): it names no rule kind."""
+    return json.loads((data_dir("rules") / "schema.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    """The shipped schema, completed with what this porter knows at run time: the rule kinds and any key the
+    loader reads that the schema does not describe yet (tests/test_rule_schema.py keeps the two in step)."""
+    schema = shipped_schema()
+    rule, entry = schema["definitions"]["rule"]["properties"], schema["definitions"]["entry"]["properties"]
+    rule["kind"]["enum"] = list(KINDS)
+    rule.update({key: {} for key in RULE_KEYS - rule.keys()})
+    entry.update({key: {} for key in entry_keys() - entry.keys()})
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _location(data: dict, path: list) -> str:
+    """`rule PY101, entry 'torch.cuda.x', contexts` for a JSON path into a rule file."""
+    words, node = [], data
+    for parent, key in zip([None, *path], path):
+        node = node[key]
+        if parent == "rules" and isinstance(node, dict):
+            words.append(f"rule {node.get('id', f'#{key + 1}')}")
+        elif parent == "entries" and isinstance(node, dict):
+            words.append(f"entry {node['pattern']!r}" if "pattern" in node else f"entry #{key + 1}")
+        elif key not in ("rules", "entries") and not isinstance(key, int):
+            words.append(str(key))
+    return ", ".join(words)
+
+
+def _schema_error(data, path: Path) -> RuleError | None:
+    errors = list(_validator().iter_errors(data))
+    unknown_keys = [e for e in errors if e.validator == "additionalProperties"]  # a misspelling explains the rest
+    error = unknown_keys[0] if unknown_keys else jsonschema.exceptions.best_match(errors)
+    if error is None:
+        return None
+    where = _location(data, list(error.absolute_path)) if isinstance(data, dict) else ""
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        unknown = sorted(key for key in error.instance if key not in known)
+        close = difflib.get_close_matches(unknown[0], list(known), n=1)
+        message = f"unknown key {unknown[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    else:
+        message = error.message
+    return RuleError(f"{path}: {where + ': ' if where else ''}{message} (see the schema in docs/rule-schema.md)")
+
+
 def load_rule_file(path: Path) -> list[Rule]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -130,6 +168,9 @@ def load_rule_file(path: Path) -> list[Rule]:
         raise RuleError(f"{path}: cannot read rules: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules' list")
+    error = _schema_error(data, path)
+    if error is not None:
+        raise error
     return [_rule(raw, path.name) for raw in data["rules"]]
 
 
