@@ -1,24 +1,40 @@
 """A content-addressed cache of per-file results, so a re-run over a huge repository only ports what changed.
 
-The key covers everything a result depends on: porter's version, the active rules (their content hash), the
+The key covers everything a result depends on: porter's own code (a hash of its package's source files, so an
+edited checkout never reuses results of the code before the edit), the active rules (their content hash), the
 repository's own module names, the file's kind and its bytes. An unreadable or corrupt entry is a miss.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from pathlib import Path
 
-from porter import __version__
+import porter
 from porter.findings import FileResult
 from porter.textio import write_atomic
 
 
+def source_hash(package: Path) -> str:
+    """A hash of the names and bytes of every Python file under `package`."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def code_hash() -> str:
+    """The source hash of the running porter package, computed once per process."""
+    return source_hash(Path(porter.__file__).resolve().parent)
+
+
 def cache_key(ruleset_version: str, local_modules: frozenset[str], kind: str, data: bytes) -> str:
     digest = hashlib.sha256()
-    for part in (__version__, ruleset_version, ",".join(sorted(local_modules)), kind):
+    for part in (code_hash(), ruleset_version, ",".join(sorted(local_modules)), kind):
         digest.update(part.encode() + b"\0")
     digest.update(data)
     return digest.hexdigest()

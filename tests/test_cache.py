@@ -53,3 +53,27 @@ def test_unwritable_cache_only_costs_speed(tmp_path, ruleset):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
     assert _port(tmp_path, ruleset, PortOptions(jobs=1, cache_dir=Path(blocker))).new_bytes is not None
+
+
+def test_a_change_to_porters_own_code_changes_the_key(ruleset, monkeypatch):
+    import porter.cache
+
+    key = cache_key(ruleset.version, frozenset(), "python", b"x")
+    assert key == cache_key(ruleset.version, frozenset(), "python", b"x")
+    monkeypatch.setattr(porter.cache, "code_hash", lambda: "edited")
+    assert key != cache_key(ruleset.version, frozenset(), "python", b"x")
+
+
+def test_the_source_hash_covers_every_python_file(tmp_path):
+    from porter.cache import source_hash
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = source_hash(tmp_path)
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert source_hash(tmp_path) == first
+    (tmp_path / "sub" / "a.py").write_text("x = 2\n")
+    edited = source_hash(tmp_path)
+    (tmp_path / "b.py").write_text("")
+    assert len({first, edited, source_hash(tmp_path)}) == 3
