@@ -78,6 +78,7 @@ class FileResult:
     error: str | None = None
     new_bytes: bytes | None = None  # only when outcome is CONVERTED; never serialised
     diff: str | None = None  # unified diff of a converted file, for the report views (schema 1.1)
+    generated: dict[str, bytes] = field(default_factory=dict)  # new files made from this one: output relpath -> bytes
 
     def to_dict(self) -> dict:
         data = {
@@ -90,6 +91,8 @@ class FileResult:
         }
         if self.diff is not None:
             data["diff"] = self.diff
+        if self.generated:
+            data["generated"] = sorted(self.generated)  # the bytes are written to the tree, not the report
         return data
 
     @classmethod
