@@ -1,32 +1,28 @@
-"""Markdown view of the report, for a pull-request description or a reviewer's first read."""
+"""Markdown view of the report, for a pull-request description or a reviewer's first read: what to do first,
+then findings grouped by rule (identical ones folded), low-priority names last."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from porter.findings import Report, Status
+from porter.findings import Report
+from porter.report.review import effort_text, review
+from porter.report.rules_info import builtin_rules
 from porter.templating import render
 
-MANUAL = (Status.REVIEW, Status.UNSUPPORTED, Status.UNKNOWN)
+TOP_ACTIONS = 15
+PLACES_SHOWN = 8
 
 
 def render_markdown(report: Report) -> str:
-    manual, converted = defaultdict(list), defaultdict(list)
-    for result in sorted(report.files, key=lambda r: r.path):
-        for finding in result.findings:
-            (manual if finding.status in MANUAL else converted)[result.path].append(finding)
-    per_file = [
-        (r.path, r.outcome.value, {s.value: sum(f.status is s for f in r.findings) for s in Status})
-        for r in sorted(report.files, key=lambda r: r.path)
-        if r.findings
-    ]
+    rev = review(report)
     return render(
         "report.md.j2",
         report=report,
         totals=report.totals(),
-        manual=dict(manual),
-        converted=dict(converted),
+        review=rev,
+        effort=effort_text(rev),
+        rules=builtin_rules(report.target),
+        top=rev.todo[:TOP_ACTIONS],
+        places_shown=PLACES_SHOWN,
         errors=[r for r in sorted(report.files, key=lambda r: r.path) if r.error],
-        per_file=per_file,
-        statuses=[s.value for s in Status],
+        backend_support=getattr(report, "backend_support", None),
     )
