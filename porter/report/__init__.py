@@ -1,28 +1,43 @@
-"""Report views. Every renderer reads the one Report model; `write_reports` writes the formats asked for."""
+"""Report views. Every renderer reads the one Report model; `write_reports` writes the formats asked for.
+
+A format renders to one or more files: {file name: text}.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from porter.findings import FileResult, Report
+from porter.report.csv_views import render_csv
+from porter.report.html import render_html
 from porter.report.markdown import render_markdown
+from porter.report.sarif import render_sarif
 from porter.textio import write_atomic
 
-RENDERERS = {
-    "json": ("report.json", lambda report: json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"),
-    "md": ("report.md", render_markdown),
+
+def _json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Report], dict[str, str]]] = {
+    "json": lambda report: {"report.json": _json(report)},
+    "md": lambda report: {"report.md": render_markdown(report)},
+    "html": lambda report: {"report.html": render_html(report)},
+    "sarif": lambda report: {"report.sarif": render_sarif(report)},
+    "csv": render_csv,
 }
+DEFAULT_FORMATS = ("json", "md", "html")
 
 
 def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list[Path]:
     written = []
     for fmt in formats:
-        name, render = RENDERERS[fmt]
-        path = out_dir / name
-        write_atomic(path, render(report).encode("utf-8"))
-        written.append(path)
+        for name, text in RENDERERS[fmt](report).items():
+            path = out_dir / name
+            write_atomic(path, text.encode("utf-8"))
+            written.append(path)
     return written
 
 
