@@ -16,7 +16,7 @@ import yaml
 
 from porter.resources import data_dir
 
-KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual", "native_inventory", "kernel")
+KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual", "native_inventory", "kernel", "cpp_rename", "cpp_call", "cpp_include", "call_transform")
 
 
 class RuleError(ValueError):
@@ -33,6 +33,7 @@ class Entry:
     message: str = ""
     insert_args: tuple[str, ...] = ()  # source text of positional arguments to prepend (rename kind)
     positional_names: tuple[str, ...] = ()  # keywords for the call's own positional arguments once args are prepended
+    transform: str | None = None  # call_transform kind: the function in porter.python.transforms that rebuilds the call
     since: str | None = None
     until: str | None = None
 
@@ -74,6 +75,7 @@ def _entry(raw: dict) -> Entry:
         message=str(raw.get("message", "")).strip(),
         insert_args=tuple(raw.get("insert_args", ())),
         positional_names=tuple(raw.get("positional_names", ())),
+        transform=raw.get("transform"),
         since=raw.get("since"),
         until=raw.get("until"),
     )

@@ -7,6 +7,7 @@ from libcst.metadata import MetadataWrapper
 
 from porter.findings import Finding, Status
 from porter.python.base import CallIndex, Edit, Proposals, import_bound_names
+from porter.python.calls import CallTransformVisitor
 from porter.python.imports_add import add_imports
 from porter.python.envvars import EnvVarVisitor
 from porter.python.imports import ImportVisitor
@@ -14,7 +15,7 @@ from porter.python.methods import MethodVisitor
 from porter.python.renames import RenameVisitor
 from porter.python.residual import ResidualVisitor
 from porter.python.strings import ContextStringVisitor
-from porter.python.unused_imports import drop_names, unused_after_edits
+from porter.python.unused_imports import drop_names, findings_outside_dropped, unused_after_edits
 from porter.ruleset import RuleSet
 
 # Order matters within the batch: a node's residual check must see what the other kinds already claimed.
@@ -24,6 +25,7 @@ VISITOR_FOR_KIND = {
     "method": MethodVisitor,
     "import": ImportVisitor,
     "env_var": EnvVarVisitor,
+    "call_transform": CallTransformVisitor,
     "residual": ResidualVisitor,
 }
 
@@ -90,8 +92,12 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
 
     unused = {name for edit in proposals.edits for name in edit.unused_bindings}
     if unused:
-        for statement in unused_after_edits(wrapper, unused, [edit.node for edit in proposals.edits]):
+        edited = [edit.node for edit in proposals.edits]
+        unused = {name for name in unused if unused_after_edits(wrapper, {name}, edited)}  # every use rewritten
+        statements = unused_after_edits(wrapper, unused, edited)
+        for statement in statements:
             proposals.edits.append(Edit(statement, lambda updated: drop_names(updated, unused), adds_import=False))
+        findings = findings_outside_dropped(findings, wrapper, statements, unused)
     module = wrapper.module.visit(_ApplyEdits(proposals.edits))
     needed = {name for edit in proposals.edits for name in edit.needs_imports}
     support, finding = _support_import_finding(ruleset, module)

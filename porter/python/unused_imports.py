@@ -45,3 +45,23 @@ def _bound_name(alias: cst.ImportAlias) -> str:
     if alias.asname is not None:
         return alias.asname.name.value
     return cst.helpers.get_full_name_for_node(alias.name).split(".")[0]
+
+
+def findings_outside_dropped(findings: list, wrapper: MetadataWrapper, statements: list[cst.CSTNode],
+                             names: set[str]) -> list:
+    """The findings minus those on imports `drop_names` removes (a report of a line the port deleted is stale)."""
+    positions = wrapper.resolve(PositionProvider)
+    dropped = []
+    for statement in statements:
+        aliases = [] if isinstance(statement.names, cst.ImportStar) else list(statement.names)
+        gone = [alias for alias in aliases if _bound_name(alias) in names]
+        dropped += [positions[statement]] if len(gone) == len(aliases) else [positions[a] for a in gone]
+
+    def inside_dropped(finding) -> bool:
+        span = finding.span
+        return span is not None and any(
+            (r.start.line, r.start.column + 1) <= (span.line, span.column)
+            and (span.end_line, span.end_column) <= (r.end.line, r.end.column) for r in dropped)
+
+    return [finding for finding in findings if not inside_dropped(finding)]
+

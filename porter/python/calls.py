@@ -1,0 +1,97 @@
+"""Rule kind `call_transform`: a library call (resolved through imports and aliases) rebuilt by a named transform.
+
+The rule data says which API a call must resolve to and which transform in `porter.python.transforms` builds the
+replacement from the call's arguments; the transform may refuse, and then the call is reported, never changed.
+A reference to the API that is not a call (`attn = flash_attn_func`) cannot be converted and is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import libcst as cst
+
+from porter.findings import Status
+from porter.python.base import RuleVisitor, code_of, dotted_text, root_name
+from porter.python.transforms import lookup
+from porter.python.transforms.args import CallArgs, Refuse
+from porter.ruleset import RuleError
+
+
+class CallTransformVisitor(RuleVisitor):
+    def __init__(self, rule, proposals) -> None:
+        super().__init__(rule, proposals)
+        self.entries = {e.pattern: e for e in rule.entries}
+        try:
+            self.transforms = {e.pattern: lookup(e.transform) for e in rule.entries}
+        except KeyError as error:
+            raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
+        self.imports = 0  # names inside import statements are bindings, not uses
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.imports += 1
+
+    def leave_Import(self, original_node: cst.Import) -> None:
+        self.imports -= 1
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.imports += 1
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
+        self.imports -= 1
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._reference(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._reference(node)
+
+    def _entry_for(self, node: cst.CSTNode):
+        if self.imports or dotted_text(node) is None:
+            return None, None
+        for qualified in sorted(self.imported_names(node)):
+            if qualified in self.entries:
+                return qualified, self.entries[qualified]
+        return None, None
+
+    def _reference(self, node: cst.Name | cst.Attribute) -> None:
+        qualified, entry = self._entry_for(node)
+        if entry is None:
+            return
+        call = self.proposals.call_funcs.get(id(node))
+        if call is None:
+            why = f"`{qualified}` is used here without being called: convert it by hand"
+            self.record(node, _saying(entry, why), why, status=Status.REVIEW)
+            return
+        self._convert(call, node, qualified, entry)
+
+    def _convert(self, call: cst.Call, func: cst.CSTNode, qualified: str, entry) -> None:
+        transform = self.transforms[entry.pattern]
+
+        resolved: dict[str, set[str]] = {}  # by source text: the rewrite sees new nodes, without scope metadata
+
+        def resolve_now(node: cst.CSTNode) -> set[str]:
+            return resolved.setdefault(code_of(node), self.imported_names(node))
+
+        def answer(node: cst.Call, resolve=lambda node: resolved.get(code_of(node), set())):
+            return transform(CallArgs(node, transform.params, transform.positional, resolve))
+
+        result = answer(call, resolve_now)
+        if isinstance(result, Refuse):
+            status = Status.UNSUPPORTED if result.status == "unsupported" else Status.REVIEW
+            why = f"`{qualified}` left as is: {result.reason}"
+            self.record(call, _saying(entry, why), why, status=status, cover=func)
+            return
+        def rewrite(updated: cst.Call) -> cst.BaseExpression:
+            again = answer(updated)  # the arguments may carry other rules' edits by now
+            return updated if isinstance(again, Refuse) else cst.parse_expression(again.code)
+
+        emitted = result.code.split("(", 1)[0]
+        message = " ".join(filter(None, (entry.message or f"`{qualified}` rebuilt as `{emitted}`.", result.note)))
+        self.record(call, _saying(entry, message), message, rewrite, result.code, result.needs, (root_name(func),),
+                    status=Status.REVIEW if result.review else None, cover=func)
+
+
+def _saying(entry, message: str):
+    """The entry with this call's own message: `record` words a finding from its entry."""
+    return dataclasses.replace(entry, message=message)

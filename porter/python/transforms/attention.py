@@ -1,0 +1,198 @@
+"""flash-attn and xFormers attention calls -> torch_npu.npu_fusion_attention (or SDPA where shapes are not at hand).
+
+Facts the translation rests on (torch-npu 2.13.0 `_op_plugin_docs.py`, flash-attn 2.x docstrings):
+- flash-attn takes [batch, seq, heads, dim] (BSND) or packed [tokens, heads, dim] (TND with cumulative lengths);
+  npu_fusion_attention needs the head count and the layout spelled out and returns a tuple: output is item 0.
+- flash-attn's default scale is 1/sqrt(head dim); npu_fusion_attention's is 1.0, so the scale is always passed.
+- dropout probability p becomes keep_prob = 1 - p.
+- flash-attn >= 2.1 aligns the causal mask to the bottom-right corner: sparse_mode=3 (rightDownCausal) with the
+  2048x2048 mask whose True entries are masked. xFormers' LowerTriangularMask is top-left: sparse_mode=2.
+- cu_seqlens holds [0, l0, l0+l1, ...]; actual_seq_qlen/kvlen want the running sums without the leading 0.
+"""
+
+from __future__ import annotations
+
+from porter.python.transforms.args import UNKNOWN, CallArgs, Refuse, Rewrite, atom, keywords, signature
+
+NPU_ATTENTION = "torch_npu.npu_fusion_attention"
+SDPA = "torch.nn.functional.scaled_dot_product_attention"
+_MASK = "torch.ones(2048, 2048, dtype=torch.bool, device={device}).triu(1)"
+_BSND_FROM_PACKED = ".permute(2, 0, 3, 1, 4).unbind(0)"  # [B, S, n, H, D] -> n tensors of [B, H, S, D]
+
+_FLAGS = (  # parameter, library default, status when set, why
+    ("window_size", (-1, -1), "unsupported", "a sliding window has no one-to-one form; npu_fusion_attention's band "
+     "mode (sparse_mode=4 with pre_tockens/next_tockens) can express one: convert by hand and check on device"),
+    ("softcap", 0.0, "unsupported", "logit soft-capping has no npu_fusion_attention equivalent"),
+    ("alibi_slopes", None, "unsupported", "ALiBi slopes: npu_fusion_attention takes a position bias as `pse`, "
+     "which has to be built from the slopes by hand"),
+    ("deterministic", False, "review", "a deterministic backward is a global switch on NPU: "
+     "torch.use_deterministic_algorithms(True)"),
+    ("return_attn_probs", False, "unsupported", "npu_fusion_attention returns softmax statistics, not the "
+     "attention probabilities"),
+    ("block_table", None, "unsupported", "a paged KV cache is an inference path: see torch_npu.npu_fused_infer_attention_score"),
+    ("output_dtype", None, "unsupported", "npu_fusion_attention returns the input dtype"),
+)
+
+DENSE = ("q", "k", "v", "dropout_p", "softmax_scale", "causal", "window_size", "softcap", "alibi_slopes",
+         "deterministic", "return_attn_probs")
+QKV_PACKED = ("qkv", *DENSE[3:])
+KV_PACKED = ("q", "kv", *DENSE[3:])
+VARLEN = ("q", "k", "v", "cu_seqlens_q", "cu_seqlens_k", "max_seqlen_q", "max_seqlen_k", *DENSE[3:], "block_table")
+XFORMERS = ("query", "key", "value", "attn_bias", "p", "scale", "op", "output_dtype")
+
+_TOP_LEFT_MASKS = {"xformers.ops.LowerTriangularMask", "xformers.ops.fmha.LowerTriangularMask",
+                   "xformers.ops.fmha.attn_bias.LowerTriangularMask"}
+_BOTTOM_RIGHT_MASKS = {"xformers.ops.LowerTriangularFromBottomRightMask",
+                       "xformers.ops.fmha.attn_bias.LowerTriangularFromBottomRightMask"}
+
+
+def _flag_problem(args: CallArgs) -> Refuse | None:
+    if args.error:
+        return Refuse("review", f"cannot bind the arguments statically: {args.error}")
+    for name, default, status, why in _FLAGS:
+        if args.given(name) and not args.is_default(name, default):
+            if args.literal(name) is UNKNOWN:
+                return Refuse("review", f"`{name}={args.code(name)}` is decided at run time; {why}")
+            return Refuse(status, f"`{name}={args.code(name)}`: {why}")
+    return None
+
+
+def _scale(args: CallArgs, name: str, head_dim_of: str) -> str | Refuse:
+    default = f"{head_dim_of}.shape[-1] ** -0.5"
+    value = args.literal(name)
+    if value is None:
+        return default
+    if value is not UNKNOWN or not args.is_plain(name):
+        return args.code(name) if value is not UNKNOWN else Refuse(
+            "review", f"`{name}={args.code(name)}` may be None at run time; pass the scale explicitly")
+    scale = args.code(name)
+    return f"{scale} if {scale} is not None else {default}"
+
+
+def _keep_prob(args: CallArgs, name: str) -> str | None:
+    return None if args.is_default(name, 0.0) else f"1 - {atom(args.code(name))}"
+
+
+def _mask(args: CallArgs, causal: str | bool | None, sparse_mode: int, device_of: str) -> list | Refuse:
+    """atten_mask/sparse_mode keywords for a causal flag: a parameter (a literal, or a plain name decided at run
+    time), True (the call is known to be causal) or None (it is not)."""
+    mask = _MASK.format(device=f"{device_of}.device")
+    if causal is None or (causal is not True and args.is_default(causal, False)):
+        return []
+    if causal is True or args.literal(causal) is not UNKNOWN:
+        return [("atten_mask", mask), ("sparse_mode", str(sparse_mode))]
+    if not args.is_plain(causal):
+        return Refuse("review", f"`{causal}={args.code(causal)}` is decided at run time; name it so it can be read twice")
+    flag = args.code(causal)
+    return [("atten_mask", f"{mask} if {flag} else None"), ("sparse_mode", f"{sparse_mode} if {flag} else 0")]
+
+
+def _npu_call(tensors: tuple[str, str, str], head_num: str, layout: str, extra: list, head_dim_of: str,
+              args: CallArgs, scale: str, dropout: str, causal: str | bool | None, sparse_mode: int = 3) -> Rewrite | Refuse:
+    scale_code = _scale(args, scale, head_dim_of)
+    mask = _mask(args, causal, sparse_mode, head_dim_of)
+    for problem in (scale_code, mask):
+        if isinstance(problem, Refuse):
+            return problem
+    pairs = [("scale", scale_code), ("keep_prob", _keep_prob(args, dropout)), *mask, *extra]
+    code = f'{NPU_ATTENTION}({", ".join(tensors)}, {head_num}, "{layout}", {keywords(pairs)})[0]'
+    return Rewrite(code, ("torch_npu", "torch") if mask else ("torch_npu",))
+
+
+def _sdpa_call(tensors: str, args: CallArgs, scale: str, dropout: str, causal: str | None,
+               gqa: bool) -> Rewrite | Refuse:
+    """SDPA on [B, H, S, D] views: flash-attn's default scale is SDPA's too, and a scale of None means it."""
+    if causal is not None and not args.is_default(causal, False):
+        return Refuse("review", "a causal mask on SDPA is top-left aligned, flash-attn's bottom-right: they differ "
+                                "when query and key lengths differ; bind the inputs to names so the fused op can be used")
+    pairs = [("dropout_p", None if args.is_default(dropout, 0.0) else args.code(dropout)),
+             ("scale", None if args.is_default(scale, None) else args.code(scale)),
+             ("enable_gqa", "True" if gqa else None)]
+    code = f"{SDPA}({', '.join([tensors, keywords(pairs)]).rstrip(', ')}).transpose(1, 2).contiguous()"
+    return Rewrite(code, ("torch",), note="fell back to SDPA: the head count cannot be read from these arguments")
+
+
+def _bhsd(code: str) -> str:
+    return f"{atom(code)}.transpose(1, 2)"
+
+
+@signature(DENSE, 6)
+def flash_attn_func(args: CallArgs) -> Rewrite | Refuse:
+    problem = _flag_problem(args)
+    if problem:
+        return problem
+    q, k, v = (args.code(name) for name in ("q", "k", "v"))
+    if not args.is_plain("q"):
+        return _sdpa_call(", ".join(map(_bhsd, (q, k, v))), args, "softmax_scale", "dropout_p", "causal", gqa=True)
+    return _npu_call((q, k, v), f"{q}.shape[2]", "BSND", [], q, args, "softmax_scale", "dropout_p", "causal")
+
+
+@signature(QKV_PACKED, 4)
+def flash_attn_qkvpacked_func(args: CallArgs) -> Rewrite | Refuse:
+    problem = _flag_problem(args)
+    if problem:
+        return problem
+    qkv = args.code("qkv")
+    if not args.is_plain("qkv"):
+        return _sdpa_call(f"*{atom(qkv)}{_BSND_FROM_PACKED}", args, "softmax_scale", "dropout_p", "causal", gqa=False)
+    tensors = tuple(f"{qkv}[:, :, {index}]" for index in range(3))
+    return _npu_call(tensors, f"{qkv}.shape[3]", "BSND", [], qkv, args, "softmax_scale", "dropout_p", "causal")
+
+
+@signature(KV_PACKED, 5)
+def flash_attn_kvpacked_func(args: CallArgs) -> Rewrite | Refuse:
+    problem = _flag_problem(args)
+    if problem:
+        return problem
+    q, kv = args.code("q"), args.code("kv")
+    if not (args.is_plain("q") and args.is_plain("kv")):
+        tensors = f"{_bhsd(q)}, *{atom(kv)}{_BSND_FROM_PACKED}"
+        return _sdpa_call(tensors, args, "softmax_scale", "dropout_p", "causal", gqa=True)
+    tensors = (q, f"{kv}[:, :, 0]", f"{kv}[:, :, 1]")
+    return _npu_call(tensors, f"{q}.shape[2]", "BSND", [], q, args, "softmax_scale", "dropout_p", "causal")
+
+
+@signature(VARLEN, 10)
+def flash_attn_varlen_func(args: CallArgs) -> Rewrite | Refuse:
+    problem = _flag_problem(args)
+    if problem:
+        return problem
+    if not args.is_plain("q"):
+        return Refuse("review", f"`{args.code('q')}`: bind the query to a name so its head count can be read")
+    q, k, v = (args.code(name) for name in ("q", "k", "v"))
+    lengths = [(f"actual_seq_{side}len", f"{atom(args.code(f'cu_seqlens_{key}'))}[1:].tolist()")
+               for side, key in (("q", "q"), ("kv", "k"))]
+    return _npu_call((q, k, v), f"{q}.shape[1]", "TND", lengths, q, args, "softmax_scale", "dropout_p", "causal")
+
+
+@signature(XFORMERS, 6)
+def memory_efficient_attention(args: CallArgs) -> Rewrite | Refuse:
+    problem = _flag_problem(args)
+    if problem:
+        return problem
+    bias, masks = args.code("attn_bias"), args.calls("attn_bias")
+    if args.is_default("attn_bias", None):
+        sparse_mode = None
+    elif masks & _TOP_LEFT_MASKS:
+        sparse_mode = 2
+    elif masks & _BOTTOM_RIGHT_MASKS:
+        sparse_mode = 3
+    else:
+        return Refuse("review", f"`attn_bias={bias}`: a bias tensor maps to `pse`, a block-diagonal mask to the TND "
+                                "layout with actual_seq_qlen/kvlen; decide by hand")
+    q, k, v = (args.code(name) for name in ("query", "key", "value"))
+    if not args.is_plain("query"):
+        if sparse_mode is not None:
+            return Refuse("review", f"`{q}`: bind the query to a name so the causal mask can be built")
+        rewrite = _sdpa_call(", ".join(map(_bhsd, (q, k, v))), args, "scale", "p", None, gqa=False)
+    else:
+        rewrite = _npu_call((q, k, v), f"{q}.shape[2]", "BSND", [], q, args, "scale", "p",
+                            True if sparse_mode else None, sparse_mode or 0)
+    if isinstance(rewrite, Refuse):
+        return rewrite
+    note = "assumes 4-D [batch, seq, heads, dim] inputs; 3-D [batch, seq, dim] inputs need one head"
+    return Rewrite(rewrite.code, rewrite.needs, note=" ".join(filter(None, (rewrite.note, note))), review=True)
+
+
+TRANSFORMS = (flash_attn_func, flash_attn_qkvpacked_func, flash_attn_kvpacked_func, flash_attn_varlen_func,
+              memory_efficient_attention)
