@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,12 @@ import libcst as cst
 from porter.cache import cache_key, load, store
 from porter.discover import SourceFile
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
-from porter.native import inventory
+from porter.native import NATIVE_KINDS, port_native
 from porter.python import port_python
 from porter.ruleset import RuleSet
 from porter.textfiles import port_text_file
 from porter.textio import UndecodableError, decode_python, looks_binary
+from porter.workers import worker_pool
 
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than it saves
@@ -77,7 +78,7 @@ def _scanned_kinds(ruleset: RuleSet) -> frozenset[str]:
     kinds = _SCANNED.get(ruleset.version)
     if kinds is None:
         rules_kinds = (r.contexts.get("kinds", ()) for r in ruleset.of_kind("text_residual", "env_var"))
-        native = {"native"} if ruleset.of_kind("native_inventory") else set()
+        native = {"native"} if ruleset.of_kind(*NATIVE_KINDS) else set()
         kinds = _SCANNED[ruleset.version] = frozenset({"python", *native}.union(*rules_kinds))
     return kinds
 
@@ -104,19 +105,31 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules
     return FileResult(relpath, "python", Outcome.FLAGGED if findings else Outcome.UNCHANGED, findings)
 
 
-def _inventory_native_file(relpath: str, data: bytes, ruleset: RuleSet) -> FileResult:
-    findings = [f for rule in ruleset.of_kind("native_inventory") for f in inventory(data, rule)]
-    return FileResult(relpath, "native", Outcome.FLAGGED if findings else Outcome.COPIED, findings)
+@dataclass(frozen=True)
+class FrontendContext:
+    """What a frontend may need beyond the file and the rules."""
+
+    kind: str
+    local_modules: frozenset[str] = frozenset()
+
+
+def _python_frontend(relpath: str, data: bytes, ruleset: RuleSet, context: FrontendContext) -> FileResult:
+    return _port_python_file(relpath, data, ruleset, context.local_modules)
+
+
+def _text_frontend(relpath: str, data: bytes, ruleset: RuleSet, context: FrontendContext) -> FileResult:
+    return port_text_file(relpath, context.kind, data, ruleset)
+
+
+Frontend = Callable[[str, bytes, RuleSet, FrontendContext], FileResult]
+FRONTENDS: dict[str, Frontend] = {"python": _python_frontend, "native": port_native}  # other kinds: text
 
 
 def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
                local_modules: frozenset[str] = frozenset()) -> FileResult:
-    """Port one file's content by its kind (python, native, or another text kind)."""
-    if kind == "python":
-        return _port_python_file(relpath, data, ruleset, local_modules)
-    if kind == "native":
-        return _inventory_native_file(relpath, data, ruleset)
-    return port_text_file(relpath, kind, data, ruleset)
+    """Port one file's content with the frontend registered for its kind."""
+    frontend = FRONTENDS.get(kind, _text_frontend)
+    return frontend(relpath, data, ruleset, FrontendContext(kind, local_modules))
 
 
 def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
@@ -167,10 +180,10 @@ def port_files(
             results.append(port_file(root, source, ruleset, options))
             on_result(results[-1])
         return results
-    with ProcessPoolExecutor(max_workers=options.jobs) as pool:
-        futures = [pool.submit(_port_chunk, root, chunk, ruleset, options) for chunk in _chunks(sources, 32)]
-        for future in futures:
-            for result in future.result():
+    with worker_pool(options.jobs) as pool:
+        port_chunk = functools.partial(_port_chunk, root, ruleset=ruleset, options=options)
+        for chunk_results in pool.imap(port_chunk, _chunks(sources, 32)):
+            for result in chunk_results:
                 results.append(result)
                 on_result(result)
     return results

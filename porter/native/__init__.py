@@ -1,5 +1,148 @@
-"""The C/C++/CUDA frontend."""
+"""The C/C++/CUDA frontend, with the Python frontend's contract: a pure function of (bytes, rule set) to new bytes
+and findings. One tree-sitter parse; one pass per native rule kind proposes byte-range edits; the edits are
+applied from the end of the buffer backwards. A file that does not parse cleanly is copied unchanged and
+reported, never half-rewritten. What is still CUDA after the rewrite is listed by the inventory (NAT002), and
+CUDA sources go to the kernel generator when it is installed (`porter.kernels`)."""
 
-from porter.native.inventory import inventory
+from __future__ import annotations
 
-__all__ = ["inventory"]
+import functools
+import re
+from typing import Any
+
+from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome, Status
+from porter.native import macros
+from porter.native.edits import Edit, render
+from porter.native.inventory import KERNEL_KEYWORD, inventory
+from porter.native.passes import PASSES, Hit, Shape
+from porter.native.syntax import CUDA_SUFFIXES, Locator, error_nodes, parse, parser
+from porter.ruleset import Rule, RuleSet
+from porter.textio import looks_binary
+
+NATIVE_KINDS = (*PASSES, "native_inventory")
+
+__all__ = ["NATIVE_KINDS", "inventory", "port_native"]
+
+
+@functools.lru_cache(maxsize=8)
+def _trigger(ruleset: RuleSet) -> re.Pattern[bytes]:
+    """Words every file some native rule applies to must contain, derived from the rule data."""
+    words = set()
+    for rule in ruleset.of_kind(*PASSES):
+        for entry in rule.entries:
+            name = Shape.parse(entry.pattern).name if rule.kind == "cpp_call" else entry.pattern.rstrip("*")
+            words.add(re.escape(name.rsplit("::", 1)[-1] if rule.kind != "cpp_include" else name))
+    for rule in ruleset.of_kind("native_inventory"):
+        words |= {_scoped_flags(value.lstrip("^")) for value in rule.contexts.values()}
+    return re.compile(b"|".join(sorted({w.encode() for w in words} | {KERNEL_KEYWORD})))
+
+
+def _scoped_flags(regex: str) -> str:
+    """`(?i)x` -> `(?i:x)`, so that regexes with global flags can be joined."""
+    flags = re.match(r"\(\?([aiLmsux]+)\)", regex)
+    return f"(?{flags.group(1)}:{regex[flags.end():]})" if flags else f"(?:{regex})"
+
+
+def _hits(data: bytes, root, rules: list[Rule]) -> list[Hit]:
+    return [hit for rule in rules for hit in PASSES[rule.kind](data, root, rule)]
+
+
+def _macro_hits(data: bytes, root, rules: list[Rule], trigger: re.Pattern[bytes]) -> tuple[list[Hit], list]:
+    """Hits inside `#define` bodies, and the bodies that mention a rule's word but do not parse."""
+    hits, unparsed = [], []
+    for body in macros.bodies(root):
+        if not trigger.search(data, body.start_byte, body.end_byte):
+            continue
+        wrapped, delta = macros.wrap(data, body)
+        tree = parser("cuda").parse(wrapped)
+        if tree.root_node.has_error:
+            unparsed.append(body)
+            continue
+        hits += [hit.shifted(delta) for hit in _hits(wrapped, tree.root_node, rules)]
+    return hits, unparsed
+
+
+def _finding(hit: Hit, data: bytes, edits: list[Edit], locate: Locator) -> Finding:
+    span = locate.span(hit.start, hit.end)
+    rule, entry = hit.rule, hit.entry
+    source = data[hit.start : hit.end].decode(errors="replace")
+    if entry is None:
+        return Finding(rule.id, rule.category, Status.REVIEW,
+                       f"`{hit.original}` is called in a shape no entry of this rule covers: port the call by hand",
+                       span, source)
+    replacement = None if hit.edit is None else render(data, edits, hit.start, hit.end).decode(errors="replace")
+    return Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], entry.message or rule.summary, span,
+                   source, replacement)
+
+
+def _residual(data: bytes, relpath: str, ruleset: RuleSet, claimed: set[str]) -> list[Finding]:
+    return [f for rule in ruleset.of_kind("native_inventory") for f in inventory(data, rule, relpath)
+            if f.original not in claimed]
+
+
+def _parse_error(ruleset: RuleSet, data: bytes, errors: list) -> Finding:
+    from porter.engine import input_finding  # the engine imports this frontend
+
+    first = errors[0]
+    detail = f"{len(errors)} place(s) tree-sitter could not parse; first at line {first.start_point[0] + 1}"
+    finding = input_finding(ruleset, "native-parse-error", detail)
+    finding.span = Locator(data).span(first.start_byte, max(first.end_byte, first.start_byte + 1))
+    return finding
+
+
+def _unparsed_macro(ruleset: RuleSet, data: bytes, body, locate: Locator) -> Finding:
+    from porter.engine import input_finding
+
+    finding = input_finding(ruleset, "native-macro-unparsed")
+    finding.span = locate.span(body.start_byte, body.end_byte)
+    finding.original = data[body.start_byte : body.end_byte].decode(errors="replace").split("\n", 1)[0].strip()
+    return finding
+
+
+def _with_kernels(result: FileResult, relpath: str, data: bytes, ruleset: RuleSet) -> FileResult:
+    """CUDA sources also go to the kernel generator, when porter.kernels is there."""
+    if not relpath.lower().endswith(CUDA_SUFFIXES):
+        return result
+    try:
+        from porter.kernels import port_kernels
+    except ImportError as exc:  # not there yet, or without port_kernels; its own import errors still surface
+        if exc.name != "porter.kernels":
+            raise
+        return result
+    kernels = port_kernels(relpath, data, ruleset)
+    result.findings.extend(kernels.findings)
+    result.generated.update(kernels.generated)
+    if result.outcome is Outcome.UNCHANGED and kernels.findings:
+        result.outcome = Outcome.FLAGGED
+    return result
+
+
+def port_native(relpath: str, data: bytes, ruleset: RuleSet, context: Any = None) -> FileResult:
+    """Port one C/C++/CUDA file. `context` is the engine's per-run context; nothing here needs it yet."""
+    if looks_binary(data):
+        return FileResult(relpath, "native", Outcome.COPIED)
+    trigger = _trigger(ruleset)
+    if not trigger.search(data):
+        return _with_kernels(FileResult(relpath, "native", Outcome.UNCHANGED), relpath, data, ruleset)
+    tree = parse(data, relpath)
+    errors = error_nodes(tree.root_node)
+    if errors:
+        findings = [_parse_error(ruleset, data, errors), *_residual(data, relpath, ruleset, set())]
+        result = FileResult(relpath, "native", Outcome.ERROR, findings, findings[0].message)
+        return _with_kernels(result, relpath, data, ruleset)
+    rules = ruleset.of_kind(*PASSES)
+    hits = _hits(data, tree.root_node, rules)
+    macro_hits, unparsed = _macro_hits(data, tree.root_node, rules, trigger)
+    hits += macro_hits
+    locate = Locator(data)
+    edits: list[Edit] = [hit.edit for hit in hits if hit.edit is not None]
+    findings = [_finding(hit, data, edits, locate) for hit in hits]
+    new = render(data, edits) if edits else data
+    findings += _residual(new, relpath, ruleset, {hit.original for hit in hits})
+    findings += [_unparsed_macro(ruleset, data, body, locate) for body in unparsed]
+    findings.sort(key=lambda f: (f.span.line, f.span.column) if f.span else (0, 0))
+    if new != data:
+        result = FileResult(relpath, "native", Outcome.CONVERTED, findings, new_bytes=new)
+    else:
+        result = FileResult(relpath, "native", Outcome.FLAGGED if findings else Outcome.UNCHANGED, findings)
+    return _with_kernels(result, relpath, data, ruleset)

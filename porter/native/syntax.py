@@ -6,6 +6,7 @@ plain C/C++ uses tree-sitter-cpp. The measurements behind the choice are in docs
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Iterator
 
@@ -55,3 +56,15 @@ def text(data: bytes, node: Node) -> str:
 def span(node: Node, line_offset: int = 0) -> Span:
     (line, col), (end_line, end_col) = node.start_point, node.end_point
     return Span(line + 1 + line_offset, col + 1, end_line + 1 + line_offset, end_col)
+
+
+class Locator:
+    """Byte offsets of one buffer -> report spans (1-based lines and columns, as for nodes)."""
+
+    def __init__(self, data: bytes):
+        self._line_starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+
+    def span(self, start: int, end: int) -> Span:
+        line = bisect.bisect_right(self._line_starts, start) - 1
+        end_line = bisect.bisect_right(self._line_starts, max(start, end - 1)) - 1
+        return Span(line + 1, start - self._line_starts[line] + 1, end_line + 1, end - self._line_starts[end_line])

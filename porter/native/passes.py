@@ -1,0 +1,197 @@
+"""One pass per native rule kind. A pass reads the syntax tree and proposes hits: a rule entry found at a byte
+range, with the edit that ports it when the entry has a replacement. Only identifiers, calls and include paths
+are ever edited, so comments and string literals cannot change.
+
+- `cpp_rename`: identifiers, types, macros and enumerators by name; `ns::name` patterns match qualified names
+  whole; a pattern ending in `*` reports every name with that prefix.
+- `cpp_call`: calls (and macro invocations at file scope such as `TORCH_LIBRARY_IMPL(ns, CUDA, m) {...}`)
+  whose shape matches `name({a}, {b}, LITERAL)`; the replacement is a template over the placeholders, so
+  argument reordering, inserted and removed arguments are data. A placeholder named twice must see the same
+  text twice.
+- `cpp_include`: `#include` paths, delimiters kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from porter.native.edits import Edit
+from porter.ruleset import Entry, Rule
+
+NAME_NODES = ("identifier", "type_identifier", "namespace_identifier")
+_SPACE = re.compile(rb"\s+")
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: Rule
+    entry: Entry | None  # None: a call this rule knows by name, in a shape no entry covers
+    start: int
+    end: int
+    original: str
+    edit: Edit | None = None
+
+    def shifted(self, delta: int) -> "Hit":
+        edit = self.edit and Edit(self.edit.start + delta, self.edit.end + delta, self.edit.template,
+                                  {k: (s + delta, e + delta) for k, (s, e) in self.edit.slots.items()})
+        return Hit(self.rule, self.entry, self.start + delta, self.end + delta, self.original, edit)
+
+
+def _walk(root: Node, skip: Callable[[Node], bool] = lambda _n: False):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(c for c in reversed(node.children) if not skip(c))
+
+
+def _name(data: bytes, node: Node) -> str:
+    return _SPACE.sub(b"", data[node.start_byte : node.end_byte]).decode(errors="replace").removeprefix("::")
+
+
+def _lookup(name: str, exact: dict[str, Entry], prefixes: list[tuple[str, Entry]]) -> Entry | None:
+    return exact.get(name) or next((e for p, e in prefixes if name.startswith(p)), None)
+
+
+def _is_scoped_leaf(data: bytes, node: Node) -> bool:
+    """The last segment of `ns::name` (not of `::name`): a bare-name entry must not claim it."""
+    parent = node.parent
+    if parent is None or parent.type != "qualified_identifier":
+        return False
+    while parent.parent is not None and parent.parent.type == "qualified_identifier":
+        parent = parent.parent
+    return "::" in _name(data, parent)
+
+
+def rename_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
+    exact = {e.pattern: e for e in rule.entries if not e.pattern.endswith("*")}
+    prefixes = [(e.pattern[:-1], e) for e in rule.entries if e.pattern.endswith("*")]
+    kinds = set(rule.contexts.get("nodes", NAME_NODES))
+    hits = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "qualified_identifier" and node.parent.type != "qualified_identifier":
+            entry = _lookup(_name(data, node), exact, prefixes)
+            if entry is not None:
+                hits.append(_hit(data, rule, entry, node))
+                continue
+        elif node.type in kinds and not _is_scoped_leaf(data, node):
+            entry = _lookup(_name(data, node), exact, prefixes)
+            if entry is not None:
+                hits.append(_hit(data, rule, entry, node))
+        stack.extend(reversed(node.children))
+    return hits
+
+
+def _hit(data: bytes, rule: Rule, entry: Entry, node: Node) -> Hit:
+    edit = None if entry.replacement is None else Edit(node.start_byte, node.end_byte, entry.replacement)
+    return Hit(rule, entry, node.start_byte, node.end_byte, _name(data, node), edit)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A call shape from a pattern such as `cudaMemcpy({dst}, {src}, {count}, {kind})`."""
+
+    name: str
+    args: tuple[str, ...]  # `{placeholder}` or a literal the argument must spell (spaces ignored)
+
+    @classmethod
+    def parse(cls, pattern: str) -> "Shape":
+        match = re.fullmatch(r"\s*([\w:]+)\s*\((.*)\)\s*", pattern, re.S)
+        if not match:
+            raise ValueError(f"not a call pattern: {pattern!r}")
+        inside = match.group(2).strip()
+        args = tuple(re.sub(r"\s+", "", a) for a in inside.split(",")) if inside else ()
+        return cls(match.group(1), args)
+
+    def bind(self, texts: list[str], ranges: list[tuple[int, int]]) -> dict[str, tuple[int, int]] | None:
+        """Placeholder -> argument byte range when the arguments fit this shape, else None."""
+        if len(texts) != len(self.args):
+            return None
+        slots: dict[str, tuple[int, int]] = {}
+        seen: dict[str, str] = {}
+        for want, got, where in zip(self.args, texts, ranges):
+            placeholder = re.fullmatch(r"\{(\w+)\}", want)
+            if not placeholder:
+                if want != got:
+                    return None
+            elif seen.setdefault(placeholder.group(1), got) != got:
+                return None
+            else:
+                slots[placeholder.group(1)] = where
+        return slots
+
+
+def _call_parts(node: Node) -> tuple[Node, list[Node]] | None:
+    """(callee, arguments) of a call, or of a macro invocation tree-sitter read as a function declarator."""
+    if node.type == "call_expression":
+        callee, arguments = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+    elif node.type == "function_declarator":
+        callee, arguments = node.child_by_field_name("declarator"), node.child_by_field_name("parameters")
+        definition = node.parent
+        if (callee is None or callee.type != "identifier" or definition.type != "function_definition"
+                or definition.child_by_field_name("type") is not None):
+            return None  # a real declarator, not `MACRO(args) { ... }`
+    else:
+        return None
+    if callee is None or arguments is None or arguments.type not in ("argument_list", "parameter_list"):
+        return None
+    return callee, [a for a in arguments.named_children if a.type != "comment"]
+
+
+def call_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
+    shapes: dict[str, list[tuple[Shape, Entry]]] = {}
+    for entry in rule.entries:
+        shape = Shape.parse(entry.pattern)
+        shapes.setdefault(shape.name, []).append((shape, entry))
+    hits = []
+    for node in _walk(root):
+        parts = _call_parts(node)
+        if parts is None:
+            continue
+        callee, arguments = parts
+        name = _name(data, callee)
+        if name not in shapes:
+            continue
+        texts = [_name(data, a) for a in arguments]
+        ranges = [(a.start_byte, a.end_byte) for a in arguments]
+        for shape, entry in shapes[name]:
+            slots = shape.bind(texts, ranges)
+            if slots is not None:
+                edit = None if entry.replacement is None else Edit(node.start_byte, node.end_byte,
+                                                                    entry.replacement, slots)
+                hits.append(Hit(rule, entry, node.start_byte, node.end_byte, name, edit))
+                break
+        else:
+            hits.append(Hit(rule, None, node.start_byte, node.end_byte, name))
+    return hits
+
+
+def include_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
+    entries = {e.pattern: e for e in rule.entries}
+    hits = []
+    for node in _walk(root):
+        if node.type != "preproc_include":
+            continue
+        path = node.child_by_field_name("path")
+        if path is None or path.type not in ("system_lib_string", "string_literal"):
+            continue
+        inner_start, inner_end = path.start_byte + 1, path.end_byte - 1
+        header = data[inner_start:inner_end].decode(errors="replace")
+        entry = entries.get(header)
+        if entry is not None:
+            edit = None if entry.replacement is None else Edit(inner_start, inner_end, entry.replacement)
+            hits.append(Hit(rule, entry, inner_start, inner_end, header, edit))
+    return hits
+
+
+PASSES: dict[str, Callable[[bytes, Node, Rule], list[Hit]]] = {
+    "cpp_rename": rename_pass,
+    "cpp_call": call_pass,
+    "cpp_include": include_pass,
+}
