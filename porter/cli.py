@@ -13,11 +13,13 @@ from porter.engine import DEFAULT_MAX_FILE_SIZE, PortOptions
 from porter.findings import Outcome
 from porter.pipeline import PortRequest, UsageError, fail_on_hit, run
 from porter.progress import Progress
-from porter.report import RENDERERS
+from porter.report import DEFAULT_FORMATS, RENDERERS, load_report, write_reports
+from porter.report.review import effort_text, review
 from porter.ruleset import RuleError, RuleSet, load_ruleset
 from porter.surface import available_versions
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 def _ruleset(target: str | None, rule_files: tuple[str, ...]) -> RuleSet:
@@ -41,7 +43,7 @@ def _common_options(func):
         click.option("--exclude", multiple=True, help="Do not port paths matching this glob (copied as is)."),
         click.option("--no-gitignore", is_flag=True, help="Also process files that .gitignore excludes."),
         click.option("--format", "formats", multiple=True, type=click.Choice(sorted(RENDERERS)),
-                     help="Report formats to write (default: all)."),
+                     help=f"Report formats to write; may repeat (default: {', '.join(DEFAULT_FORMATS)})."),
         click.option("--fail-on", type=click.Choice(["unsupported", "review", "never"]), default="never",
                      show_default=True, help="Exit 1 when a finding at this level or worse exists."),
         click.option("--jobs", "-j", type=int, default=PortOptions().jobs, show_default=True,
@@ -81,12 +83,22 @@ def _run(request: PortRequest, quiet: bool, verbose: bool, show_diff: bool = Fal
         sys.exit(EXIT_USAGE)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # click itself would turn it into exit 1, the --fail-on code
+            click.echo("\nporter: interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="porter")
 def main() -> None:
     """Port PyTorch/CUDA repositories to Ascend NPUs (torch_npu, CANN, HCCL).
 
-    Exit codes: 0 success, 1 a --fail-on threshold was hit (or a parity case failed), 2 usage or input error.
+    Exit codes: 0 success, 1 a --fail-on threshold was hit (or a parity case failed), 2 usage or input error,
+    130 interrupted (Ctrl-C; an output being written is left marked incomplete and the next run replaces it).
     """
 
 
@@ -100,16 +112,20 @@ def main() -> None:
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to write the report (default: OUTPUT/porter-report).")
 @click.option("--no-parity", is_flag=True, help="Do not generate the numeric-parity suite.")
+@click.option("--skip-ignored", is_flag=True,
+              help="Leave files .gitignore excludes out of OUTPUT (listed in the report); by default they are "
+                   "copied unchanged.")
 @_common_options
-def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_parity, target, rule_files, include,
-         exclude, no_gitignore, formats, fail_on, jobs, max_file_size, cache_dir, quiet, verbose):
+def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_parity, skip_ignored, target, rule_files,
+         include, exclude, no_gitignore, formats, fail_on, jobs, max_file_size, cache_dir, quiet, verbose):
     """Port SOURCE into OUTPUT (or in place) and write the compatibility report."""
     if bool(output) == in_place and not (dry_run or show_diff):
         raise click.UsageError("give either -o OUTPUT or --in-place (or --dry-run / --diff)")
     request = PortRequest(
         source=source, output=None if in_place else output, ruleset=_ruleset(target, rule_files),
         report_dir=report_dir, in_place=in_place, dry_run=dry_run or show_diff, force=force, include=include,
-        exclude=exclude, respect_gitignore=not no_gitignore, formats=formats or tuple(sorted(RENDERERS)),
+        exclude=exclude, respect_gitignore=not no_gitignore, skip_ignored=skip_ignored,
+        formats=formats or DEFAULT_FORMATS,
         options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=cache_dir), parity=not no_parity,
     )
     _finish(_run(request, quiet, verbose, show_diff), fail_on, quiet or show_diff)
@@ -117,16 +133,19 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
 
 @main.command()
 @click.argument("source", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("porter-report"),
-              show_default=True, help="Where to write the report.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the report files here (with --format alone: ./porter-report). Default: console only.")
 @_common_options
 def analyze(source, report_dir, target, rule_files, include, exclude, no_gitignore, formats, fail_on, jobs,
             max_file_size, cache_dir, quiet, verbose):
-    """Report what porting SOURCE involves, with a migration-effort summary; write no ported tree."""
+    """Report what porting SOURCE involves: effort summary and top actions on the console; files only if asked."""
+    if report_dir is None and formats:
+        report_dir = Path("porter-report")
     request = PortRequest(
         source=source, output=None, ruleset=_ruleset(target, rule_files), report_dir=report_dir, include=include,
-        exclude=exclude, respect_gitignore=not no_gitignore, formats=formats or tuple(sorted(RENDERERS)),
+        exclude=exclude, respect_gitignore=not no_gitignore, formats=formats or DEFAULT_FORMATS,
         options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=cache_dir), parity=False,
+        dry_run=report_dir is None,
     )
     report = _run(request, quiet, verbose)
     if not quiet:
@@ -134,16 +153,50 @@ def analyze(source, report_dir, target, rule_files, include, exclude, no_gitigno
     _finish(report, fail_on, quiet)
 
 
+TOP_ACTIONS = 10
+
+
 def effort_summary(report) -> str:
-    totals = report.totals()
-    touched = sum(1 for r in report.files if r.findings)
+    totals, rev = report.totals(), review(report)
     lines = [
-        f"files: {totals['files']} ({touched} with findings)",
+        f"files: {totals['files']} ({rev.files_with_findings} with findings)",
         "by status: " + ", ".join(f"{s} {n}" for s, n in totals["findings_by_status"].items()),
         "by category: " + (", ".join(f"{c} {n}" for c, n in totals["findings_by_category"].items()) or "none"),
-        f"estimated manual items: {totals['manual_items']}",
+        f"estimated manual items: {rev.distinct_todo} distinct ({totals['manual_items']} findings, "
+        f"{len(rev.low)} of them CUDA-named identifiers or strings of lowest priority)",
+        f"effort: {effort_text(rev)}",
     ]
+    if rev.todo:
+        lines.append("top actions:")
+        lines += [f"  {i}. [{a.rule_id} {a.status}] {a.title}: {a.count} in {len(a.files)} file(s)"
+                  + (f", {len(a.items)} distinct" if len(a.items) < a.count else "")
+                  for i, a in enumerate(rev.todo[:TOP_ACTIONS], start=1)]
+        if len(rev.todo) > TOP_ACTIONS:
+            lines.append(f"  … {len(rev.todo) - TOP_ACTIONS} more (write the report with --report-dir or --format)")
     return "\n".join(lines)
+
+
+@main.command("report")
+@click.argument("report_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(RENDERERS)),
+              help=f"Formats to write; may repeat (default: {', '.join(DEFAULT_FORMATS)}).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write into (default: the report's own directory).")
+def report_command(report_json, formats, output):
+    """Re-render a saved report.json (any 1.x schema) as html, md, csv, sarif or json."""
+    try:
+        report = load_report(report_json)
+    except (ValueError, KeyError, OSError) as exc:
+        click.echo(f"porter: error: cannot read {report_json}: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    out_dir = output or report_json.parent
+    try:
+        written = write_reports(report, out_dir, formats or DEFAULT_FORMATS)
+    except OSError as exc:
+        click.echo(f"porter: error: cannot write to {out_dir}: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for path in written:
+        click.echo(str(path))
 
 
 @main.group()
