@@ -3,6 +3,8 @@ then findings grouped by rule (identical ones folded), low-priority names last."
 
 from __future__ import annotations
 
+import html
+
 from porter.findings import Report
 from porter.report.review import effort_text, review
 from porter.report.rules_info import builtin_rules
@@ -25,4 +27,5 @@ def render_markdown(report: Report) -> str:
         places_shown=PLACES_SHOWN,
         errors=[r for r in sorted(report.files, key=lambda r: r.path) if r.error],
         backend_support=getattr(report, "backend_support", None),
+        esc=lambda text: html.escape(str(text), quote=False),  # prose outside code spans: `<x.h>` is not a tag
     )
