@@ -503,6 +503,36 @@ def op_names(wheel: Wheel) -> set[str]:
     return names
 
 
+def split_top_level(text: str) -> list[str]:
+    """Split a schema's argument list at commas outside brackets (`int[2] stride=[1, 1]` stays whole)."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "(["
+        depth -= char in ")]"
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [part.strip() for part in parts + [current] if part.strip()]
+
+
+def op_signatures(wheel: Wheel) -> dict[str, list[str]]:
+    """`torch_npu.<op>` -> its parameter names, from the schemas of the custom: section (overloads skipped)."""
+    schema = re.compile(r"\bfunc:\s*([A-Za-z]\w*)\((.*)\)\s*->")
+    signatures = {}
+    for path in sorted((wheel.package_dir / "csrc" / "aten").glob("*.yaml")):
+        section = None
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            top_key = re.match(r"([A-Za-z_]\w*):", line)
+            if top_key:
+                section = top_key.group(1)
+            elif section == "custom" and (match := schema.search(line)):
+                params = [arg.split("=")[0].split()[-1] for arg in split_top_level(match.group(2)) if arg != "*"]
+                signatures.setdefault(f"{wheel.package}.{match.group(1)}", params)
+    return dict(sorted(signatures.items()))
+
+
 # --------------------------------------------------------------------------- C / C++ headers
 
 @dataclass
@@ -944,7 +974,8 @@ def extract_from(wheel_path: Path, package: str) -> dict:
         root = unpack(wheel_path, Path(scratch)) if wheel_path.is_file() else wheel_path
         version, file_name = read_wheel_metadata(root, package)
         wheel = Wheel(root, package, version, file_name)
-        return snapshot(package, version, file_name, extract_package(wheel))
+        data = snapshot(package, version, file_name, extract_package(wheel))
+        return data | {"signatures": op_signatures(wheel)}  # parameter names of the ops, for call rewrites
 
 
 def main(argv: list[str] | None = None) -> int:

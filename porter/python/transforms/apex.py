@@ -87,7 +87,7 @@ def fused_rms_norm(args: CallArgs) -> Rewrite | Refuse:
         return problem
     code = _call("torch.nn.RMSNorm", "normalized_shape", args, ("eps", "elementwise_affine"),
                  eps=args.code("eps", "1e-05"))
-    return Rewrite(code, ("torch",), note="torch_npu.npu_rms_norm is the fused kernel behind an RMSNorm forward")
+    return Rewrite(code, ("torch",), note="torch_npu.npu_rms_norm(x, weight, epsilon=eps)[0] is the fused NPU kernel")
 
 
 @signature(DDP, 1)
