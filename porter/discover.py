@@ -1,4 +1,5 @@
-"""Walking the source tree: what to port, what to copy as is, what to skip (.gitignore, --exclude)."""
+"""Walking the source tree: what to port, what to copy as is, what to skip (.gitignore, --exclude), and porter's
+own files (an earlier run's report, an interrupted run's marker), which are never part of the tree."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ SCRIPT_SUFFIXES = {".sh", ".bash", ".zsh"}
 CONFIG_SUFFIXES = {".yaml", ".yml", ".json", ".cfg", ".ini", ".toml"}
 BUILD_NAMES = {"CMakeLists.txt", "Makefile", "setup.cfg", "pyproject.toml", "BUILD", "BUILD.bazel"}
 ALWAYS_SKIPPED_DIRS = {"__pycache__"}
+REPORT_DIR_NAME = "porter-report"
+REPORT_FILES = ("report.json", "report.md", "rules")
+INCOMPLETE_MARKER = ".porter-incomplete"  # at the top of an output porter is still writing (or was interrupted)
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,12 @@ class SourceFile:
     relpath: str  # POSIX, relative to the root
     kind: str  # python, native, build, script, config, other, symlink
     port: bool  # False when --include/--exclude leave it out: copied unchanged
+    ignored: bool = False  # .gitignore excludes it: copied unchanged, never read
+
+
+def is_porter_report(directory: Path) -> bool:
+    """A report directory an earlier porter run wrote (`--in-place`, `analyze` run inside the tree)."""
+    return directory.name == REPORT_DIR_NAME and any((directory / name).exists() for name in REPORT_FILES)
 
 
 def classify(relpath: str) -> str:
@@ -56,13 +66,17 @@ def discover(
     exclude: tuple[str, ...] = (),
     respect_gitignore: bool = True,
     skip: tuple[Path, ...] = (),
+    keep_ignored: bool = False,
 ) -> tuple[list[SourceFile], list[str]]:
-    """All files under `root` (links not followed) and the relative paths skipped by ignore rules."""
+    """All files under `root` (links not followed) and the relative paths .gitignore excludes that were left out
+    (a folder ends with `/`). With `keep_ignored`, ignored files are listed too (`ignored=True`) and nothing is
+    left out: a ported copy is then complete."""
     include_spec = pathspec.PathSpec.from_lines("gitignore", include) if include else None
     exclude_spec = pathspec.PathSpec.from_lines("gitignore", exclude)
     skip_resolved = {p.resolve() for p in skip}
     files: list[SourceFile] = []
-    ignored: list[str] = []
+    left_out: list[str] = []
+    ignored_dirs: set[str] = set()
     specs: list[tuple[str, pathspec.PathSpec]] = []  # (directory prefix, spec) of the .gitignore files in scope
 
     def is_ignored(relpath: str, is_dir: bool) -> bool:
@@ -82,33 +96,41 @@ def discover(
             specs[:] = [(p, s) for p, s in specs if prefix.startswith(p)]
             if spec is not None:
                 specs.append((prefix, spec))
+        in_ignored_dir = rel_dir in ignored_dirs
         kept_dirs = []
         for name in sorted(dirnames):
             rel = prefix + name
             full = directory / name
-            if name in ALWAYS_SKIPPED_DIRS or full.resolve() in skip_resolved:
+            if name in ALWAYS_SKIPPED_DIRS or full.resolve() in skip_resolved or is_porter_report(full):
                 continue
-            if full.is_symlink():
-                files.append(SourceFile(rel, "symlink", False))
-            elif respect_gitignore and name != ".git" and is_ignored(rel, True):
-                ignored.append(rel + "/")
+            ignored = in_ignored_dir or (respect_gitignore and name != ".git" and is_ignored(rel, True))
+            if ignored and not keep_ignored:
+                left_out.append(rel + "/")
+            elif full.is_symlink():
+                files.append(SourceFile(rel, "symlink", False, ignored))
             else:
+                if ignored:
+                    ignored_dirs.add(rel)
                 kept_dirs.append(name)
         dirnames[:] = kept_dirs
         for name in sorted(filenames):
             rel = prefix + name
-            if (directory / name).is_symlink():
-                files.append(SourceFile(rel, "symlink", False))
+            if rel == INCOMPLETE_MARKER:
                 continue
-            if respect_gitignore and is_ignored(rel, False):
-                ignored.append(rel)
-                continue
-            in_git_dir = rel.startswith(".git/")
-            port = not in_git_dir and not exclude_spec.match_file(rel) and (
-                include_spec is None or include_spec.match_file(rel)
-            )
-            files.append(SourceFile(rel, "other" if in_git_dir else classify(rel), port))
-    return files, ignored
+            ignored = in_ignored_dir or (respect_gitignore and is_ignored(rel, False))
+            if ignored and not keep_ignored:
+                left_out.append(rel)
+            elif (directory / name).is_symlink():
+                files.append(SourceFile(rel, "symlink", False, ignored))
+            elif ignored:
+                files.append(SourceFile(rel, classify(rel), False, True))
+            else:
+                in_git_dir = rel.startswith(".git/")
+                port = not in_git_dir and not exclude_spec.match_file(rel) and (
+                    include_spec is None or include_spec.match_file(rel)
+                )
+                files.append(SourceFile(rel, "other" if in_git_dir else classify(rel), port))
+    return files, left_out
 
 
 def local_modules(files: list[SourceFile]) -> frozenset[str]:

@@ -111,6 +111,9 @@ class Report:
     files: list[FileResult] = field(default_factory=list)
     parity: list[dict] | None = None  # per-case metrics, filled by `porter parity compare`
     parity_suite: str | None = None  # where `porter port` wrote the generated parity suite
+    ignored_copied: int = 0  # files .gitignore excludes: copied unchanged, never read (not in `files`)
+    skipped: list[str] = field(default_factory=list)  # paths .gitignore excludes that were left out; folders end in /
+    incomplete: bool = False  # the run was interrupted before its output was whole
 
     @property
     def findings(self) -> list[Finding]:
@@ -125,6 +128,8 @@ class Report:
             "findings_by_status": {s.value: by_status.get(s.value, 0) for s in Status},
             "findings_by_category": dict(sorted(Counter(f.category for f in self.findings).items())),
             "manual_items": sum(by_status.get(s.value, 0) for s in (Status.REVIEW, Status.UNSUPPORTED, Status.UNKNOWN)),
+            "ignored_copied": self.ignored_copied,
+            "ignored_skipped": len(self.skipped),
         }
 
     def to_dict(self) -> dict:
@@ -139,4 +144,6 @@ class Report:
             "files": [r.to_dict() for r in sorted(self.files, key=lambda r: r.path)],
             "parity_suite": self.parity_suite,
             "parity": self.parity,
+            "skipped": sorted(self.skipped),
+            "incomplete": self.incomplete,
         }

@@ -6,8 +6,13 @@ import os
 import shutil
 from pathlib import Path
 
+from porter.discover import INCOMPLETE_MARKER
 from porter.findings import FileResult, Outcome
 from porter.textio import atomic_target, write_atomic
+
+_MARKER_TEXT = """porter is writing this tree, or was interrupted while writing it: it is incomplete.
+Run `porter port` again with the same output: it replaces this tree without --force.
+"""
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
@@ -39,3 +44,15 @@ def backup_originals(src_root: Path, backup_root: Path, results: list[FileResult
     for result in results:
         if result.outcome is Outcome.CONVERTED:
             _copy_atomic(src_root / result.path, backup_root / result.path)
+
+
+def mark_incomplete(root: Path) -> Path:
+    """Mark an output as being written; the caller removes the marker only once everything else is written, so an
+    interrupted run leaves it behind. Raises OSError."""
+    marker = root / INCOMPLETE_MARKER
+    write_atomic(marker, _MARKER_TEXT.encode())
+    return marker
+
+
+def is_marked_incomplete(root: Path) -> bool:
+    return (root / INCOMPLETE_MARKER).is_file()

@@ -11,15 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from porter import __version__
-from porter.discover import discover, local_modules
+from porter.discover import REPORT_DIR_NAME, SourceFile, discover, local_modules
 from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Outcome, Report
-from porter.output import backup_originals, write_file
+from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
 from porter.report import write_reports
 from porter.ruleset import RuleSet
-
-REPORT_DIR_NAME = "porter-report"
 
 
 class UsageError(Exception):
@@ -38,6 +36,7 @@ class PortRequest:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    skip_ignored: bool = False  # leave files .gitignore excludes out of the output (listed in the report)
     formats: tuple[str, ...] = ("json", "md")
     options: PortOptions = field(default_factory=PortOptions)
     parity: bool = True
@@ -70,11 +69,19 @@ def check_request(request: PortRequest) -> None:
         return
     if dst is None:
         return
+    existing = next(p for p in (dst, *dst.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        where = "" if existing == dst else f" ({existing} is a file)"
+        raise UsageError(f"the output {dst} must be a directory{where}; choose another place")
     if dst.resolve() == src.resolve():
         raise UsageError("the output directory is the source directory; use --in-place to port in place")
     if _is_inside(dst, src) and not request.force:
         raise UsageError(f"the output {dst} lies inside the source {src}; choose another place or pass --force")
-    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())) and not request.force:
+    try:
+        occupied = dst.exists() and any(dst.iterdir()) and not is_marked_incomplete(dst)
+    except OSError as exc:
+        raise UsageError(f"cannot read the output {dst}: {exc}") from exc
+    if occupied and not request.force:
         raise UsageError(f"the output {dst} exists and is not empty; choose another place or pass --force")
 
 
@@ -84,8 +91,10 @@ def unified_diff(src_root: Path, result: FileResult) -> str:
     return "".join(difflib.unified_diff(old, new, f"a/{result.path}", f"b/{result.path}"))
 
 
-def _write_outputs(request: PortRequest, results: list[FileResult]) -> None:
+def _write_outputs(request: PortRequest, results: list[FileResult], ignored: list[SourceFile]) -> list[FileResult]:
+    """Write the output tree; returns the ignored files that could not be copied (they join the report)."""
     src = request.source
+    copies = [FileResult(s.relpath, s.kind, Outcome.COPIED) for s in ignored]
     if request.in_place:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         backup = src.parent / f"{src.name}.porter-backup-{stamp}"
@@ -93,7 +102,7 @@ def _write_outputs(request: PortRequest, results: list[FileResult]) -> None:
         targets = [r for r in results if r.outcome is Outcome.CONVERTED]
         dst = src
     else:
-        targets, dst = results, request.output
+        targets, dst = results + copies, request.output
     for result in targets:
         try:
             write_file(src, dst, result)
@@ -102,6 +111,14 @@ def _write_outputs(request: PortRequest, results: list[FileResult]) -> None:
             result.findings[-1].path = result.path
             result.error = f"write failed: {exc}"
             result.outcome = Outcome.ERROR
+    return [c for c in copies if c.outcome is Outcome.ERROR]
+
+
+def _start_output(root: Path) -> Path:
+    try:
+        return mark_incomplete(root)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {root}: {exc}") from exc
 
 
 def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
@@ -121,15 +138,24 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
 def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         on_result: Callable[[FileResult], None] = lambda _r: None,
         on_diff: Callable[[str], None] | None = None) -> Report:
+    """Port (or analyse) a tree. An output is marked incomplete before anything else is written and unmarked after
+    everything else, so an interrupted run leaves a marked output, which the next run replaces."""
     check_request(request)
     report_dir = request.report_dir or ((request.output or request.source) / REPORT_DIR_NAME)  # analyze passes one
     skip = tuple(p for p in (request.output, report_dir) if p is not None and _is_inside(p, request.source))
-    sources, _ignored = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip)
+    out_root = request.source if request.in_place else request.output
+    marker = None if out_root is None or request.dry_run else _start_output(out_root)
+    keep_ignored = request.output is not None and not request.skip_ignored
+    found, skipped = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip,
+                              keep_ignored)
+    sources = [s for s in found if not s.ignored]
+    ignored = [s for s in found if s.ignored]
     on_start(len(sources))
     options = dataclasses.replace(request.options, local_modules=local_modules(sources))
     results = port_files(request.source, sources, request.ruleset, options, on_result)
     report = Report(__version__, request.ruleset.version, request.ruleset.target, str(request.source),
-                    None if request.output is None else str(request.output), results)
+                    None if request.output is None else str(request.output), results,
+                    ignored_copied=len(ignored), skipped=skipped)
     for result in results:
         if result.outcome is Outcome.CONVERTED:
             result.diff = unified_diff(request.source, result)
@@ -137,18 +163,29 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
                 on_diff(result.diff)
     if request.dry_run:
         return report
-    if request.output is not None or request.in_place:
-        _write_outputs(request, results)
-        root = request.source if request.in_place else request.output
+    if marker is not None:
+        report.incomplete = True
+        _write_report(report, report_dir, request)  # what a reader finds if the writes below are interrupted
+        failed_copies = _write_outputs(request, results, ignored)
+        report.files.extend(failed_copies)
+        report.ignored_copied -= len(failed_copies)
         if request.parity:
-            report.parity_suite = _generate_parity_suite(request, results, root / "parity")
+            report.parity_suite = _generate_parity_suite(request, results, out_root / "parity")
+        report.incomplete = False
+    _write_report(report, report_dir, request, rule_pages=True)
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+    return report
+
+
+def _write_report(report: Report, report_dir: Path, request: PortRequest, rule_pages: bool = False) -> None:
     used = {f.rule_id for f in report.findings}
     try:
         write_reports(report, report_dir, request.formats)
-        write_rule_pages([rule for rule in request.ruleset.rules if rule.id in used], report_dir / "rules")
+        if rule_pages:
+            write_rule_pages([rule for rule in request.ruleset.rules if rule.id in used], report_dir / "rules")
     except OSError as exc:
         raise UsageError(f"cannot write the report to {report_dir}: {exc}") from exc
-    return report
 
 
 def fail_on_hit(report: Report, threshold: str) -> bool:
