@@ -71,7 +71,7 @@ def port_kernels(relpath: str, data: bytes, ruleset: RuleSet) -> KernelPort:
         port.findings.append(_finding(rules[LAUNCH], "launch", call.node, f"`{call.kernel}<<<{config}>>>`"))
     for op in ops:
         if op.kernel is None or not op.binding.returns:
-            port.findings.append(_finding(rules[SCAFFOLDED], "manual", root,
+            port.findings.append(_finding(rules[SCAFFOLDED], "manual", op.node or root,
                                           f"op `{op.binding.namespace}::{op.binding.name}`: {op.reason}"))
     port.findings.sort(key=lambda f: (f.span.line, f.span.column, f.rule_id))
     port.generated = generate(relpath, list(plans.values()), ops, define_ops, contexts)

@@ -40,7 +40,6 @@ def _kernel_context(plan: KernelPlan) -> dict:
 
 def _op_context(op: OpPlan) -> dict:
     binding, plan = op.binding, op.kernel
-    kernel_params = plan.kernel.params
     output = binding.returns
     tensors = [p.name for p in binding.params if p.kind == "tensor"]
     launch = []
@@ -55,8 +54,8 @@ def _op_context(op: OpPlan) -> dict:
         "name": binding.name, "op_name": binding.name, "kernel": binding.kernel, "entry": f"{binding.kernel}_npu",
         "signature": ", ".join(f"{p.cpp_type} {p.name}" for p in binding.params),
         "schema": f"{binding.name}(" + ", ".join(f"{schema_types[p.kind]} {p.name}" for p in binding.params) + ") -> Tensor",
-        "tensors": tensors, "output": output, "like": binding.args[output][1],
-        "numel": next((s for k, s in (binding.args[p.name] for p in kernel_params) if k == "numel"), binding.args[output][1]),
+        "tensors": tensors, "output": output, "same_size": [t for t in tensors if t not in op.broadcast], "like": binding.args[output][1],
+        "numel": binding.args[plan.length][1] if plan.length else binding.args[output][1],
         "launch_args": launch,
         "dtypes": [{"name": d, "torch": DTYPES[d][0], "size": DTYPES[d][1]} for d in plan.dtypes],
         "py_params": ", ".join(p.name for p in binding.params), "py_args": ", ".join(p.name for p in binding.params),

@@ -103,6 +103,17 @@ def host_params(function: Node) -> list[HostParam]:
     return params
 
 
+def _uncast(node: Node) -> Node:
+    """The value inside parentheses, C casts and `static_cast<T>(...)`."""
+    while True:
+        if node.type in ("parenthesized_expression", "cast_expression"):
+            node = node.child_by_field_name("value") or node.named_children[-1]
+        elif node.type == "call_expression" and call_name(node) in ("static_cast", "reinterpret_cast"):
+            node = node.child_by_field_name("arguments").named_children[0]
+        else:
+            return node
+
+
 class _Tracer:
     """Follows a host function's local variables back to its parameters."""
 
@@ -115,8 +126,7 @@ class _Tracer:
 
     def tensor(self, node: Node) -> tuple[str, str]:
         """("input", param) for a parameter (or its .contiguous()), ("output", like) for an allocation."""
-        while node.type in ("parenthesized_expression", "cast_expression"):
-            node = node.child_by_field_name("value") or node.named_children[-1]
+        node = _uncast(node)
         if node.type == "identifier":
             name = text(node)
             if name in self.params and self.params[name].kind == "tensor":
@@ -140,8 +150,7 @@ class _Tracer:
         raise Stop(f"host value `{compact(node)[:50]}` cannot be traced to the op's tensors")
 
     def argument(self, node: Node) -> tuple[str, str]:
-        while node.type in ("parenthesized_expression", "cast_expression"):
-            node = node.child_by_field_name("value") or node.named_children[-1]
+        node = _uncast(node)
         if node.type == "call_expression" and call_name(node) in POINTER_CALLS + ("numel",):
             owner = node.child_by_field_name("function").child_by_field_name("argument")
             kind, source = self.tensor(owner)

@@ -300,4 +300,8 @@ def read_elementwise(kernel: Kernel, contexts: dict) -> Elementwise:
         raise Stop("no thread index `blockIdx.x * blockDim.x + threadIdx.x`")
     if not reader.outputs:
         raise Stop("stores nothing at the thread index")
-    return Elementwise(kernel, reader.length, reader.outputs, tuple(contexts["element_types"][types[0]]))
+    result = Elementwise(kernel, reader.length, reader.outputs, tuple(contexts["element_types"][types[0]]))
+    in_place = sorted(set(result.inputs) & set(result.outputs))
+    if in_place:
+        raise Stop(f"updates `{in_place[0]}` in place (the generated op returns a new tensor)")
+    return result

@@ -36,6 +36,7 @@ class VectorProgram:
     statements: list[str] = field(default_factory=list)
     temps: int = 0
     used: set[str] = field(default_factory=set)  # Ascend C instructions emitted
+    computed: dict = field(default_factory=dict)  # subexpression -> the temp holding it (a value is computed once)
 
     def emit(self, op: str, *operands: str) -> None:
         name = self.instructions[op]
@@ -57,7 +58,10 @@ class VectorProgram:
             raise Stop(f"operand `{expr.param}[i % {expr.period}]` is broadcast")
         if is_scalar(expr):
             raise Stop("an output that does not depend on any input")
+        if dst is None and expr in self.computed:
+            return self.computed[expr]
         out = dst or self.temp()
+        self.computed.setdefault(expr, out)
         name, args = expr.name, expr.args
         if name == "neg":
             self.emit("muls", out, self.tensor(args[0]), "static_cast<T>(-1.0f)")

@@ -54,6 +54,7 @@ class OpPlan:
     binding: host.OpBinding
     kernel: KernelPlan | None
     reason: str = ""  # why the op has no host wrapper or no composite
+    node: object = None  # the registration (`m.impl(...)`), for the report
     composite: str = ""
     composite_setup: list[str] = field(default_factory=list)
     broadcast: set[str] = field(default_factory=set)  # host tensors read as broadcast operands
@@ -108,9 +109,9 @@ def default_ops(stem: str, plans: list[KernelPlan], functions: dict[str, str]) -
 def bound_ops(root, kernels: dict[str, KernelPlan], launches: list[Launch], torch_functions: dict[str, str]) -> list[OpPlan]:
     functions = host.functions(root)
     ops = []
-    for namespace, name, function_name, _node in host.registrations(root):
+    for namespace, name, function_name, node in host.registrations(root):
         binding = host.OpBinding(namespace, name, function_name, [])
-        op = OpPlan(binding, None)
+        op = OpPlan(binding, None, node=node)
         ops.append(op)
         function = functions.get(function_name)
         try:
@@ -135,9 +136,7 @@ def bound_ops(root, kernels: dict[str, KernelPlan], launches: list[Launch], torc
 def _with_composite(op: OpPlan, ew: Elementwise, plan: KernelPlan, functions: dict[str, str]) -> OpPlan:
     names, setup = {}, []
     binding = op.binding
-    numel_of = next((source for kind, source in binding.args.values() if kind == "numel"), None)
-    like = binding.args[binding.returns][1]
-    setup.append(f"numel = {numel_of or like}.numel()")
+    setup.append(f"numel = {binding.args[ew.length][1]}.numel()")
     for param in plan.kernel.params:
         kind, source = binding.args[param.name]
         if kind == "input":
