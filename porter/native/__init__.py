@@ -109,7 +109,13 @@ def _with_kernels(result: FileResult, relpath: str, data: bytes, ruleset: RuleSe
         if exc.name != "porter.kernels":
             raise
         return result
-    kernels = port_kernels(relpath, data, ruleset)
+    try:
+        kernels = port_kernels(relpath, data, ruleset)
+    except Exception as exc:  # noqa: BLE001 - one file porter cannot handle must never stop the run
+        from porter.engine import input_finding
+
+        result.findings.append(input_finding(ruleset, "internal-error", f"kernels: {type(exc).__name__}: {exc}"[:300]))
+        return result
     result.findings.extend(kernels.findings)
     result.generated.update(kernels.generated)
     if result.outcome is Outcome.UNCHANGED and kernels.findings:

@@ -2,12 +2,14 @@
 range, with the edit that ports it when the entry has a replacement. Only identifiers, calls and include paths
 are ever edited, so comments and string literals cannot change.
 
-- `cpp_rename`: identifiers, types, macros and enumerators by name; `ns::name` patterns match qualified names
-  whole; a pattern ending in `*` reports every name with that prefix.
+- `cpp_rename`: identifiers, types, macros and enumerators by name (the node kinds in `contexts.nodes`);
+  `ns::name` patterns match qualified names whole; a pattern ending in `*` claims every name with that prefix
+  followed by a capital (`cublas*`: `cublasSgemm`, not `cublasish`) or, after `ns::`, anything.
 - `cpp_call`: calls (and macro invocations at file scope such as `TORCH_LIBRARY_IMPL(ns, CUDA, m) {...}`)
   whose shape matches `name({a}, {b}, LITERAL)`; the replacement is a template over the placeholders, so
   argument reordering, inserted and removed arguments are data. A placeholder named twice must see the same
-  text twice.
+  text twice. A call by a known name in a shape no entry covers is reported, unless the rule says
+  `report_other_shapes: false` (registrations for other dispatch keys are fine as they are).
 - `cpp_include`: `#include` paths, delimiters kept.
 """
 
@@ -54,7 +56,14 @@ def _name(data: bytes, node: Node) -> str:
 
 
 def _lookup(name: str, exact: dict[str, Entry], prefixes: list[tuple[str, Entry]]) -> Entry | None:
-    return exact.get(name) or next((e for p, e in prefixes if name.startswith(p)), None)
+    return exact.get(name) or next((e for p, e in prefixes if _has_prefix(name, p)), None)
+
+
+def _has_prefix(name: str, prefix: str) -> bool:
+    """`cublas*` claims `cublasSgemm`, not `cublasish`: after a name prefix comes a capital (or `::`-anything)."""
+    if not name.startswith(prefix) or len(name) == len(prefix):
+        return False
+    return prefix.endswith("::") or name[len(prefix)].isupper()
 
 
 def _is_scoped_leaf(data: bytes, node: Node) -> bool:
@@ -80,7 +89,7 @@ def rename_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
             if entry is not None:
                 hits.append(_hit(data, rule, entry, node))
                 continue
-        elif node.type in kinds and not _is_scoped_leaf(data, node):
+        elif node.type in kinds and node.parent.type != "enumerator" and not _is_scoped_leaf(data, node):
             entry = _lookup(_name(data, node), exact, prefixes)
             if entry is not None:
                 hits.append(_hit(data, rule, entry, node))
@@ -149,6 +158,7 @@ def call_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
     for entry in rule.entries:
         shape = Shape.parse(entry.pattern)
         shapes.setdefault(shape.name, []).append((shape, entry))
+    report_other_shapes = rule.contexts.get("report_other_shapes", True)
     hits = []
     for node in _walk(root):
         parts = _call_parts(node)
@@ -168,7 +178,8 @@ def call_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
                 hits.append(Hit(rule, entry, node.start_byte, node.end_byte, name, edit))
                 break
         else:
-            hits.append(Hit(rule, None, node.start_byte, node.end_byte, name))
+            if report_other_shapes:
+                hits.append(Hit(rule, None, node.start_byte, node.end_byte, name))
     return hits
 
 
