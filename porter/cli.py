@@ -223,6 +223,51 @@ def rules_show(rule_id, target):
     click.echo(rule_page(rule), nl=False)
 
 
+@main.command()
+@click.option("--target", help="torch_npu version the port was made for (default: the newest supported).")
+def doctor(target):
+    """Check this machine for what a ported project needs: torch / torch_npu / CANN versions that match each
+    other and the port's --target, torch_npu importable, NPUs visible, device and HCCL environment.
+
+    Exit 1 when a check fails."""
+    from porter.doctor import FAIL, Machine, diagnose
+
+    checks = diagnose(Machine(), target or available_versions("torch_npu")[-1])
+    for check in checks:
+        click.echo(check.render())
+    sys.exit(EXIT_THRESHOLD if any(c.state == FAIL for c in checks) else EXIT_OK)
+
+
+@main.command()
+@click.argument("code")
+@click.option("--report", "report_json", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A report.json: explain its findings at CODE (a path or path:line) or of rule CODE.")
+@click.option("--target", help="torch_npu version (default: the newest supported).")
+def explain(code, report_json, target):
+    """Explain CODE: a rule ID (its page), an ACL or HCCL error code or name (107002, ACL_ERROR_RT_CONTEXT_NULL,
+    "hccl 9"), or with --report a finding's place (path or path:line)."""
+    from porter.explain import explain_error, explain_place, find_error, rule_findings
+
+    report = load_report(report_json) if report_json else None
+    rule = _ruleset(target, ()).by_id(code.upper())
+    if rule is not None:
+        click.echo(rule_page(rule), nl=False)
+        if report is not None:
+            click.echo("\n" + rule_findings(report, rule.id))
+        return
+    if report is not None:
+        place = explain_place(report, code)
+        if place is not None:
+            click.echo(place)
+            return
+    errors = find_error(code, target)
+    if not errors:
+        click.echo(f"porter: error: {code!r} is no rule ID, ACL/HCCL error code{', or finding place' if report else ''}"
+                   " porter knows", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo("\n\n".join(explain_error(e) for e in errors))
+
+
 def _register_parity() -> None:
     from porter.parity.cli import parity
 
