@@ -162,3 +162,20 @@ def test_call_shapes_bind_literals_and_repeated_placeholders():
     assert shape.bind(["x", "y", "4", "LIT"], [(0, 1)] * 4) is None
     assert shape.bind(["x", "x", "4", "OTHER"], [(0, 1)] * 4) is None
     assert Shape.parse("cudaDeviceSynchronize()").args == ()
+
+
+def test_cmake_constructs_are_reported_one_by_one(ruleset):
+    source = (b"project(p LANGUAGES CXX CUDA)  # CUDA::cudart in a comment\n"
+              b"add_library(p src/cuda/a.cpp b.cu)\n"
+              b"target_link_libraries(p CUDA::cudart)\n")
+    result = port_bytes("CMakeLists.txt", "build", source, ruleset)
+    found = [(f.original, f.span.line, f.span.column) for f in result.findings]
+    assert found == [("CUDA", 1, 25), ("b.cu", 2, 30), ("CUDA::cudart", 3, 25)]
+    assert result.new_bytes is None and {f.rule_id for f in result.findings} == {"BLD102"}
+
+
+def test_cmake_example_is_what_porter_does(ruleset):
+    rule = ruleset.by_id("BLD102")
+    result = port_bytes("CMakeLists.txt", "build", rule.example_before.encode(), ruleset)
+    assert result.new_bytes is None and rule.example_after == rule.example_before
+    assert [f.original for f in result.findings] == ["CUDA", "CUDA::cudart"]
