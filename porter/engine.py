@@ -15,6 +15,7 @@ from porter.cache import cache_key, load, store
 from porter.discover import SourceFile
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
 from porter.native import NATIVE_KINDS, port_native
+from porter.native.cmake import port_build
 from porter.python import port_python
 from porter.ruleset import RuleSet
 from porter.textfiles import port_text_file
@@ -122,7 +123,7 @@ def _text_frontend(relpath: str, data: bytes, ruleset: RuleSet, context: Fronten
 
 
 Frontend = Callable[[str, bytes, RuleSet, FrontendContext], FileResult]
-FRONTENDS: dict[str, Frontend] = {"python": _python_frontend, "native": port_native}  # other kinds: text
+FRONTENDS: dict[str, Frontend] = {"python": _python_frontend, "native": port_native, "build": port_build}  # others: text
 
 
 def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
