@@ -504,12 +504,17 @@ def op_names(wheel: Wheel) -> set[str]:
 
 
 def split_top_level(text: str) -> list[str]:
-    """Split a schema's argument list at commas outside brackets (`int[2] stride=[1, 1]` stays whole)."""
-    parts, depth, current = [], 0, ""
+    """Split a schema's argument list at commas outside brackets and quotes (`int[2] stride=[1, 1]` stays whole)."""
+    parts, depth, quote, current = [], 0, "", ""
     for char in text:
-        depth += char in "(["
-        depth -= char in ")]"
-        if char == "," and depth == 0:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        else:
+            depth += char in "(["
+            depth -= char in ")]"
+        if char == "," and depth == 0 and not quote:
             parts.append(current)
             current = ""
         else:
