@@ -16,6 +16,7 @@ from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Outcome, Report
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
+from porter.textio import write_atomic
 from porter.report import write_reports
 from porter.ruleset import RuleSet
 
@@ -111,7 +112,21 @@ def _write_outputs(request: PortRequest, results: list[FileResult], ignored: lis
             result.findings[-1].path = result.path
             result.error = f"write failed: {exc}"
             result.outcome = Outcome.ERROR
+    _write_generated(request, results, dst)
     return [c for c in copies if c.outcome is Outcome.ERROR]
+
+
+def _write_generated(request: PortRequest, results: list[FileResult], dst: Path) -> None:
+    """New files a frontend made from a source (kernels, build entries): beside it, also with --in-place."""
+    for result in results:
+        for relpath, data in sorted(result.generated.items()):
+            try:
+                if ".." in Path(relpath).parts or Path(relpath).is_absolute():
+                    raise OSError(f"{relpath}: outside the output tree")
+                write_atomic(dst / relpath, data)
+            except OSError as exc:
+                result.findings.append(input_finding(request.ruleset, "write-failed", f"{relpath}: {exc}"))
+                result.findings[-1].path = result.path
 
 
 def _start_output(root: Path) -> Path:
