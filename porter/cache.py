@@ -46,6 +46,7 @@ def load(directory: Path, key: str, relpath: str) -> FileResult | None:
         result = FileResult.from_dict({**entry["result"], "path": relpath})
         if entry.get("new_bytes") is not None:
             result.new_bytes = base64.b64decode(entry["new_bytes"])
+        result.generated = {path: base64.b64decode(data) for path, data in entry.get("generated", {}).items()}
     except (OSError, ValueError, KeyError, TypeError):
         return None
     for finding in result.findings:
@@ -55,7 +56,8 @@ def load(directory: Path, key: str, relpath: str) -> FileResult | None:
 
 def store(directory: Path, key: str, result: FileResult) -> None:
     entry = {"result": result.to_dict(),
-             "new_bytes": None if result.new_bytes is None else base64.b64encode(result.new_bytes).decode()}
+             "new_bytes": None if result.new_bytes is None else base64.b64encode(result.new_bytes).decode(),
+             "generated": {path: base64.b64encode(data).decode() for path, data in result.generated.items()}}
     try:
         write_atomic(directory / key[:2] / f"{key}.json", json.dumps(entry).encode())
     except OSError:
