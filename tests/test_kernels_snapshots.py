@@ -73,7 +73,7 @@ def _emitted_names(text: str) -> set[str]:
     names |= {m for m in re.findall(r'#include [<"]([^>"]+)[>"]', text)
               if m not in ("torch/extension.h", "cstdint") and "tiling" not in m}  # torch's, the C++ library's, porter's
     names |= set(re.findall(r"\.(SetGlobalBuffer|InitBuffer|AllocTensor|EnQue|DeQue|FreeTensor|Get)\b", text))
-    names |= set(re.findall(r"c10_npu::\w+", text))
+    names |= set(re.findall(r"c10_npu::\w+", text)) | set(re.findall(r"RoundMode::(\w+)", text))
     return names
 
 

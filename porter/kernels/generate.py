@@ -26,7 +26,7 @@ def _kernel_context(plan: KernelPlan) -> dict:
     ew = plan.elementwise
     context = {
         "name": kernel.name, "cls": f"Porter{camel}Kernel", "entry": f"{kernel.name}_npu", "synthesised": plan.synthesised,
-        "gm": plan.gm, "scalars": plan.scalars, "dtypes": [{"name": d} for d in plan.dtypes],
+        "gm": plan.gm, "scalars": plan.scalars, "dtypes": [{"name": d, "widen": "true" if DTYPES[d][1] < 4 else "false"} for d in plan.dtypes],
         "classification": plan.classification.kind, "difficulty": plan.classification.difficulty,
         "advice": plan.classification.advice, "reason": plan.reason,
         "cuda_body": kernel.body.text.decode(errors="replace").splitlines(),
@@ -67,14 +67,20 @@ def _op_context(op: OpPlan) -> dict:
     }
 
 
+def _buffers(plan: KernelPlan) -> int:
+    """Tile-sized buffers of one kernel, counted for a 16-bit T: its queues double-buffered, and a float buffer
+    (twice the tile's bytes) per temporary and per widened input and output."""
+    tensors = len(plan.elementwise.inputs) + len(plan.elementwise.outputs)
+    return 2 * tensors + 2 * (plan.program.temps + tensors)
+
+
 def generate(relpath: str, plans: list[KernelPlan], ops: list[OpPlan], define_ops: bool, contexts: dict) -> dict[str, bytes]:
     """Output-tree path -> bytes of every generated file for one .cu file (nothing when it has no kernel)."""
     if not plans:
         return {}
     out = folder(relpath)
     stem = posixpath.basename(out).removesuffix("_ascendc")
-    buffers = max([2 * (len(p.elementwise.inputs) + len(p.elementwise.outputs)) + p.program.temps
-                   for p in plans if p.synthesised] or [2])
+    buffers = max([_buffers(p) for p in plans if p.synthesised] or [2])
     hosted = [op for op in ops if op.kernel is not None and op.binding.returns]  # ops whose launch was traced
     namespace = ops[0].binding.namespace if ops else f"porter_{stem}"
     common = {"source": relpath, "namespace": namespace, "define_ops": define_ops, "module": _module(relpath)}

@@ -30,7 +30,8 @@ def scalar_cpp(expr: Expr) -> str:
 
 @dataclass
 class VectorProgram:
-    """Ascend C statements computing every output tile from the input tiles, `count` elements at a time."""
+    """Ascend C statements computing every output tile from the input tiles, `count` elements at a time, in float
+    (`<param>Calc` locals): CUDA's half and bfloat16 operators compute in float too."""
 
     instructions: dict[str, str]  # IR op -> Ascend C instruction name (rule data)
     statements: list[str] = field(default_factory=list)
@@ -51,8 +52,8 @@ class VectorProgram:
         """Emit the instructions for a tensor-valued expression; returns the local holding it."""
         if isinstance(expr, Load):
             if dst is None:
-                return f"{expr.param}Local"
-            self.emit("muls", dst, f"{expr.param}Local", "static_cast<T>(1.0f)")  # a plain copy, bit-exact
+                return f"{expr.param}Calc"
+            self.emit("muls", dst, f"{expr.param}Calc", "static_cast<float>(1.0f)")  # a plain copy, bit-exact
             return dst
         if isinstance(expr, Broadcast):
             raise Stop(f"operand `{expr.param}[i % {expr.period}]` is broadcast")
@@ -64,11 +65,11 @@ class VectorProgram:
         self.computed.setdefault(expr, out)
         name, args = expr.name, expr.args
         if name == "neg":
-            self.emit("muls", out, self.tensor(args[0]), "static_cast<T>(-1.0f)")
+            self.emit("muls", out, self.tensor(args[0]), "static_cast<float>(-1.0f)")
         elif name in UNARY:
             self.emit(name, out, self.tensor(args[0]))
         elif name == "leaky_relu":
-            self.emit(name, out, self.tensor(args[0]), f"static_cast<T>({scalar_cpp(args[1])})")
+            self.emit(name, out, self.tensor(args[0]), f"static_cast<float>({scalar_cpp(args[1])})")
         elif not is_scalar(args[0]) and not is_scalar(args[1]):
             self.emit(name, out, self.tensor(args[0]), self.tensor(args[1]))
         else:
@@ -80,16 +81,16 @@ class VectorProgram:
         tensor, scalar = (args[0], args[1]) if tensor_first else (args[1], args[0])
         value = scalar_cpp(scalar)
         if name in SCALAR_OPS:  # commutative
-            self.emit(SCALAR_OPS[name], out, self.tensor(tensor), f"static_cast<T>({value})")
+            self.emit(SCALAR_OPS[name], out, self.tensor(tensor), f"static_cast<float>({value})")
         elif name == "sub" and tensor_first:
-            self.emit("adds", out, self.tensor(tensor), f"static_cast<T>(-{value})")
+            self.emit("adds", out, self.tensor(tensor), f"static_cast<float>(-{value})")
         elif name == "sub":
-            self.emit("muls", out, self.tensor(tensor), "static_cast<T>(-1.0f)")
-            self.emit("adds", out, out, f"static_cast<T>({value})")
+            self.emit("muls", out, self.tensor(tensor), "static_cast<float>(-1.0f)")
+            self.emit("adds", out, out, f"static_cast<float>({value})")
         else:  # division by (or of) a scalar: broadcast it, so the rounding is that of one division
             filled = self.temp()
             self.used.add(self.instructions["duplicate"])
-            self.statements.append(f"AscendC::{self.instructions['duplicate']}({filled}, static_cast<T>({value}), count);")
+            self.statements.append(f"AscendC::{self.instructions['duplicate']}({filled}, static_cast<float>({value}), count);")
             operands = (self.tensor(tensor), filled) if tensor_first else (filled, self.tensor(tensor))
             self.emit("div", out, *operands)
 
@@ -97,7 +98,7 @@ class VectorProgram:
 def vector_program(outputs: dict[str, Expr], instructions: dict[str, str]) -> VectorProgram:
     program = VectorProgram(instructions)
     for param, expr in outputs.items():
-        program.tensor(expr, dst=f"{param}Local")
+        program.tensor(expr, dst=f"{param}Calc")
     return program
 
 

@@ -141,7 +141,7 @@ def _with_composite(op: OpPlan, ew: Elementwise, plan: KernelPlan, functions: di
         kind, source = binding.args[param.name]
         if kind == "input":
             names[param.name] = f"{param.name}_flat"
-            setup.append(f"{param.name}_flat = {source}.reshape(-1)")
+            setup.append(f"{param.name}_flat = _wide({source}).reshape(-1)")
         elif kind == "scalar":
             names[param.name] = source
         elif kind == "numel":
