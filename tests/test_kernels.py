@@ -1,5 +1,6 @@
 """Kernel inventory, classification, elementwise reading, lowering, composites and op: custom parity."""
 
+import importlib
 import importlib.util
 import re
 import sys
@@ -206,3 +207,27 @@ def test_an_fma_kernel_passes_against_the_unfused_composite(dtype):
 @pytest.mark.parametrize("dtype", ["fp32", "fp16"])
 def test_a_wrong_kernel_fails(dtype):
     assert _verdict("wrong_kernel", dtype)[2].status == "fail"
+
+
+def test_the_generated_parity_cases_join_the_suite_and_run(tmp_path, monkeypatch):
+    from porter.kernels import parity_modules
+    from porter.parity.suite import generate_suite, load_suite
+
+    source = _body("const float* x, const float* y, float* out, int n", "if (i < n) out[i] = x[i] * y[i] + x[i];")
+    port = port_kernels("kern/fmx.cu", source.encode(), RULES)
+    for path, data in port.generated.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+    modules = parity_modules(port.generated)
+    assert modules == ("kern.fmx_ascendc.parity_cases",)
+    generate_suite({}, tmp_path / "parity", modules=modules)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    composite_module = importlib.import_module("kern.fmx_ascendc.composite")
+    composite_module.register("CPU")  # stands in for the extension's own CPU/CUDA kernel
+    suite = load_suite(tmp_path / "parity")
+    case = next(c for c in suite.cases if c.name == "porter_fmx_k")
+    assert (case.op, case.benchmark) == ("custom", "kern.fmx_ascendc.composite:k")
+    with suite.importable():
+        tensors = runner.make_inputs(case)
+        runs = [runner.run(case, dict(tensors), "cpu", role) for role in ("reference", "target", "benchmark")]
+    assert judge.judge(case, *runs).status == "pass"

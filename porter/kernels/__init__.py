@@ -10,13 +10,19 @@ import re
 from dataclasses import dataclass, field
 
 from porter.findings import STATUS_OF_ENTRY, Finding
-from porter.kernels.generate import folder, generate
+from porter.kernels.generate import PARITY_MODULE, folder, generate
 from porter.kernels.inventory import FEATURES, kernels, launches
 from porter.kernels.plan import KernelPlan, OpPlan, bound_ops, default_ops, plan_kernel
 from porter.kernels.syntax import parse, span, text
 from porter.ruleset import Rule, RuleSet
 
 SYNTHESISED, SCAFFOLDED, LAUNCH, FEATURE = "KRN301", "KRN302", "KRN303", "KRN304"
+
+
+def parity_modules(generated_paths) -> tuple[str, ...]:
+    """The dotted names of the generated parity case modules among output-tree paths, for the parity suite."""
+    return tuple(sorted(path.removesuffix(".py").replace("/", ".") for path in generated_paths
+                        if path.endswith("_ascendc/" + PARITY_MODULE)))
 
 
 @dataclass

@@ -6,6 +6,8 @@ import posixpath
 
 from porter.kernels.plan import DTYPES, PARITY_SCALARS, PARITY_SHAPE, KernelPlan, OpPlan
 from porter.kernels.tiling import tile_bytes
+
+PARITY_MODULE = "parity_cases.py"
 from porter.templating import render
 
 
@@ -98,5 +100,5 @@ def generate(relpath: str, plans: list[KernelPlan], ops: list[OpPlan], define_op
     if op_contexts:
         files[f"{out}/composite.py"] = render("ascendc_composite.py.j2", **common, ops=op_contexts)
         if common["module"] and any(op["composite"] for op in op_contexts):
-            files[f"{out}/parity_cases.py"] = render("ascendc_parity_cases.py.j2", **common, ops=op_contexts)
+            files[f"{out}/{PARITY_MODULE}"] = render("ascendc_parity_cases.py.j2", **common, ops=op_contexts)
     return {path: text.encode() for path, text in files.items()}
