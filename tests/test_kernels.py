@@ -72,7 +72,11 @@ def test_what_stops_synthesis_is_named(params, body, reason):
 # classification ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body, kind, difficulty", [
-    ("__shared__ float s[64]; s[threadIdx.x] = x[threadIdx.x]; __syncthreads(); y[0] = s[0];", "reduction", "medium"),
+    ("__shared__ float s[64]; s[threadIdx.x] = x[threadIdx.x]; __syncthreads();"
+     " for (int k = blockDim.x / 2; k > 0; k /= 2) { s[threadIdx.x] += s[threadIdx.x + k]; __syncthreads(); }"
+     " y[0] = s[0];", "reduction", "medium"),
+    ("__shared__ float s[64]; s[threadIdx.x] = x[threadIdx.x]; __syncthreads(); y[threadIdx.x] = s[63 - threadIdx.x];",
+     "stencil", "medium"),
     ("float v = __shfl_down_sync(0xffffffff, x[threadIdx.x], 1); atomicAdd(y, v);", "reduction", "high"),
     ("int i = threadIdx.x; y[i] = x[i - 1] + x[i + 1];", "stencil", "medium"),
     ("wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::row_major> a;", "other", "high"),

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from porter.kernels.inventory import Kernel
 from porter.kernels.syntax import compact
 
-_NEIGHBOUR = re.compile(r"\[[A-Za-z_]\w*[+-]\d+\]|\[[A-Za-z_]\w*[+-][A-Za-z_]\w*\]")
+_NEIGHBOUR = re.compile(r"\[[A-Za-z_]\w*[+-]\d+\]")  # x[i - 1], x[i + 2]
+_HALVING = re.compile(r"/=2\b|>>=1\b|=\w+/2;|=\w+>>1;")  # a tree reduction's stride
 
 ADVICE = {
     ("elementwise", True): "generated completely: build the Ascend C project and run the parity cases on the NPU",
@@ -36,10 +37,11 @@ def classify(kernel: Kernel, synthesised: bool, broadcast: bool) -> Classificati
     features = set(kernel.features)
     if features & {"tensor_core", "ptx"}:
         return Classification("other", "high", ADVICE["other", False])
-    if features & {"atomics", "warp"} or {"shared", "barrier"} <= features:
+    body = compact(kernel.body)
+    if features & {"atomics", "warp"} or ({"shared", "barrier"} <= features and _HALVING.search(body)):
         difficulty = "high" if features & {"warp", "tensor_core"} else "medium"
         return Classification("reduction", difficulty, ADVICE["reduction", False])
-    if _NEIGHBOUR.search(compact(kernel.body)):
+    if _NEIGHBOUR.search(body) or {"shared", "barrier"} <= features:  # a tile exchanged through shared memory
         return Classification("stencil", "medium", ADVICE["stencil", False])
     if synthesised:
         return Classification("elementwise", "low", ADVICE["elementwise", True])

@@ -286,6 +286,12 @@ def read_elementwise(kernel: Kernel, contexts: dict) -> Elementwise:
     if kernel.features:
         raise Stop("uses " + ", ".join(sorted(kernel.features)))
     pointers = [p for p in kernel.params if p.pointer]
+    if not pointers:
+        first = kernel.params[0] if kernel.params else None
+        raise Stop("no pointer parameters" + (f" (operands come in `{first.base_type} {first.name}`)" if first else ""))
+    indices = [p.name for p in pointers if p.base_type in contexts["index_types"]]
+    if indices and len(indices) < len(pointers):
+        raise Stop(f"integer operand `{indices[0]}` next to data operands: a gather or scatter")
     types = sorted({p.base_type for p in pointers})
     if len(types) > 1:
         raise Stop(f"mixed element types ({', '.join(types)})")
