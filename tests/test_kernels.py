@@ -15,7 +15,7 @@ from porter.kernels.inventory import kernels
 from porter.kernels.ir import Stop, read_elementwise
 from porter.kernels.lower import vector_program
 from porter.kernels.plan import plan_kernel
-from porter.kernels.syntax import parse
+from porter.kernels.syntax import outline, parse
 from porter.parity import judge, runner
 from porter.parity.cases import Case
 from porter.ruleset import RuleSet, load_rule_file
@@ -28,7 +28,7 @@ INSTRUCTIONS = {op: names[0] for op, names in CONTEXTS["vector_ops"].items()}
 
 
 def _kernel(source: str):
-    return kernels(parse(source.encode()), PATTERNS)[0]
+    return kernels(outline(parse(source.encode()))[0], PATTERNS)[0]
 
 
 def _body(params: str, body: str) -> str:

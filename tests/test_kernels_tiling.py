@@ -11,7 +11,7 @@ from porter.kernels import tiling
 from porter.kernels.generate import generate
 from porter.kernels.inventory import kernels
 from porter.kernels.plan import plan_kernel
-from porter.kernels.syntax import parse
+from porter.kernels.syntax import outline, parse
 from porter.ruleset import load_rule_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ int main() {
 def test_the_generated_header_tiles_like_the_model(tmp_path):
     source = b"__global__ void k(const float* x, float* y, int n) {" \
              b" int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) y[i] = x[i] * 2.0f; }"
-    plans = [plan_kernel(k, CONTEXTS) for k in kernels(parse(source), {})]
+    plans = [plan_kernel(k, CONTEXTS) for k in kernels(outline(parse(source))[0], {})]
     header = generate("k.cu", plans, [], True, CONTEXTS)["k_ascendc/k_tiling.h"]
     (tmp_path / "k_tiling.h").write_bytes(header)
     tile_bytes = int(header.decode().split("PORTER_TILE_BYTES = ")[1].split(";")[0])

@@ -13,7 +13,7 @@ from porter.findings import STATUS_OF_ENTRY, Finding
 from porter.kernels.generate import PARITY_MODULE, folder, generate
 from porter.kernels.inventory import FEATURES, kernels, launches
 from porter.kernels.plan import KernelPlan, OpPlan, bound_ops, default_ops, plan_kernel
-from porter.kernels.syntax import parse, span, text
+from porter.kernels.syntax import outline, parse, span, text
 from porter.ruleset import Rule, RuleSet
 
 SYNTHESISED, SCAFFOLDED, LAUNCH, FEATURE = "KRN301", "KRN302", "KRN303", "KRN304"
@@ -52,14 +52,17 @@ def port_kernels(relpath: str, data: bytes, ruleset: RuleSet) -> KernelPort:
     rules = {rule.id: rule for rule in ruleset.of_kind("kernel")}
     if set(rules) < {SYNTHESISED, SCAFFOLDED, LAUNCH, FEATURE}:
         return KernelPort()
+    if b"__global__" not in data and b"<<<" not in data:  # nothing a kernel rule could report
+        return KernelPort()
     contexts = rules[SYNTHESISED].contexts
     patterns = {name: re.compile(regex) for name, regex in rules[FEATURE].contexts.items()}
     root = parse(data)
-    found = kernels(root, patterns)
-    calls = launches(root)
+    definitions, launch_nodes = outline(root)
+    found = kernels(definitions, patterns)
+    calls = launches(launch_nodes)
     plans = {kernel.name: plan_kernel(kernel, contexts) for kernel in found}
     torch_functions = {op: names[1] for op, names in contexts["vector_ops"].items()}
-    ops = bound_ops(root, plans, calls, torch_functions)
+    ops = bound_ops(definitions, plans, calls, torch_functions)
     define_ops = not ops
     if define_ops:
         ops = default_ops(relpath.rsplit("/", 1)[-1].rsplit(".", 1)[0], list(plans.values()), torch_functions)

@@ -48,12 +48,10 @@ def _host_kind(type_text: str) -> str:
     return ""
 
 
-def registrations(root: Node) -> list[tuple[str, str, str, Node]]:
+def registrations(definitions: list[Node]) -> list[tuple[str, str, str, Node]]:
     """(namespace, op name, host function, node) for each `m.impl` inside `TORCH_LIBRARY_IMPL(ns, CUDA, m)`."""
     found = []
-    for node in walk(root):
-        if node.type != "function_definition":
-            continue
+    for node in definitions:
         declarator = node.child_by_field_name("declarator")
         if declarator is None or declarator.type != "function_declarator" or \
                 text(declarator.child_by_field_name("declarator")) != "TORCH_LIBRARY_IMPL":
@@ -77,15 +75,14 @@ def registrations(root: Node) -> list[tuple[str, str, str, Node]]:
     return found
 
 
-def functions(root: Node) -> dict[str, Node]:
+def functions(definitions: list[Node]) -> dict[str, Node]:
     found = {}
-    for node in walk(root):
-        if node.type == "function_definition":
-            declarator = node.child_by_field_name("declarator")
-            while declarator is not None and declarator.type != "function_declarator":
-                declarator = declarator.child_by_field_name("declarator")
-            if declarator is not None:
-                found[compact(declarator.child_by_field_name("declarator")).split("::")[-1]] = node
+    for node in definitions:
+        declarator = node.child_by_field_name("declarator")
+        while declarator is not None and declarator.type != "function_declarator":
+            declarator = declarator.child_by_field_name("declarator")
+        if declarator is not None:
+            found[compact(declarator.child_by_field_name("declarator")).split("::")[-1]] = node
     return found
 
 

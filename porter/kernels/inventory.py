@@ -82,10 +82,10 @@ def _features(body: Node, patterns: dict[str, re.Pattern[str]]) -> dict[str, lis
     return found
 
 
-def kernels(root: Node, patterns: dict[str, re.Pattern[str]]) -> list[Kernel]:
+def kernels(functions: list[Node], patterns: dict[str, re.Pattern[str]]) -> list[Kernel]:
     found = []
-    for node in walk(root):
-        if node.type != "function_definition" or not any(c.type == "__global__" for c in node.children):
+    for node in functions:
+        if not any(c.type == "__global__" for c in node.children):
             continue
         declarator = node.child_by_field_name("declarator")
         while declarator is not None and declarator.type != "function_declarator":
@@ -106,14 +106,10 @@ def _enclosing_function(node: Node) -> Node | None:
     return node
 
 
-def launches(root: Node) -> list[Launch]:
+def launches(calls: list[Node]) -> list[Launch]:
     found = []
-    for node in walk(root):
-        if node.type != "call_expression":
-            continue
-        config = next((c for c in node.children if c.type == "kernel_call_syntax"), None)
-        if config is None:
-            continue
+    for node in calls:
+        config = next(c for c in node.children if c.type == "kernel_call_syntax")
         arguments = node.child_by_field_name("arguments")
         found.append(Launch(call_name(node), node, [text(c) for c in config.named_children],
                             list(arguments.named_children) if arguments else [], _enclosing_function(node)))

@@ -106,10 +106,11 @@ def default_ops(stem: str, plans: list[KernelPlan], functions: dict[str, str]) -
     return ops
 
 
-def bound_ops(root, kernels: dict[str, KernelPlan], launches: list[Launch], torch_functions: dict[str, str]) -> list[OpPlan]:
-    functions = host.functions(root)
+def bound_ops(definitions: list, kernels: dict[str, KernelPlan], launches: list[Launch],
+              torch_functions: dict[str, str]) -> list[OpPlan]:
+    functions = host.functions(definitions)
     ops = []
-    for namespace, name, function_name, node in host.registrations(root):
+    for namespace, name, function_name, node in host.registrations(definitions):
         binding = host.OpBinding(namespace, name, function_name, [])
         op = OpPlan(binding, None, node=node)
         ops.append(op)

@@ -5,14 +5,31 @@ from __future__ import annotations
 import functools
 
 import tree_sitter_cuda
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
 from porter.findings import Span
 
 
 @functools.cache
+def _language() -> Language:
+    return Language(tree_sitter_cuda.language())
+
+
+@functools.cache
 def parser() -> Parser:
-    return Parser(Language(tree_sitter_cuda.language()))
+    return Parser(_language())
+
+
+@functools.cache
+def _outline_query() -> Query:
+    return Query(_language(), "(function_definition) @function (call_expression (kernel_call_syntax)) @launch")
+
+
+def outline(root: Node) -> tuple[list[Node], list[Node]]:
+    """Every function definition and every `<<<...>>>` launch, in source order (found by tree-sitter, not Python)."""
+    captures = QueryCursor(_outline_query()).captures(root)
+    order = lambda node: node.start_byte  # noqa: E731
+    return sorted(captures.get("function", []), key=order), sorted(captures.get("launch", []), key=order)
 
 
 def parse(data: bytes) -> Node:
