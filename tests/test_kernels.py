@@ -91,7 +91,7 @@ def test_classification(body, kind, difficulty):
 
 def test_a_templated_kernel_is_instantiated_for_both_float_widths():
     plan = plan_kernel(_kernel("template <typename T> " + _body("const T* x, T* y, int n", "if (i < n) y[i] = x[i];")), CONTEXTS)
-    assert plan.synthesised and plan.dtypes == ("float", "half")
+    assert plan.synthesised and plan.dtypes == ("float", "half", "bfloat16_t")
 
 
 # lowering ---------------------------------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def _verdict(ported: str, dtype: str):
     return reference, target, judge.judge(case, reference, target, bench)
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
 def test_an_fma_kernel_passes_against_the_unfused_composite(dtype):
     reference, target, verdict = _verdict("composite", dtype)
     if dtype == "fp32":  # one rounding apart on some elements; fp16 is computed in float and rounded once, like CUDA
@@ -208,7 +208,7 @@ def test_an_fma_kernel_passes_against_the_unfused_composite(dtype):
     assert verdict.status == "pass", verdict.message
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
 def test_a_wrong_kernel_fails(dtype):
     assert _verdict("wrong_kernel", dtype)[2].status == "fail"
 

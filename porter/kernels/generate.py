@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
-from porter.kernels.plan import DTYPES, PARITY_SCALARS, PARITY_SHAPE, KernelPlan, OpPlan
+from porter.kernels.plan import DTYPES, PARITY_SCALARS, PARITY_SHAPE, KernelPlan, OpPlan, op_dtypes
 from porter.kernels.tiling import tile_bytes
 
 PARITY_MODULE = "parity_cases.py"
@@ -40,8 +40,9 @@ def _kernel_context(plan: KernelPlan) -> dict:
     return context
 
 
-def _op_context(op: OpPlan) -> dict:
+def _op_context(op: OpPlan, spellings: dict[str, list[str]]) -> dict:
     binding, plan = op.binding, op.kernel
+    dtypes = op_dtypes(binding, plan, spellings)
     output = binding.returns
     tensors = [p.name for p in binding.params if p.kind == "tensor"]
     launch = []
@@ -59,13 +60,13 @@ def _op_context(op: OpPlan) -> dict:
         "tensors": tensors, "output": output, "same_size": [t for t in tensors if t not in op.broadcast], "like": binding.args[output][1],
         "numel": binding.args[plan.length][1] if plan.length else binding.args[output][1],
         "launch_args": launch,
-        "dtypes": [{"name": d, "torch": DTYPES[d][0], "size": DTYPES[d][1]} for d in plan.dtypes],
+        "dtypes": [{"name": d, "torch": DTYPES[d][0], "size": DTYPES[d][1]} for d in dtypes],
         "py_params": ", ".join(p.name for p in binding.params), "py_args": ", ".join(p.name for p in binding.params),
         "composite": op.composite, "composite_setup": op.composite_setup, "reason": op.reason,
         "summary": f"the composite of CUDA kernel `{binding.kernel}`",
         "parity_inputs": {t: ([PARITY_SHAPE[-1]] if t in op.broadcast else list(PARITY_SHAPE)) for t in tensors},
         "parity_params": {p.name: PARITY_SCALARS[p.kind] for p in binding.params if p.kind != "tensor"},
-        "parity_dtypes": [DTYPES[d][2] for d in plan.dtypes],
+        "parity_dtypes": [DTYPES[d][2] for d in dtypes],
     }
 
 
@@ -86,7 +87,7 @@ def generate(relpath: str, plans: list[KernelPlan], ops: list[OpPlan], define_op
     hosted = [op for op in ops if op.kernel is not None and op.binding.returns]  # ops whose launch was traced
     namespace = ops[0].binding.namespace if ops else f"porter_{stem}"
     common = {"source": relpath, "namespace": namespace, "define_ops": define_ops, "module": _module(relpath)}
-    op_contexts = [_op_context(op) for op in hosted]
+    op_contexts = [_op_context(op, contexts["dispatch"]) for op in hosted]
     files = {
         f"{out}/{stem}.asc": render("ascendc_kernel.asc.j2", **common, kernels=[_kernel_context(p) for p in plans],
                                     ops=op_contexts, cpp_namespace=f"{namespace}_npu",

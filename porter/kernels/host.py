@@ -33,6 +33,7 @@ class OpBinding:
     #                     | ("numel", host tensor)
     args: dict[str, tuple[str, str]] = field(default_factory=dict)
     returns: str = ""  # the kernel output parameter the op returns
+    dispatch: str = ""  # the AT_DISPATCH_... call around the launch (its source text), if any
 
 
 def _host_kind(type_text: str) -> str:
@@ -163,6 +164,15 @@ class _Tracer:
         raise Stop(f"launch argument `{compact(node)[:50]}` cannot be traced to the op's inputs")
 
 
+def _dispatch(node: Node) -> str:
+    """The source of the `AT_DISPATCH_*` call whose lambda holds the launch, or ""."""
+    while node is not None and node.type != "function_definition":
+        if node.type == "call_expression" and call_name(node).startswith("AT_DISPATCH_"):
+            return text(node)[: text(node).find("[")]  # the macro name and its arguments before the lambda
+        node = node.parent
+    return ""
+
+
 def bind(op: OpBinding, function: Node, launch: Launch, kernel: Kernel) -> None:
     """Fill `op.args`/`op.returns` from the host function's launch of `kernel`."""
     tracer = _Tracer(function, op.params)
@@ -177,6 +187,7 @@ def bind(op: OpBinding, function: Node, launch: Launch, kernel: Kernel) -> None:
             source = like
         op.args[param.name] = (kind, source)
     op.kernel = kernel.name
+    op.dispatch = _dispatch(launch.node)
     for node in walk(function.child_by_field_name("body")):
         if node.type == "return_statement" and node.named_children:
             op.returns = outputs.get(compact(node.named_children[0]), "")

@@ -11,7 +11,7 @@ from porter.kernels.inventory import Kernel, Launch
 from porter.kernels.ir import Broadcast, Elementwise, Op, Stop, has_broadcast, read_elementwise
 from porter.kernels.lower import VectorProgram, torch_expr, vector_program
 
-DTYPES = {"float": ("at::kFloat", 4, "fp32"), "half": ("at::kHalf", 2, "fp16")}
+DTYPES = {"float": ("at::kFloat", 4, "fp32"), "half": ("at::kHalf", 2, "fp16"), "bfloat16_t": ("at::kBFloat16", 2, "bf16")}
 PARITY_SHAPE = [8, 129]  # rows x columns: 1032 elements, neither a multiple of a tile nor of 32 bytes
 PARITY_SCALARS = {"float": 0.75, "int": 3, "bool": True}
 
@@ -47,6 +47,13 @@ class KernelPlan:
     @property
     def length(self) -> str:
         return self.elementwise.length if self.elementwise else ""
+
+
+def op_dtypes(binding: host.OpBinding, plan: KernelPlan, spellings: dict[str, list[str]]) -> tuple[str, ...]:
+    """The kernel's types the host dispatch macro lets through (all of them without a macro)."""
+    if not binding.dispatch:
+        return plan.dtypes
+    return tuple(d for d in plan.dtypes if any(word in binding.dispatch for word in spellings.get(d, ())))
 
 
 @dataclass
