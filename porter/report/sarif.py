@@ -28,7 +28,7 @@ def _rule_descriptor(rule_id: str, rules: dict) -> dict:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.doc.strip() or rule.summary},
         "help": {"text": f"{rule.summary}\n\n{rule.doc.strip()}", "markdown": f"**{rule.summary}**\n\n{rule.doc.strip()}"},
-        "properties": {"tags": [rule.category, rule.kind]},
+        "properties": {"tags": sorted({rule.category, rule.kind})},
     }
 
 
