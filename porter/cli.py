@@ -268,6 +268,32 @@ def explain(code, report_json, target):
     click.echo("\n\n".join(explain_error(e) for e in errors))
 
 
+@main.command()
+@click.argument("output", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--torch-npu", "torch_npu", metavar="PATH",
+              help="The torch-npu .whl or its unpacked directory (default: $PORTER_TORCH_NPU, else the installed one).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Compilers run at once (default: CPU count).")
+def check(output, torch_npu, jobs):
+    """Syntax-check the host C++ of a ported tree (g++ -fsyntax-only) against the real torch and torch-npu headers
+    (ACL, HCCL, torch_npu). Never installs or imports torch_npu.
+
+    Exit 1 when a file does not compile, 2 when the compiler or the headers are missing."""
+    from porter.check import CheckError, check_tree
+
+    try:
+        checks = check_tree(output, torch_npu, jobs)
+    except CheckError as exc:
+        click.echo(f"porter: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for result in checks:
+        click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.path}")
+        if not result.ok:
+            click.echo("  " + result.output.replace("\n", "\n  "))
+    failed = sum(not c.ok for c in checks)
+    click.echo(f"{len(checks)} host C++ file(s) checked, {failed} failed")
+    sys.exit(EXIT_THRESHOLD if failed else EXIT_OK)
+
+
 def _register_parity() -> None:
     from porter.parity.cli import parity
 
