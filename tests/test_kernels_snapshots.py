@@ -67,6 +67,13 @@ def test_the_fixtures_cover_every_outcome():
     assert {m.split(":")[0] for m in by_rule["KRN304"]} >= {"__shared__ memory", "atomics", "thread barriers"}
 
 
+@pytest.mark.parametrize("extension", EXTENSIONS)
+def test_generated_python_compiles(extension):
+    for path, data in _outputs(extension).items():
+        if path.endswith(".py"):
+            compile(data, path, "exec")
+
+
 def _emitted_names(text: str) -> set[str]:
     names = set(re.findall(r"AscendC::(\w+)", text))
     names |= set(re.findall(r"\b(__aicore__|__global__|__vector__|__gm__)\b", text))

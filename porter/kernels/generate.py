@@ -70,6 +70,13 @@ def _op_context(op: OpPlan, spellings: dict[str, list[str]]) -> dict:
     }
 
 
+def _stub_reason(op: OpPlan) -> str:
+    kernel = op.kernel
+    if kernel is not None and not kernel.synthesised:
+        return f"kernel `{kernel.kernel.name}` ({kernel.classification.kind}): {kernel.reason}; {op.reason}"
+    return op.reason
+
+
 def _buffers(plan: KernelPlan) -> int:
     """Tile-sized buffers of one kernel, counted for a 16-bit T: its queues double-buffered, and a float buffer
     (twice the tile's bytes) per temporary and per widened input and output."""
@@ -88,9 +95,12 @@ def generate(relpath: str, plans: list[KernelPlan], ops: list[OpPlan], define_op
     namespace = ops[0].binding.namespace if ops else f"porter_{stem}"
     common = {"source": relpath, "namespace": namespace, "define_ops": define_ops, "module": _module(relpath)}
     op_contexts = [_op_context(op, contexts["dispatch"]) for op in hosted]
+    stubs = [{"name": op.binding.name, "return_type": op.binding.return_type, "reason": _stub_reason(op),
+              "signature": ", ".join(f"{p.cpp_type} {p.name}" for p in op.binding.params)}
+             for op in ops if op not in hosted and op.binding.return_type]
     files = {
         f"{out}/{stem}.asc": render("ascendc_kernel.asc.j2", **common, kernels=[_kernel_context(p) for p in plans],
-                                    ops=op_contexts, cpp_namespace=f"{namespace}_npu",
+                                    ops=op_contexts, stubs=stubs, cpp_namespace=f"{namespace}_npu", folder=out,
                                     tiling_header=f"{stem}_tiling.h"),
         f"{out}/{stem}_tiling.h": render("ascendc_tiling.h.j2", **common, rule="KRN301",
                                          tile_bytes=tile_bytes(buffers, contexts["ub_budget_bytes"]), buffers=buffers,

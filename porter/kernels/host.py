@@ -34,6 +34,7 @@ class OpBinding:
     args: dict[str, tuple[str, str]] = field(default_factory=dict)
     returns: str = ""  # the kernel output parameter the op returns
     dispatch: str = ""  # the AT_DISPATCH_... call around the launch (its source text), if any
+    return_type: str = ""  # the host function's, once its signature was read
 
 
 def _host_kind(type_text: str) -> str:

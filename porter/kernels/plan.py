@@ -71,6 +71,8 @@ def plan_kernel(kernel: Kernel, contexts: dict) -> KernelPlan:
     instructions = {op: names[0] for op, names in contexts["vector_ops"].items()}
     elementwise, program, reason = None, None, ""
     try:
+        if kernel.node.has_error:
+            raise Stop("the kernel does not parse cleanly")
         elementwise = read_elementwise(kernel, contexts)
         program = vector_program(elementwise.outputs, instructions)
         if len(elementwise.outputs) > 1:
@@ -125,7 +127,10 @@ def bound_ops(definitions: list, kernels: dict[str, KernelPlan], launches: list[
         try:
             if function is None:
                 raise Stop(f"host function `{function_name}` is not in this file")
+            if function.has_error:
+                raise Stop(f"host function `{function_name}` does not parse cleanly")
             binding.params = host.host_params(function)
+            binding.return_type = " ".join(function.child_by_field_name("type").text.decode(errors="replace").split())
             launched = [launch for launch in launches if launch.function == function and launch.kernel in kernels]
             if len(launched) != 1:
                 raise Stop(f"`{function_name}` launches {len(launched)} kernels of this file (one is generated per op)")
