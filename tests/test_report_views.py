@@ -59,7 +59,10 @@ def sample_report() -> Report:
         ], error="line 3: parser error"),
         FileResult("README.md", "other", Outcome.COPIED),
     ]
-    return Report("0.1.0", "abc123", "2.13.0", "/src/proj", "/out/proj", files, parity_suite="/out/proj/parity")
+    support = {"target": "npu", "other_backends": ["xpu"],
+               "evidence": [{"path": EVIL, "line": 1, "what": "imports `torch_npu`"}]}
+    return Report("0.1.0", "abc123", "2.13.0", "/src/proj", "/out/proj", files, parity_suite="/out/proj/parity",
+                  backend_support=support)
 
 
 def test_review_folds_identical_findings_and_ranks_by_urgency():
@@ -71,6 +74,13 @@ def test_review_folds_identical_findings_and_ranks_by_urgency():
     assert kernels.title == "a CUDA kernel" and kernels.detail(kernels.items[1]) == "kernel `shift`"
     assert [(i.code, i.files) for i in rev.low][0] == ("use_cuda", [EVIL, "train.py"])
     assert rev.parity["verdict"] == "not run"
+
+
+def test_backend_support_opens_the_report():
+    for fmt, name in (("md", "report.md"), ("html", "report.html")):
+        text = RENDERERS[fmt](sample_report())[name]
+        assert text.index("Other backends") < text.index("distinct item"), fmt
+        assert "xpu" in text and "in 1 place(s)" in text
 
 
 @pytest.mark.parametrize("code, expected", [

@@ -50,5 +50,7 @@ def load_report(path: Path) -> Report:
     return Report(
         porter_version=data["porter_version"], rules_version=data["rules_version"], target=data["target"],
         source=data["source"], output=data.get("output"), files=files, parity=data.get("parity"),
-        parity_suite=data.get("parity_suite"),
+        parity_suite=data.get("parity_suite"), ignored_copied=data.get("totals", {}).get("ignored_copied", 0),
+        skipped=data.get("skipped", []), incomplete=data.get("incomplete", False),
+        backend_support=data.get("backend_support"),
     )
