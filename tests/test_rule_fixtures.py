@@ -60,7 +60,7 @@ def test_ok_lines_are_left_alone(rule, ruleset):
 
 
 def _python_example(rule):
-    return rule.example_before and rule.kind not in ("input", "text_residual", "native_inventory", "cpp_rename", "cpp_call", "cpp_include", "cmake_command")
+    return rule.example_before and rule.kind not in ("input", "text_residual", "native_inventory", "cpp_rename", "cpp_call", "cpp_include", "cmake_command", "kernel")
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if _python_example(r)], ids=lambda r: r.id)
