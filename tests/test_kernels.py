@@ -235,3 +235,21 @@ def test_the_generated_parity_cases_join_the_suite_and_run(tmp_path, monkeypatch
         tensors = runner.make_inputs(case)
         runs = [runner.run(case, dict(tensors), "cpu", role) for role in ("reference", "target", "benchmark")]
     assert judge.judge(case, *runs).status == "pass"
+
+
+@pytest.mark.parametrize("rule_id, stem", [("KRN301", "axpy"), ("KRN302", "bias_relu")])
+def test_documented_example_is_what_porter_generates(rule_id, stem):
+    """Each `after` line of the rule page is `<generated file>: <a line of it>`, so the page cannot drift."""
+    rule = RULES.by_id(rule_id)
+    generated = port_kernels(f"{stem}.cu", rule.example_before.encode(), RULES).generated
+    for line in rule.example_after.strip().splitlines():
+        path, _, expected = line.partition(": ")
+        assert expected in [g.strip() for g in generated[path].decode().splitlines()], line
+
+
+@pytest.mark.parametrize("rule_id", ["KRN303", "KRN304"])
+def test_documented_inventory_example_is_reported(rule_id):
+    rule = RULES.by_id(rule_id)
+    source = rule.example_before if "__global__" in rule.example_before else \
+        "__global__ void scale(float* x, float a, int n) {}\nvoid f() {\n" + rule.example_before + "}\n"
+    assert rule_id in {f.rule_id for f in port_kernels("example.cu", source.encode(), RULES).findings}
