@@ -16,7 +16,7 @@ from porter.discover import SourceFile
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
 from porter.native import NATIVE_KINDS, port_native
 from porter.native.cmake import port_build
-from porter.python import port_python
+from porter.python import ModuleContext, port_python
 from porter.ruleset import RuleSet
 from porter.textfiles import port_text_file
 from porter.textio import UndecodableError, decode_python, looks_binary
@@ -31,6 +31,7 @@ class PortOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = os.cpu_count() or 1
     local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules: never "third party"
+    repo_backends: frozenset[str] = frozenset()  # other backends the repository names (porter.backend_support)
     cache_dir: Path | None = None  # where per-file results are cached (None: no cache)
 
 
@@ -84,7 +85,8 @@ def _scanned_kinds(ruleset: RuleSet) -> frozenset[str]:
     return kinds
 
 
-def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules: frozenset[str]) -> FileResult:
+def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules: frozenset[str],
+                      repo_backends: frozenset[str] = frozenset()) -> FileResult:
     if looks_binary(data):
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "binary")], "binary content")
     try:
@@ -94,7 +96,7 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules
     if not might_need_porting(ruleset, decoded.text):
         return FileResult(relpath, "python", Outcome.UNCHANGED)
     try:
-        new_text, findings = port_python(decoded.text, ruleset, local_modules)
+        new_text, findings = port_python(decoded.text, ruleset, local_modules, ModuleContext(relpath, repo_backends))
     except cst.ParserSyntaxError as exc:
         detail = f"line {exc.raw_line}: {exc.message.splitlines()[0][:100]}"
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "syntax-error", detail)], detail)
@@ -112,10 +114,11 @@ class FrontendContext:
 
     kind: str
     local_modules: frozenset[str] = frozenset()
+    repo_backends: frozenset[str] = frozenset()
 
 
 def _python_frontend(relpath: str, data: bytes, ruleset: RuleSet, context: FrontendContext) -> FileResult:
-    return _port_python_file(relpath, data, ruleset, context.local_modules)
+    return _port_python_file(relpath, data, ruleset, context.local_modules, context.repo_backends)
 
 
 def _text_frontend(relpath: str, data: bytes, ruleset: RuleSet, context: FrontendContext) -> FileResult:
@@ -127,10 +130,10 @@ FRONTENDS: dict[str, Frontend] = {"python": _python_frontend, "native": port_nat
 
 
 def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
-               local_modules: frozenset[str] = frozenset()) -> FileResult:
+               local_modules: frozenset[str] = frozenset(), repo_backends: frozenset[str] = frozenset()) -> FileResult:
     """Port one file's content with the frontend registered for its kind."""
     frontend = FRONTENDS.get(kind, _text_frontend)
-    return frontend(relpath, data, ruleset, FrontendContext(kind, local_modules))
+    return frontend(relpath, data, ruleset, FrontendContext(kind, local_modules, repo_backends))
 
 
 def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
@@ -154,11 +157,12 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
                           [input_finding(ruleset, "unreadable", str(exc))], str(exc))
     key = None
     if options.cache_dir is not None:
-        key = cache_key(ruleset.version, options.local_modules, source.kind, data)
+        key = cache_key(ruleset.version, options.local_modules, source.kind, data, source.relpath,
+                        options.repo_backends)
         cached = load(options.cache_dir, key, source.relpath)
         if cached is not None:
             return cached
-    result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules)
+    result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules, options.repo_backends)
     if key is not None and result.outcome is not Outcome.ERROR:
         store(options.cache_dir, key, result)
     for finding in result.findings:

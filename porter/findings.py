@@ -114,6 +114,7 @@ class Report:
     ignored_copied: int = 0  # files .gitignore excludes: copied unchanged, never read (not in `files`)
     skipped: list[str] = field(default_factory=list)  # paths .gitignore excludes that were left out; folders end in /
     incomplete: bool = False  # the run was interrupted before its output was whole
+    backend_support: dict | None = None  # other backends the repository names, evidence it supports the target
 
     @property
     def findings(self) -> list[Finding]:
@@ -146,4 +147,5 @@ class Report:
             "parity": self.parity,
             "skipped": sorted(self.skipped),
             "incomplete": self.incomplete,
+            "backend_support": self.backend_support,
         }

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from porter import __version__
+from porter import __version__, backend_support
 from porter.discover import REPORT_DIR_NAME, SourceFile, discover, local_modules
 from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
@@ -166,11 +166,13 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     sources = [s for s in found if not s.ignored]
     ignored = [s for s in found if s.ignored]
     on_start(len(sources))
-    options = dataclasses.replace(request.options, local_modules=local_modules(sources))
+    repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
+    options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends)
     results = port_files(request.source, sources, request.ruleset, options, on_result)
     report = Report(__version__, request.ruleset.version, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), results,
-                    ignored_copied=len(ignored), skipped=skipped)
+                    ignored_copied=len(ignored), skipped=skipped,
+                    backend_support=backend_support.support_summary(request.ruleset, repo_backends, npu_evidence))
     for result in results:
         if result.outcome is Outcome.CONVERTED:
             result.diff = unified_diff(request.source, result)

@@ -16,7 +16,8 @@ import yaml
 
 from porter.resources import data_dir
 
-KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual", "native_inventory", "kernel", "cpp_rename", "cpp_call", "cpp_include", "cmake_command", "call_transform")
+KINDS = ("rename", "method", "context_string", "import", "env_var", "residual", "support_import", "input", "text_residual", "native_inventory", "kernel", "cpp_rename", "cpp_call", "cpp_include", "cmake_command", "call_transform",
+         "backend_dispatch", "backend_implementation", "cuda_only_guard", "value_consistency", "distinct_values")
 
 
 class RuleError(ValueError):

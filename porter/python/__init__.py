@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from porter.findings import Finding, Status
-from porter.python.base import CallIndex, Edit, Proposals, import_bound_names
+from porter.python.base import ApplyEdits, CallIndex, Edit, Proposals, scan_names
 from porter.python.calls import CallTransformVisitor
 from porter.python.imports_add import add_imports
 from porter.python.envvars import EnvVarVisitor
@@ -14,6 +14,9 @@ from porter.python.imports import ImportVisitor
 from porter.python.methods import MethodVisitor
 from porter.python.renames import RenameVisitor
 from porter.python.residual import ResidualVisitor
+from porter.python.safety import ModuleContext, apply_safety
+
+__all__ = ["ModuleContext", "VISITOR_FOR_KIND", "port_python"]
 from porter.python.strings import ContextStringVisitor
 from porter.python.unused_imports import drop_names, findings_outside_dropped, unused_after_edits
 from porter.ruleset import RuleSet
@@ -30,62 +33,74 @@ VISITOR_FOR_KIND = {
 }
 
 
-class _ApplyEdits(cst.CSTTransformer):
-    def __init__(self, edits: list[Edit]) -> None:
-        super().__init__()
-        self.edits: dict[int, Edit] = {}
-        for edit in edits:
-            self.edits.setdefault(id(edit.node), edit)
+def _imported_anywhere(module: cst.Module, name: str) -> bool:
+    """Whether any import statement of the module (functions included) imports `name` or a submodule of it."""
+    found = []
 
-    def on_leave(self, original_node, updated_node):
-        edit = self.edits.get(id(original_node))
-        return edit.rewrite(updated_node) if edit is not None else updated_node
+    class _Find(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            found.extend(a for a in node.names if cst.helpers.get_full_name_for_node(a.name).split(".")[0] == name)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            module_name = cst.helpers.get_full_name_for_node(node.module) if node.module else ""
+            if not node.relative and module_name.split(".")[0] == name:
+                found.append(node)
+
+    module.visit(_Find())
+    return bool(found)
 
 
-def _module_level_imports(statements) -> set[str]:
-    """Modules imported at module level, looking inside `try`/`if`/`with` blocks but not into functions/classes."""
-    names = set()
-    for statement in statements:
+def _imports_torch_unconditionally(module: cst.Module) -> bool:
+    for statement in module.body:
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
-                if isinstance(small, cst.Import):
-                    names.update(cst.helpers.get_full_name_for_node(a.name) for a in small.names)
-        elif isinstance(statement, (cst.Try, cst.If, cst.With, cst.Else, cst.Finally, cst.ExceptHandler)):
-            names |= _module_level_imports(statement.body.body)
-            for branch in (getattr(statement, "orelse", None), getattr(statement, "finalbody", None),
-                           *getattr(statement, "handlers", ())):
-                if branch is not None:
-                    names |= _module_level_imports([branch])
-    return names
+                if isinstance(small, cst.Import) and any(
+                        cst.helpers.get_full_name_for_node(a.name).split(".")[0] == "torch" for a in small.names):
+                    return True
+    return False
 
 
-def _support_import_finding(ruleset: RuleSet, module: cst.Module) -> tuple[str | None, Finding | None]:
+def _support_import(ruleset: RuleSet, module: cst.Module, relpath: str) -> tuple[str | None, Finding | None]:
+    """The support import to add, or a finding saying why it is not added here (never twice, never into a build
+    script, only beside an unconditional module-level `import torch`)."""
     for rule in ruleset.of_kind("support_import"):
         for entry in rule.entries:
-            if entry.pattern not in _module_level_imports(module.body):
-                finding = Finding(rule.id, rule.category, Status.CONVERTED, entry.message or rule.summary,
-                                  original="", replacement=f"import {entry.pattern}")
-                return entry.pattern, finding
+            if _imported_anywhere(module, entry.pattern):
+                continue
+            build = relpath.rsplit("/", 1)[-1] in rule.contexts.get("build_scripts", ()) or any(
+                _imported_anywhere(module, m) for m in rule.contexts.get("build_modules", ()))
+            if build or not _imports_torch_unconditionally(module):
+                why = "a build script" if build else "a module without an unconditional top-level `import torch`"
+                return None, Finding(rule.id, rule.category, Status.REVIEW,
+                                     f"not added to {why}: make sure `{entry.pattern}` is imported before this "
+                                     f"code uses the NPU", original="")
+            finding = Finding(rule.id, rule.category, Status.CONVERTED, entry.message or rule.summary,
+                              original="", replacement=f"import {entry.pattern}")
+            return entry.pattern, finding
     return None, None
 
 
-def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = frozenset()
-                ) -> tuple[str | None, list[Finding]]:
+def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = frozenset(),
+                context: ModuleContext = ModuleContext()) -> tuple[str | None, list[Finding]]:
     """Port one module's source. Returns the new source (None when nothing changes) and the findings.
 
     `local_modules`: the repository's own top-level modules, which import rules never treat as third party.
+    `context`: where the module lives and what the repository around it supports (for the safety policies).
 
     Raises libcst.ParserSyntaxError for code that is not valid Python 3.
     """
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
-    proposals = Proposals(edits=[], findings=[], covered=[], import_bound=import_bound_names(source), call_funcs={},
-                          local_modules=local_modules)
+    names = scan_names(source)
+    proposals = Proposals(edits=[], findings=[], covered=[], import_bound=names.import_bound, call_funcs={},
+                          local_modules=local_modules, own_attributes=names.own_attributes,
+                          own_functions=names.own_functions)
     visitors = [CallIndex(proposals)] + [
         VISITOR_FOR_KIND[kind](rule, proposals)
         for kind in VISITOR_FOR_KIND
         for rule in ruleset.of_kind(kind)
     ]
     wrapper.visit_batched(visitors)
+    apply_safety(wrapper, source, proposals, ruleset, context)
     findings = sorted(proposals.findings, key=lambda f: (f.span.line, f.span.column) if f.span else (0, 0))
     if not proposals.edits:
         return None, findings
@@ -98,12 +113,14 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
         for statement in statements:
             proposals.edits.append(Edit(statement, lambda updated: drop_names(updated, unused), adds_import=False))
         findings = findings_outside_dropped(findings, wrapper, statements, unused)
-    module = wrapper.module.visit(_ApplyEdits(proposals.edits))
+    module = wrapper.module.visit(ApplyEdits(proposals.edits))
     needed = {name for edit in proposals.edits for name in edit.needs_imports}
-    support, finding = _support_import_finding(ruleset, module)
-    if support is not None and any(edit.adds_import for edit in proposals.edits):
-        needed.add(support)
-        findings.insert(0, finding)
+    if any(edit.adds_import for edit in proposals.edits):
+        support, finding = _support_import(ruleset, wrapper.module, context.relpath)
+        if support is not None:
+            needed.add(support)
+        if finding is not None:
+            findings.insert(0, finding)
     module = add_imports(module, sorted(needed))
     new_source = module.code
     return (new_source if new_source != source else None), findings

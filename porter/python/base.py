@@ -24,6 +24,8 @@ class Edit:
     needs_imports: tuple[str, ...] = ()  # modules the new code refers to
     unused_bindings: tuple[str, ...] = ()  # import-bound names this edit stops using (dropped if now unused)
     adds_import: bool = True  # the new code needs the support import (rule data decides)
+    span: Span | None = None  # where `node` is in the source (set by `record`)
+    finding: Finding | None = None  # the finding that announces this edit (dropped with it when vetoed)
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Proposals:
     import_bound: frozenset[str] | None  # names imports bind (only these can resolve to an API); None: unknown
     call_funcs: dict[int, cst.Call]  # id() of each call's callee -> the call (filled before the callee is visited)
     local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules
+    own_attributes: frozenset[str] = frozenset()  # `receiver.attribute` the module itself assigns (`self.is_cuda`)
+    own_functions: frozenset[str] = frozenset()  # function and method names the module itself defines
 
     def covers(self, span: Span) -> bool:
         start, end = (span.line, span.column), (span.end_line, span.end_column)
@@ -105,22 +109,23 @@ class RuleVisitor(cst.BatchableCSTVisitor):
         unused_bindings: tuple[str, ...] = (),
         status: Status | None = None,
         cover: cst.CSTNode | None = None,
+        message_override: str | None = None,
     ) -> None:
         """Record a finding on `node` (and an edit when `rewrite` is given); `cover` is what later passes skip."""
         span = self.span(node)
-        if rewrite is not None:
-            self.proposals.edits.append(Edit(node, rewrite, needs_imports, unused_bindings, self.rule.adds_import))
-        self.proposals.findings.append(
-            Finding(
-                rule_id=self.rule.id,
-                category=self.rule.category,
-                status=status or STATUS_OF_ENTRY[entry.status],
-                message=entry.message or message,
-                span=span,
-                original=code_of(node),
-                replacement=replacement if rewrite is not None else None,
-            )
+        finding = Finding(
+            rule_id=self.rule.id,
+            category=self.rule.category,
+            status=status or STATUS_OF_ENTRY[entry.status],
+            message=message_override or entry.message or message,
+            span=span,
+            original=code_of(node),
+            replacement=replacement if rewrite is not None else None,
         )
+        if rewrite is not None:
+            self.proposals.edits.append(
+                Edit(node, rewrite, needs_imports, unused_bindings, self.rule.adds_import, span, finding))
+        self.proposals.findings.append(finding)
         self.proposals.covered.append(self.span(cover) if cover is not None else span)
 
 
@@ -145,17 +150,42 @@ class CallIndex(cst.BatchableCSTVisitor):
         self.proposals.call_funcs[id(node.func)] = node
 
 
-def import_bound_names(source: str) -> frozenset[str] | None:
-    """Every name an import statement binds anywhere in the module (a cheap scan with the stdlib parser)."""
+@dataclass(frozen=True)
+class ModuleNames:
+    """Names found by a cheap scan with the stdlib parser, before the libcst pass."""
+
+    import_bound: frozenset[str] | None  # every name an import binds anywhere; None: unknown (resolve every name)
+    own_attributes: frozenset[str] = frozenset()  # attributes the module assigns, with receiver (`self.is_cuda`)
+    own_functions: frozenset[str] = frozenset()  # functions and methods the module defines (`def cuda(self)`)
+
+
+def scan_names(source: str) -> ModuleNames:
     try:
         tree = ast.parse(source)
     except SyntaxError:  # libcst accepts a few things this Python's ast does not: then resolve every name
-        return None
-    names = set()
+        return ModuleNames(None)
+    bound, attributes, functions = set(), set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+            bound.update(a.asname or a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            names.update(a.asname or a.name for a in node.names)
-    return frozenset(names)
+            bound.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            attributes.add(f"{ast.unparse(node.value)}.{node.attr}")
+    return ModuleNames(frozenset(bound), frozenset(attributes), frozenset(functions))
 
+
+class ApplyEdits(cst.CSTTransformer):
+    """Apply proposed edits bottom-up: each rewrite sees the node with the edits inside it already made."""
+
+    def __init__(self, edits: list[Edit]) -> None:
+        super().__init__()
+        self.edits: dict[int, Edit] = {}
+        for edit in edits:
+            self.edits.setdefault(id(edit.node), edit)
+
+    def on_leave(self, original_node, updated_node):
+        edit = self.edits.get(id(original_node))
+        return edit.rewrite(updated_node) if edit is not None else updated_node

@@ -1,6 +1,7 @@
 """Rule kind `method`: an attribute or method on any object (`x.cuda()`, `x.is_cuda`), not on an imported module.
 
-A pattern ending in `()` matches only when called, so a plain `self.cuda = True` flag is left alone.
+A pattern ending in `()` matches only when called, so a plain `self.cuda = True` flag is left alone. An attribute
+the module itself assigns (`self.is_cuda = ...`, matched with its receiver) or defines (`def cuda(self)`) is the code's own: never renamed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ class MethodVisitor(RuleVisitor):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         name = node.attr.value
-        entry = self.plain.get(name)
-        if entry is None and name in self.called and self.is_called(node):
+        entry = self.plain.get(name) if code_of(node) not in self.proposals.own_attributes else None
+        if entry is None and name in self.called and self.is_called(node) and name not in self.proposals.own_functions:
             entry = self.called[name]
         receiver = node.value
         if entry is None or (isinstance(receiver, (cst.Name, cst.Attribute)) and self.imported_names(receiver)):

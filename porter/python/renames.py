@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from porter.python.base import RuleVisitor, code_of, dotted_text, entry_matches
+from porter.findings import Status
 from porter.ruleset import Entry
 
 
@@ -59,12 +60,20 @@ class RenameVisitor(RuleVisitor):
         text = dotted_text(node)
         if text is None or self.inside is not None:
             return
-        for qualified in sorted(self.imported_names(node)):
+        qualified_names = sorted(self.imported_names(node))
+        for qualified in qualified_names:
             entry = self.entries.get(qualified) or entry_matches(self.report_only, qualified)
-            if entry is not None:
-                self.inside = node
-                self._apply(node, text, qualified, entry)
+            if entry is None:
+                continue
+            self.inside = node
+            if len(qualified_names) > 1:  # `try: from torch.amp import X / except ImportError: from torch.cuda.amp ...`
+                others = ", ".join(q for q in qualified_names if q != qualified)
+                self.record(node, entry, self.rule.summary, status=Status.REVIEW,
+                            message_override=f"`{text}` is bound by imports from several modules (also {others}): a "
+                                             "backend or version fallback chain, left as it is")
                 return
+            self._apply(node, text, qualified, entry)
+            return
 
     def _apply(self, node: cst.CSTNode, text: str, qualified: str, entry: Entry) -> None:
         if entry.replacement is None:
@@ -73,6 +82,12 @@ class RenameVisitor(RuleVisitor):
         new_text, needs, unused = _spelled_replacement(text, qualified, entry.replacement)
         new_func = cst.parse_expression(new_text)
         call = self.proposals.call_funcs.get(id(node)) if entry.insert_args else None
+        if entry.insert_args and call is None:  # a reference: the generic twin would default to CUDA's device
+            first = ", ".join(entry.insert_args)
+            self.record(node, entry, self.rule.summary, status=Status.REVIEW, message_override=(
+                f"a reference to `{text}`, not a call: `{entry.replacement}` needs {first} first, so pass it where the "
+                f"reference is called (e.g. functools.partial({entry.replacement}, {first})); left as it is"))
+            return
         if call is not None:
             target, rewrite = call, _call_rewriter(new_func, entry)
         else:

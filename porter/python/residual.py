@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
 from porter.findings import Status
 from porter.python.base import RuleVisitor, dotted_text
@@ -41,12 +42,20 @@ class ResidualVisitor(RuleVisitor):
 
     def visit_Import(self, node: cst.Import) -> None:
         self.inside_import += 1
+        for alias in node.names:
+            module = get_full_name_for_node(alias.name)
+            if self.identifier.search(module):
+                self._report(alias.name, f"imports `{module}`, which looks CUDA-specific; check what it does on NPU")
 
     def leave_Import(self, original_node: cst.Import) -> None:
         self.inside_import -= 1
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         self.inside_import += 1
+        module = "." * len(node.relative) + (get_full_name_for_node(node.module) if node.module else "")
+        if node.module is not None and self.identifier.search(module):
+            self._report(node.module, f"imports from `{module}`, which looks CUDA-specific; check what the imported "
+                                      "names do on NPU")
 
     def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
         self.inside_import -= 1

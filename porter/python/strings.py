@@ -39,10 +39,11 @@ class ContextStringVisitor(RuleVisitor):
         self.keywords = set(ctx.get("keywords", ()))
         self.calls = dict(ctx.get("calls", {}))
         self.methods = dict(ctx.get("methods", {}))
+        self.name_methods = dict(ctx.get("name_methods", {}))  # only on a receiver named like a device
         self.names = re.compile(ctx["names"]) if ctx.get("names") else None
         self.values = {e.pattern: e for e in rule.entries}
         alternatives = "|".join(re.escape(p) for p in sorted(self.values, key=len, reverse=True))
-        self.value_re = re.compile(rf"({alternatives})(:\d*)?")
+        self.value_re = re.compile(rf"({alternatives})(:(\d*|\{{[^{{}}]*\}}|%[ds]))?")
         self.seen: set[int] = set()
 
     def _names_match(self, node: cst.CSTNode) -> bool:
@@ -70,6 +71,8 @@ class ContextStringVisitor(RuleVisitor):
                 return self.calls[qualified]
         if isinstance(func, cst.Attribute) and func.attr.value in self.methods:
             return self.methods[func.attr.value]
+        if isinstance(func, cst.Attribute) and func.attr.value in self.name_methods and self._names_match(func.value):
+            return self.name_methods[func.attr.value]
         return None
 
     def visit_Assign(self, node: cst.Assign) -> None:

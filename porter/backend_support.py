@@ -1,0 +1,81 @@
+"""What the repository already supports: a cheap text scan of its Python files before porting.
+
+Two uses: the other backends the repository names anywhere make the safety policies treat CUDA-named code as
+one backend among several (PY011), and evidence that NPU support already exists opens the report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from porter.discover import SourceFile
+from porter.python.backends import Markers, segments
+from porter.ruleset import RuleSet
+
+_COMMENT = re.compile(r"#[^\n'\"]*$", re.MULTILINE)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+_DEFINITION = re.compile(r"^\s*(class|def)\s+(\w+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    path: str
+    line: int
+    what: str
+
+
+def markers_of(ruleset: RuleSet) -> Markers | None:
+    rule = next((r for r in ruleset.rules if "markers" in r.contexts), None)
+    return Markers.from_data(rule.contexts["markers"]) if rule is not None else None
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _target_evidence(path: str, text: str, markers: Markers) -> list[Evidence]:
+    target = markers.target
+    found = []
+    for match in _IMPORT.finditer(text):
+        if markers.name_backends(match.group(1).split(".")[0]) & {target}:
+            found.append(Evidence(path, _line_of(text, match.start(1)), f"imports `{match.group(1)}`"))
+    for match in _DEFINITION.finditer(text):
+        if target in markers.name_backends(match.group(2)):
+            found.append(Evidence(path, _line_of(text, match.start(2)), f"defines {match.group(1)} `{match.group(2)}`"))
+    return found
+
+
+def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet) -> tuple[frozenset[str], list[Evidence]]:
+    """(other backends named anywhere in the Python code, evidence that the target backend is supported)."""
+    markers = markers_of(ruleset)
+    if markers is None:
+        return frozenset(), []
+    words = {w for b in markers.others if b.dispatch for w in b.segments}
+    prefilter = re.compile("|".join(sorted(map(re.escape, words))), re.IGNORECASE)
+    named: set[str] = set()
+    evidence: list[Evidence] = []
+    for source in sources:
+        if source.kind != "python" or not source.port:
+            continue
+        try:
+            text = _COMMENT.sub("", (root / source.relpath).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        if not prefilter.search(text):
+            continue
+        for word in set(_WORD.findall(text)):
+            if segments(word) & words:
+                named |= markers.name_backends(word, dispatch_only=True)
+        evidence += _target_evidence(source.relpath, text, markers)
+    return frozenset(named - {markers.source.name}), evidence
+
+
+def support_summary(ruleset: RuleSet, named: frozenset[str], evidence: list[Evidence]) -> dict | None:
+    """The report's `backend_support` section, or None when the repository names no other backend."""
+    markers = markers_of(ruleset)
+    if markers is None or not (named or evidence):
+        return None
+    return {"target": markers.target, "other_backends": sorted(named), "evidence": [asdict(e) for e in evidence]}

@@ -1,0 +1,102 @@
+"""The state the safety policies share: the module's structure, the proposals, and how a region is vetoed."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from porter.findings import Finding, Span, Status
+from porter.python.backends import Markers
+from porter.python.safety.structure import Structure, inside, literal_value
+
+
+class Safety:
+    def __init__(self, structure: Structure, proposals, markers: Markers, ruleset, context, lines: list[str]) -> None:
+        self.structure = structure
+        self.proposals = proposals
+        self.markers = markers
+        self.ruleset = ruleset
+        self.context = context
+        self.lines = lines
+        self.vetoed: list[Span] = []
+
+    # --- what the code names -------------------------------------------------------------------------------------
+
+    def backends_in(self, node: cst.CSTNode) -> set[str]:
+        """Backends an expression names through its identifiers or string values (conditions only)."""
+        found: set[str] = set()
+        markers = self.markers
+
+        class _Names(cst.CSTVisitor):
+            def visit_Name(self, name: cst.Name) -> None:
+                found.update(markers.name_backends(name.value, dispatch_only=True))
+
+            def visit_SimpleString(self, string: cst.SimpleString) -> None:
+                value = literal_value(string)
+                if value is not None:
+                    found.update(markers.value_backends(value))
+
+        node.visit(_Names())
+        return found
+
+    def module_backends(self) -> set[str]:
+        """Other backends the module names anywhere (identifiers or string values)."""
+        named = set()
+        for name in self.structure.name_uses:
+            named |= self.markers.name_backends(name, dispatch_only=True)
+        for literal in self.structure.literals:
+            named |= self.markers.value_backends(literal.value)
+        return named - {self.markers.source.name}
+
+    def multi_backend(self) -> bool:
+        return bool(self.context.repo_backends) or bool(self.module_backends())
+
+    # --- edits --------------------------------------------------------------------------------------------------
+
+    def edits_inside(self, region: Span) -> list:
+        return [e for e in self.proposals.edits if e.span is not None and inside(e.span, region)]
+
+    def is_vetoed(self, span: Span) -> bool:
+        return any(inside(span, region) for region in self.vetoed)
+
+    def leftovers(self, region: Span, strings_only: bool = False) -> list[tuple[Span, str]]:
+        """CUDA-specific tokens in `region` that no remaining edit rewrites."""
+        edits = self.edits_inside(region)
+        tokens = [(span, text) for span, text in self.structure.source_tokens
+                  if inside(span, region) and not (strings_only and text.isidentifier())]
+        tokens += [(span, name) for name in self.flagged_import_names() if not strings_only
+                   for span in self.structure.name_uses.get(name, ()) if inside(span, region)]
+        return [(span, text) for span, text in tokens if not any(inside(span, e.span) for e in edits)]
+
+    def flagged_import_names(self) -> set[str]:
+        """Names bound by imports of CUDA-only libraries (an `import` rule reported them, nothing converted them)."""
+        import_rules = {r.id for r in self.ruleset.of_kind("import")}
+        flagged = [f.span for f in self.proposals.findings
+                   if f.rule_id in import_rules and f.status is not Status.CONVERTED and f.span]
+        return {name for name, span in self.structure.import_aliases
+                if any(inside(span, f) or inside(f, span) for f in flagged)}
+
+    def first_line(self, span: Span) -> str:
+        return self.lines[span.line - 1].strip() if 0 < span.line <= len(self.lines) else ""
+
+    def veto(self, region: Span, rule, message: str, drop_findings: bool = False, edits=None,
+             announce: bool = False) -> bool:
+        """Drop the edits inside `region` (or the given ones) and their findings; one finding explains why.
+
+        `drop_findings`: also drop every other finding inside (code of another backend needs no CUDA review).
+        `announce`: explain the region even when nothing was dropped, if it holds CUDA-specific code.
+        Returns whether anything was vetoed."""
+        removed = edits if edits is not None else self.edits_inside(region)
+        dead = {id(e.finding) for e in removed}
+        if drop_findings:
+            dead |= {id(f) for f in self.proposals.findings if f.span and inside(f.span, region)}
+        cuda_inside = any(inside(span, region) for span, _ in self.structure.source_tokens)
+        if not dead and not (announce and cuda_inside):
+            return False
+        removed_ids = {id(e) for e in removed}
+        self.proposals.edits = [e for e in self.proposals.edits if id(e) not in removed_ids]
+        self.proposals.findings = [f for f in self.proposals.findings if id(f) not in dead]
+        self.vetoed.append(region)
+        suffix = f" ({len(removed)} rewrite{'s' * (len(removed) != 1)} withheld)" if removed else ""
+        self.proposals.findings.append(Finding(rule.id, rule.category, Status.REVIEW, message + suffix, span=region,
+                                               original=self.first_line(region)))
+        return True
