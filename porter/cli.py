@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from porter import __version__
-from porter.docs import catalogue, rule_page
+from porter.docs import catalogue, rule_page, write_rule_pages
 from porter.engine import DEFAULT_MAX_FILE_SIZE, PortOptions
 from porter.findings import Outcome
 from porter.pipeline import PortRequest, UsageError, fail_on_hit, run
 from porter.progress import Progress
 from porter.report import DEFAULT_FORMATS, RENDERERS, load_report, write_reports
 from porter.report.review import effort_text, review
+from porter.report.rules_info import builtin_rules
 from porter.ruleset import RuleError, RuleSet, load_ruleset
 from porter.surface import available_versions
 
@@ -192,6 +193,10 @@ def report_command(report_json, formats, output):
     out_dir = output or report_json.parent
     try:
         written = write_reports(report, out_dir, formats or DEFAULT_FORMATS)
+        if out_dir != report_json.parent:  # the views link each finding to its rule's page beside them
+            rules = builtin_rules(report.target)
+            write_rule_pages([rules[i] for i in sorted({f.rule_id for f in report.findings}) if i in rules],
+                             out_dir / "rules")
     except OSError as exc:
         click.echo(f"porter: error: cannot write to {out_dir}: {exc}", err=True)
         sys.exit(EXIT_USAGE)

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -181,6 +182,17 @@ def test_report_command_rerenders_and_reads_an_older_schema(tmp_path):
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
         "report.html", "change_list.csv", "unsupported_api.csv", "unknown_api.csv", "findings.csv"}
     assert {r.path for r in load_report(saved).files} == {r.path for r in sample_report().files}
+
+
+def test_report_command_writes_rule_pages_beside_the_views(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "fixtures" / "projects" / "mini_gpt", src, symlinks=True)
+    assert CliRunner().invoke(main, ["analyze", str(src), "--report-dir", str(tmp_path / "rep"), "-q"]).exit_code == 0
+    out = tmp_path / "elsewhere"
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "rep" / "report.json"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    linked = set(re.findall(r'href="rules/(\w+)\.md"', (out / "report.html").read_text()))
+    assert linked and all((out / "rules" / f"{rule}.md").is_file() for rule in linked)
 
 
 def test_report_command_rejects_another_major_schema(tmp_path):
