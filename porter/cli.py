@@ -193,10 +193,10 @@ def report_command(report_json, formats, output):
     out_dir = output or report_json.parent
     try:
         written = write_reports(report, out_dir, formats or DEFAULT_FORMATS)
-        if out_dir != report_json.parent:  # the views link each finding to its rule's page beside them
-            rules = builtin_rules(report.target)
-            write_rule_pages([rules[i] for i in sorted({f.rule_id for f in report.findings}) if i in rules],
-                             out_dir / "rules")
+        rules = builtin_rules(report.target)
+        pages = [rules[i] for i in sorted({f.rule_id for f in report.findings}) if i in rules]
+        if pages and out_dir != report_json.parent:  # the views link each finding to its rule's page beside them
+            write_rule_pages(pages, out_dir / "rules")
     except OSError as exc:
         click.echo(f"porter: error: cannot write to {out_dir}: {exc}", err=True)
         sys.exit(EXIT_USAGE)
