@@ -29,12 +29,14 @@ def _input_error(message: str):
     sys.exit(EXIT_INPUT)
 
 
-def _load(suite_dir: Path, patterns: tuple[str, ...]):
-    """The suite and its selected cases; torch is checked here so a missing extra reads clearly."""
+def _load(suite_dir: Path, patterns: tuple[str, ...], device: str | None = None):
+    """The suite and its selected cases; torch is imported here so a missing or broken install reads clearly."""
+    from porter.parity.device import DeviceError, import_torch
+
     try:
-        import torch  # noqa: F401
-    except ImportError:
-        _input_error("porter parity needs torch: pip install 'porter[parity]'")
+        import_torch(device)
+    except DeviceError as exc:
+        _input_error(str(exc))
     from porter.parity.harness import select
     from porter.parity.suite import SuiteError, load_suite
 
@@ -66,7 +68,7 @@ def record(suite, device, golden_dir, patterns):
     from porter.parity.device import DeviceError
     from porter.parity.harness import record as run_record
 
-    loaded, cases = _load(suite, patterns)
+    loaded, cases = _load(suite, patterns, device)
     golden_dir = golden_dir or suite / "golden"
     try:
         result = run_record(loaded, device, golden_dir, cases)
@@ -90,13 +92,13 @@ def record(suite, device, golden_dir, patterns):
                    "(default: SUITE/../porter-report/report.json when it exists).")
 def compare(suite, device, golden_dir, patterns, junit, json_path, report_path):
     """Run the cases on the target backend with the recorded inputs and judge them."""
+    loaded, cases = _load(suite, patterns, device)  # first: it imports torch for this device
     from rich.console import Console
 
     from porter.parity import golden, report
     from porter.parity.device import DeviceError
     from porter.parity.harness import compare as run_compare
 
-    loaded, cases = _load(suite, patterns)
     golden_dir = golden_dir or suite / "golden"
     if report_path is not None and not report_path.is_file():
         _input_error(f"--report {report_path}: no such file")

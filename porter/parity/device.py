@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
+import sys
 
 DEVICES = ("cpu", "cuda", "npu")
 
 
 class DeviceError(RuntimeError):
     """The requested backend is not usable here (exit code 2)."""
+
+
+AUTOLOAD = "TORCH_DEVICE_BACKEND_AUTOLOAD"
+
+
+def import_torch(device: str | None):
+    """torch, imported for ``device``: any device but npu keeps torch from autoloading torch_npu.
+
+    With torch_npu installed but not loadable (no CANN), torch's backend autoload makes ``import
+    torch`` itself raise; a CPU or CUDA run has no use for the NPU backend, so it never loads it.
+    """
+    if device != "npu" and "torch" not in sys.modules:
+        os.environ.setdefault(AUTOLOAD, "0")
+    try:
+        import torch
+    except ImportError as exc:
+        if exc.name == "torch":
+            raise DeviceError("porter parity needs torch: pip install 'porter[parity]'") from None
+        raise DeviceError(_backend_failure(exc)) from None
+    except Exception as exc:  # torch wraps a failing backend extension in a RuntimeError
+        raise DeviceError(_backend_failure(exc)) from None
+    return torch
+
+
+def _backend_failure(exc: Exception) -> str:
+    cause = f" ({type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
+    return (f"importing torch failed while loading a device backend: {exc}{cause}. With torch_npu installed, "
+            "--device npu needs CANN (source its set_env.sh); --device cpu or cuda does not load torch_npu at all")
 
 
 def prepare(device: str) -> dict:
@@ -35,13 +65,29 @@ def prepare(device: str) -> dict:
 
 
 def pin_precision() -> dict:
-    """TF32 (CUDA) and HF32 (NPU) off on both sides, so fp32 means fp32 wherever a case runs."""
+    """Reduced-precision modes off on both sides, so fp32 means fp32 wherever a case runs.
+
+    Pinned: TF32 (CUDA) and HF32 (NPU), and the fp16/bf16 matmul reductions in reduced precision.
+    Recorded but left as they are: the SDPA backends (the NPU's fused attention is flash-style
+    whatever is pinned, so the standards must accept flash-style rounding anyway).
+    """
     import torch
 
-    torch.backends.cuda.matmul.allow_tf32 = False
+    matmul = torch.backends.cuda.matmul
+    matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.set_float32_matmul_precision("highest")
     pinned = {"cuda.matmul.allow_tf32": False, "cudnn.allow_tf32": False, "float32_matmul_precision": "highest"}
+    for flag in ("allow_fp16_reduced_precision_reduction", "allow_bf16_reduced_precision_reduction",
+                 "allow_fp16_accumulation"):
+        if hasattr(matmul, flag):
+            setattr(matmul, flag, False)
+            pinned[f"cuda.matmul.{flag}"] = False
+    sdpa = torch.backends.cuda
+    for backend in ("flash", "mem_efficient", "math", "cudnn"):
+        enabled = getattr(sdpa, f"{backend}_sdp_enabled", None)
+        if enabled is not None:
+            pinned[f"cuda.sdp.{backend}"] = bool(enabled())
     npu = getattr(torch, "npu", None)
     if npu is not None and hasattr(npu, "matmul"):
         npu.matmul.allow_hf32 = False

@@ -31,13 +31,21 @@ class GoldenError(ValueError):
     """A golden set that is missing, corrupt, or recorded from another case definition."""
 
 
+class NoGoldenSet(GoldenError):
+    """Nothing recorded yet: the one golden problem that is not a broken golden set."""
+
+
 def tensor_sha256(tensor: torch.Tensor) -> str:
     raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
     return hashlib.sha256(raw).hexdigest()
 
 
-def write(golden_dir: Path, environment: dict, recorded: dict[str, tuple[Case, dict]]) -> Path:
-    """Replace the golden set in ``golden_dir`` with ``recorded`` (case name -> (case, tensors))."""
+def write(golden_dir: Path, environment: dict, recorded: dict[str, tuple[Case, dict]],
+          inferred: dict[str, dict[str, str]] | None = None) -> Path:
+    """Replace the golden set in ``golden_dir`` with ``recorded`` (case name -> (case, tensors)).
+
+    ``inferred``: per case, the standards inferred for a custom op's outputs (kept in the manifest).
+    """
     golden_dir.mkdir(parents=True, exist_ok=True)
     for stale in golden_dir.glob(f"*{SUFFIX}"):
         stale.unlink()
@@ -52,6 +60,8 @@ def write(golden_dir: Path, environment: dict, recorded: dict[str, tuple[Case, d
             "tensors": {k: {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "sha256": tensor_sha256(t)}
                         for k, t in sorted(tensors.items())},
         }
+        if inferred and name in inferred:
+            cases[name]["standards"] = inferred[name]
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "porter_version": porter.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -67,7 +77,7 @@ def write(golden_dir: Path, environment: dict, recorded: dict[str, tuple[Case, d
 def load_manifest(golden_dir: Path) -> dict:
     path = golden_dir / MANIFEST
     if not path.is_file():
-        raise GoldenError(f"no golden set at {golden_dir} ({MANIFEST} missing): run `porter parity record` first")
+        raise NoGoldenSet(f"no golden set at {golden_dir} ({MANIFEST} missing): run `porter parity record` first")
     try:
         manifest = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

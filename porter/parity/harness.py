@@ -27,7 +27,7 @@ def select(cases: list[Case], patterns: tuple[str, ...]) -> list[Case]:
 
 def record(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> Recorded:
     from porter.parity import device as devices
-    from porter.parity import golden, runner
+    from porter.parity import golden, infer, runner
 
     environment = devices.prepare(device)
     inputs, failed = {}, {}
@@ -39,14 +39,21 @@ def record(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> Re
     cases = [c for c in cases if c.name in inputs]
     with suite.importable():
         results = _run_all(cases, inputs, device, "reference")
-    kept = {}
+    kept, inferred = {}, {}
     for case in cases:
         tensors, outcome = results[case.name]
         if isinstance(outcome, Exception):
             failed[case.name] = f"{type(outcome).__name__}: {outcome}"
-        else:
-            kept[case.name] = (case, {**tensors, **outcome})
-    manifest = golden.write(golden_dir, environment, kept)
+            continue
+        kept[case.name] = (case, {**tensors, **outcome})
+        if case.kind.family == "custom":
+            try:
+                with suite.importable():
+                    inferred[case.name] = infer.standards(case, tensors)
+            except Exception as exc:  # the benchmark cannot be probed: the case's own default applies
+                failed[case.name] = f"standard inference: {type(exc).__name__}: {exc}"
+                del kept[case.name]
+    manifest = golden.write(golden_dir, environment, kept, inferred)
     return Recorded(manifest, sorted(kept), failed)
 
 
@@ -77,7 +84,8 @@ def compare(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> t
         elif isinstance(bench, Exception):
             verdicts[case.name] = Verdict.error(case, "benchmark_run", f"{type(bench).__name__}: {bench}")
         else:
-            verdicts[case.name] = judge(case, recorded[case.name], target, bench)
+            inferred = manifest["cases"][case.name].get("standards")
+            verdicts[case.name] = judge(case, recorded[case.name], target, bench, inferred)
     return [verdicts[c.name] for c in cases], environment
 
 

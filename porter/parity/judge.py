@@ -51,18 +51,23 @@ class Verdict:
         return cls(case.name, case.op, case.dtype, "error", f"case {case.name!r}: {metric}: {message}", [check], check)
 
 
-def judge(case: Case, reference: dict, target: dict, bench: dict) -> Verdict:
-    """``reference``/``target``/``bench``: the output.* and grad.* tensors of each run."""
+def judge(case: Case, reference: dict, target: dict, bench: dict, inferred: dict[str, str] | None = None) -> Verdict:
+    """``reference``/``target``/``bench``: the output.* and grad.* tensors of each run.
+
+    ``inferred``: standards inferred for a custom op's tensors (``porter.parity.infer``); a case's
+    ``tolerance:`` wins over them.
+    """
     checks: list[Check] = []
     for key in sorted(k for k in reference if k.startswith(("output.", "grad."))):
-        checks.extend(judge_tensor(case, key, reference[key], target.get(key), bench.get(key)))
+        checks.extend(judge_tensor(case, key, reference[key], target.get(key), bench.get(key), (inferred or {}).get(key)))
     for key in sorted(k for k in target if k.startswith(("output.", "grad.")) and k not in reference):
         checks.append(Check(key, "missing", "produced", "not in reference", False,
                             note="the target produced a tensor the reference did not"))
     return _verdict(case, checks)
 
 
-def judge_tensor(case: Case, key: str, ref: torch.Tensor, tgt: torch.Tensor | None, bench: torch.Tensor | None) -> list[Check]:
+def judge_tensor(case: Case, key: str, ref: torch.Tensor, tgt: torch.Tensor | None, bench: torch.Tensor | None,
+                 inferred: str | None = None) -> list[Check]:
     if tgt is None:
         return [Check(key, "missing", "absent", "present", False, note="the target did not produce it")]
     if tuple(tgt.shape) != tuple(ref.shape):
@@ -71,6 +76,8 @@ def judge_tensor(case: Case, key: str, ref: torch.Tensor, tgt: torch.Tensor | No
         return [Check(key, "dtype", dtype_name(tgt.dtype), dtype_name(ref.dtype), False)]
     dtype = dtype_name(ref.dtype)
     standard = case.standard_for(key, integer=not ref.dtype.is_floating_point)
+    if inferred and ref.dtype.is_floating_point and not _tolerance_names(case, key):
+        standard = inferred
     overrides = {k: v for k, v in case.thresholds.items() if k in standards.resolve(standard, dtype)}
     limits = standards.resolve(standard, dtype, overrides)
     if bench is None or tuple(bench.shape) != tuple(ref.shape):
@@ -95,7 +102,12 @@ def judge_tensor(case: Case, key: str, ref: torch.Tensor, tgt: torch.Tensor | No
     return checks
 
 
-def _apply(rule: standards.Rule, key: str, standard: str, value: float, ref_value: float, limits: dict) -> Check:
+def _tolerance_names(case: Case, key: str) -> bool:
+    """Whether the case's ``tolerance:`` picks the standard of this tensor."""
+    return isinstance(case.tolerance, str) or (isinstance(case.tolerance, dict) and key in case.tolerance)
+
+
+def _apply(rule: standards.MetricRule, key: str, standard: str, value: float, ref_value: float, limits: dict) -> Check:
     limit = limits.get(rule.metric)
     if rule.bound == "min":
         passed = value >= limit
@@ -103,9 +115,10 @@ def _apply(rule: standards.Rule, key: str, standard: str, value: float, ref_valu
         return Check(key, rule.metric, value, limit, passed, standard, ref_value, note)
     threshold, note = limit if limit is not None else float("inf"), ""
     if rule.floor is not None:
-        relative = limits["factor"] * max(ref_value, limits[f"{rule.metric}_floor"])
+        factor = limits[f"{rule.metric}_factor"]
+        relative = factor * max(ref_value, limits[f"{rule.metric}_floor"])
         if relative < threshold:
-            threshold, note = relative, f"two-sided: at most {limits['factor']:g} x max(reference, floor)"
+            threshold, note = relative, f"two-sided: at most {factor:g} x max(reference, floor)"
     passed = value <= threshold
     if not passed and limit is not None and ref_value > limit:
         note = "the reference exceeds the limit too"

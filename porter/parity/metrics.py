@@ -67,15 +67,17 @@ def cosine(result: torch.Tensor, bench: torch.Tensor) -> float:
 def compute(standard: str, result: torch.Tensor, bench: torch.Tensor, dtype: str, thresholds: dict) -> dict[str, float]:
     """The ``standard``'s metrics for finite elements (1-D fp64 tensors of equal length)."""
     if result.numel() == 0:
-        return {"cosine": 1.0, "max_rel_err": 0.0, "mean_rel_err": 0.0, "rel_rmse": 0.0,
+        return {"cosine": 1.0, "max_rel_err": 0.0, "mean_rel_err": 0.0, "rel_rmse": 0.0, "max_norm_err": 0.0,
                 "ulp_mean": 0.0, "ulp_frac_over": 0.0}
     if standard == "matmul":
         floor = thresholds["small"] * _scale(bench)
         errors = (result - bench).abs() / ulp(bench.abs().clamp(min=floor), dtype)
         return {"ulp_mean": float(errors.mean()), "ulp_frac_over": float((errors > thresholds["ulp_over"]).double().mean())}
     rel = relative_errors(result, bench, thresholds["small"], dtype)
-    metrics = {"max_rel_err": float(rel.max()), "mean_rel_err": float(rel.mean())}
+    error = result - bench
+    metrics = {"max_rel_err": float(rel.max()), "mean_rel_err": float(rel.mean()),
+               "rel_rmse": float(error.square().mean().sqrt()) / _scale(bench)}
     if standard == "reduction":
-        metrics["rel_rmse"] = float((result - bench).square().mean().sqrt()) / _scale(bench)
+        metrics["max_norm_err"] = float(error.abs().max()) / _scale(bench)
         metrics["cosine"] = cosine(result, bench)
     return metrics

@@ -6,7 +6,11 @@ The generated ``conftest.py`` re-exports the hooks and the fixture below, so
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,14 +19,23 @@ from porter.parity.suite import load_suite
 
 
 def default_device() -> str:
-    """PORTER_PARITY_DEVICE, else npu where torch_npu imports, else cpu."""
+    """PORTER_PARITY_DEVICE, else npu where torch_npu loads, else cpu.
+
+    Whether torch_npu loads is asked of a child process: a torch_npu that cannot load (no CANN)
+    makes ``import torch`` raise, and a failed torch import cannot be retried in this process.
+    """
     if os.environ.get("PORTER_PARITY_DEVICE"):
         return os.environ["PORTER_PARITY_DEVICE"]
-    try:
-        import torch_npu  # noqa: F401
-    except Exception:  # not installed, or a broken install: fall back to the CPU
-        return "cpu"
-    return "npu"
+    return "npu" if _torch_npu_loads() else "cpu"
+
+
+@functools.cache
+def _torch_npu_loads() -> bool:
+    if "torch_npu" in sys.modules:
+        return True
+    if importlib.util.find_spec("torch_npu") is None:
+        return False
+    return subprocess.run([sys.executable, "-c", "import torch, torch_npu"], capture_output=True, timeout=300).returncode == 0
 
 
 def pytest_addoption(parser):
@@ -31,8 +44,20 @@ def pytest_addoption(parser):
     group.addoption("--parity-golden", default=None, help="golden set directory (default: <suite>/golden)")
 
 
+def pytest_configure(config):
+    """Before any case module imports torch: a target other than npu keeps torch_npu from autoloading."""
+    from porter.parity.device import AUTOLOAD
+
+    if _device(config) != "npu" and "torch" not in sys.modules:
+        os.environ.setdefault(AUTOLOAD, "0")
+
+
+def _device(config) -> str:
+    return config.getoption("--parity-device", default=None) or default_device()
+
+
 def pytest_report_header(config):
-    return f"porter parity: target device {config.getoption('--parity-device', default=None) or default_device()}"
+    return f"porter parity: target device {_device(config)}"
 
 
 def case_names(suite_dir: Path) -> list[str]:
@@ -62,16 +87,17 @@ class ParitySession:
 
 @pytest.fixture(scope="module")
 def parity_session(request) -> ParitySession:
-    """Skips every case when no golden set was recorded yet; fails when the device is unusable."""
-    from porter.parity.device import DeviceError
-    from porter.parity.golden import GoldenError
+    """Skips every case only when nothing was recorded yet; any other golden or device problem is an error."""
+    from porter.parity.device import DeviceError, import_torch
+    from porter.parity.golden import GoldenError, NoGoldenSet
 
     suite_dir = Path(request.module.__file__).parent
-    device = request.config.getoption("--parity-device", default=None) or default_device()
+    device = _device(request.config)
     golden_dir = Path(request.config.getoption("--parity-golden", default=None) or suite_dir / "golden")
     try:
+        import_torch(device)
         return ParitySession(suite_dir, device, golden_dir)
-    except GoldenError as exc:
+    except NoGoldenSet as exc:
         pytest.skip(str(exc))
-    except DeviceError as exc:
+    except (GoldenError, DeviceError) as exc:
         pytest.fail(str(exc), pytrace=False)

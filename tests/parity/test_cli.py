@@ -1,8 +1,9 @@
 """record / compare / list / standards through the click commands, as a user runs them."""
 
 import json
+import re
+import subprocess
 import sys
-import types
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 
 from porter.findings import Report
 from porter.parity.cli import parity
-from tests.parity.parity_helpers import small_case, write_suite
+from tests.parity.parity_helpers import REPO, small_case, write_suite
 
 
 def invoke(*args):
@@ -87,8 +88,25 @@ def test_custom_op_port_passes_and_wrong_port_fails(custom_suite, tmp_path):
     assert {k for k, v in status.items() if v["status"] == "pass"} == {
         "bias_gelu_fp32", "bias_gelu_bf16", "scaled_projection_fp32", "scaled_projection_fp16", "sorted_rows"}
     wrong = status["bias_gelu_wrong_fp32"]
-    assert wrong["status"] == "fail" and wrong["metric"] == "max_rel_err"
-    assert "bias_gelu_wrong_fp32" in wrong["message"] and "max_rel_err" in wrong["message"]
+    failed = {(c["tensor"], c["metric"]) for c in wrong["checks"] if not c["passed"]}
+    assert wrong["status"] == "fail" and ("output.out", "max_rel_err") in failed
+    assert "bias_gelu_wrong_fp32" in wrong["message"] and wrong["metric"] in wrong["message"]
+
+
+def test_custom_op_standard_is_inferred_at_record_time_and_kept_in_the_manifest(tmp_path):
+    suite = write_suite(tmp_path / "parity", [
+        {"name": "fma_fp32", "op": "custom", "original": "tests.parity.pairs:fma", "backward": False,
+         "inputs": {"a": [8, 16], "b": [8, 16], "c": [8, 16]}},
+        {"name": "row_sum_fp32", "op": "custom", "original": "tests.parity.pairs:row_sum", "backward": False,
+         "inputs": {"x": [8, 16]}}])
+    assert invoke("record", suite, "--device", "cpu").exit_code == 0
+    manifest = json.loads((suite / "golden" / "manifest.json").read_text())
+    assert manifest["cases"]["fma_fp32"]["standards"] == {"output.out": "elementwise"}
+    assert manifest["cases"]["row_sum_fp32"]["standards"] == {"output.out": "reduction"}
+    result = invoke("compare", suite, "--device", "cpu", "--json", tmp_path / "p.json")
+    assert result.exit_code == 0, result.output
+    standards = {r["case"]: r["standard"] for r in json.loads((tmp_path / "p.json").read_text())["cases"]}
+    assert standards == {"fma_fp32": "elementwise", "row_sum_fp32": "reduction"}
 
 
 def test_case_filter_and_list(recorded_suite):
@@ -102,20 +120,66 @@ def test_standards_command_prints_the_table():
     assert result.exit_code == 0 and "| matmul | `ulp_mean` |" in result.output
 
 
-def test_compare_fills_the_compatibility_report(recorded_suite, monkeypatch):
-    """Through stand-ins for porter.report's load_report / write_reports (the lead's module)."""
-    report = Report(porter_version="0.1.0", rules_version="1", target="npu", source="src", output="dst")
-    written = {}
-    fake = types.ModuleType("porter.report")
-    fake.load_report = lambda path: report
-    fake.write_reports = lambda rep, out_dir, formats: written.update(report=rep, out_dir=out_dir, formats=list(formats))
-    monkeypatch.setitem(sys.modules, "porter.report", fake)
-    report_json = recorded_suite.parent / "porter-report" / "report.json"
-    report_json.parent.mkdir()
-    report_json.write_text("{}")
+def test_compare_fills_the_real_compatibility_report(recorded_suite):
+    """porter.report's own load_report / write_reports, and the parity section of report.md."""
+    from porter.report import load_report, write_reports
+
+    report_dir = recorded_suite.parent / "porter-report"
+    report_dir.mkdir()
+    write_reports(Report(porter_version="0.1.0", rules_version="1", target="npu", source="src", output="dst"),
+                  report_dir, ["json", "md"])
+    assert "## Numeric parity" not in (report_dir / "report.md").read_text()
     result = invoke("compare", recorded_suite, "--device", "cpu")  # default --report location
     assert result.exit_code == 0, result.output
-    assert written["formats"] == ["json", "md"] and written["out_dir"] == report_json.parent
-    rows = written["report"].to_dict()["parity"]
-    assert {"case", "op", "dtype", "status", "metric", "value", "threshold", "message"} <= set(rows[0])
-    assert json.dumps(rows)  # serialisable as the report's JSON
+    rows = {row["case"]: row for row in _records(load_report(report_dir / "report.json").parity)}
+    assert set(rows) == {"matmul_fp32", "softmax_bf16", "embedding_fp16"}
+    assert rows["matmul_fp32"]["status"] == "pass" and rows["matmul_fp32"]["standard"] == "matmul"
+    markdown = (report_dir / "report.md").read_text()
+    assert "## Numeric parity" in markdown
+    assert re.search(r"^\| matmul_fp32 \| matmul \| fp32 \| pass \| ulp_\w+ \|", markdown, re.M), markdown
+
+
+def _records(parity) -> list[dict]:
+    return [row if isinstance(row, dict) else row.to_dict() for row in parity]
+
+
+def test_manifest_pins_reduced_precision_and_records_the_sdpa_backends(recorded_suite):
+    precision = json.loads((recorded_suite / "golden" / "manifest.json").read_text())["environment"]["precision"]
+    assert precision["cuda.matmul.allow_bf16_reduced_precision_reduction"] is False
+    assert precision["cuda.matmul.allow_fp16_reduced_precision_reduction"] is False
+    assert {"cuda.sdp.flash", "cuda.sdp.math"} <= set(precision)
+
+
+BROKEN_TORCH_NPU = """\
+raise ImportError("libascendcl.so: cannot open shared object file: No such file or directory")
+"""
+
+
+@pytest.fixture
+def broken_torch_npu(tmp_path):
+    """A torch_npu that torch autoloads (entry point torch.backends) and that cannot load: no CANN."""
+    site = tmp_path / "site"
+    (site / "torch_npu").mkdir(parents=True)
+    (site / "torch_npu" / "__init__.py").write_text(BROKEN_TORCH_NPU)
+    info = site / "torch_npu-2.13.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch_npu\nVersion: 2.13.0\n")
+    (info / "entry_points.txt").write_text("[torch.backends]\ntorch_npu = torch_npu:_autoload\n")
+    return site
+
+
+def run_porter(args, site, cwd):
+    env = {"PYTHONPATH": f"{site}:{REPO}", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    code = "import sys; from porter.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_a_torch_npu_that_cannot_load_breaks_neither_cpu_runs_nor_the_message(recorded_suite, broken_torch_npu, tmp_path):
+    autoloaded = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True,
+                                env={"PYTHONPATH": str(broken_torch_npu), "PATH": "/usr/bin:/bin"})
+    assert autoloaded.returncode != 0 and "torch_npu" in autoloaded.stderr  # the failure being guarded against
+    cpu = run_porter(["parity", "compare", recorded_suite, "--device", "cpu"], broken_torch_npu, tmp_path)
+    assert cpu.returncode == 0, cpu.stdout + cpu.stderr
+    npu = run_porter(["parity", "compare", recorded_suite, "--device", "npu"], broken_torch_npu, tmp_path)
+    assert npu.returncode == 2 and "Traceback" not in npu.stderr, npu.stderr
+    assert "torch_npu" in npu.stderr and "CANN" in npu.stderr and "--device cpu" in npu.stderr

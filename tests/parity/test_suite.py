@@ -107,6 +107,55 @@ def test_generated_pytest_file_runs_the_cases(tmp_path):
     assert "2 passed" in result.stdout, result.stdout + result.stderr
 
 
+def run_generated_suite(suite, *options, site=None):
+    path = f"{site}:{REPO}" if site else str(REPO)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite), *options],
+                          capture_output=True, text=True, cwd=suite.parent,
+                          env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def test_generated_pytest_gate_skips_only_when_nothing_was_recorded(tmp_path):
+    """A CI job must not go green on broken goldens: only a missing golden set skips."""
+    suite = tmp_path / "parity"
+    generate_suite({}, suite)
+    (suite / "parity.yaml").write_text(yaml.safe_dump({"version": 1, "cases": [small_case("gelu"), small_case("softmax")]}))
+    nothing = run_generated_suite(suite, "--parity-device", "cpu")
+    assert nothing.returncode == 0 and "2 skipped" in nothing.stdout, nothing.stdout
+    from porter.parity.harness import record
+
+    loaded = load_suite(suite)
+    record(loaded, "cpu", suite / "golden", loaded.cases)
+    manifest = suite / "golden" / "manifest.json"
+    good = manifest.read_text()
+    for broken, says in ((good[:len(good) // 2], "not valid JSON"),
+                         (good.replace('"format_version": 1', '"format_version": 99'), "format version 99")):
+        manifest.write_text(broken)
+        result = run_generated_suite(suite, "--parity-device", "cpu")
+        assert result.returncode != 0 and "skipped" not in result.stdout, result.stdout
+        assert "2 error" in result.stdout and says in result.stdout, result.stdout
+
+
+def test_generated_pytest_gate_runs_on_cpu_beside_a_torch_npu_that_cannot_load(tmp_path):
+    site = tmp_path / "site"
+    (site / "torch_npu").mkdir(parents=True)
+    (site / "torch_npu" / "__init__.py").write_text('raise ImportError("libascendcl.so: cannot open shared object file")\n')
+    info = site / "torch_npu-2.13.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch_npu\nVersion: 2.13.0\n")
+    (info / "entry_points.txt").write_text("[torch.backends]\ntorch_npu = torch_npu:_autoload\n")
+    suite = tmp_path / "parity"
+    generate_suite({}, suite)
+    (suite / "parity.yaml").write_text(yaml.safe_dump({"version": 1, "cases": [small_case("gelu")]}))
+    from porter.parity.harness import record
+
+    loaded = load_suite(suite)
+    record(loaded, "cpu", suite / "golden", loaded.cases)
+    explicit = run_generated_suite(suite, "--parity-device", "cpu", site=site)
+    assert "1 passed" in explicit.stdout, explicit.stdout + explicit.stderr
+    default = run_generated_suite(suite, site=site)  # torch_npu is there but cannot load: the CPU
+    assert "1 passed" in default.stdout, default.stdout + default.stderr
+
+
 def test_porter_parity_imports_no_torch():
     code = ("import sys, porter.parity, porter.parity.cli, porter.parity.suite; "
             "assert 'torch' not in sys.modules, 'torch imported'")
