@@ -47,6 +47,15 @@ def test_guard_and_grid_stride_forms_read_the_same():
     assert guarded.length == "n" and guarded.inputs == ["x"]
 
 
+@pytest.mark.parametrize("index", ["(int64_t)blockIdx.x * blockDim.x + threadIdx.x",
+                                   "static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x",
+                                   "threadIdx.x + blockDim.x * blockIdx.x"])
+def test_index_spellings(index):
+    kernel = _kernel(f"__global__ void k(const float* x, float* y, int64_t n) {{ const int64_t j = {index};"
+                     " if (j < n) { y[j] = x[j]; } }")
+    assert read_elementwise(kernel, CONTEXTS).inputs == ["x"]
+
+
 def test_relu_and_leaky_relu_selects_are_recognised():
     relu = read_elementwise(_kernel(_body("const float* x, float* y, int n", "if (i < n) { float v = x[i]; y[i] = v > 0 ? v : 0.f; }")), CONTEXTS)
     leaky = read_elementwise(_kernel(_body("const float* x, float* y, float s, int n", "if (i < n) { float v = x[i]; y[i] = v > 0.f ? v : s * v; }")), CONTEXTS)

@@ -11,7 +11,8 @@ from porter.kernels.inventory import Kernel
 from porter.kernels.syntax import call_name, compact, declarator_name, text
 
 BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
-_INT_CASTS = re.compile(r"\((?:unsigned|int|long|size_t|int32_t|int64_t|uint32_t|uint64_t|longlong)\)")
+_INT_TYPES = r"(?:unsigned|unsignedint|int|long|size_t|int32_t|int64_t|uint32_t|uint64_t|longlong)"
+_INT_CASTS = re.compile(rf"\({_INT_TYPES}\)|static_cast<{_INT_TYPES}>")  # (int64_t)blockIdx.x, static_cast<...>(...)
 
 
 class Stop(Exception):
