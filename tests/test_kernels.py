@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from porter.kernels import port_kernels
 from porter.kernels.inventory import kernels
-from porter.kernels.ir import Stop, read_elementwise
+from porter.kernels.ir import read_elementwise
 from porter.kernels.lower import vector_program
 from porter.kernels.plan import plan_kernel
 from porter.kernels.syntax import outline, parse

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -114,7 +113,3 @@ def launches(calls: list[Node]) -> list[Launch]:
         found.append(Launch(call_name(node), node, [text(c) for c in config.named_children],
                             list(arguments.named_children) if arguments else [], _enclosing_function(node)))
     return found
-
-
-def feature_counts(kernel: Kernel) -> Counter[str]:
-    return Counter({feature: len(nodes) for feature, nodes in kernel.features.items()})

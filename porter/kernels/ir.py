@@ -75,10 +75,6 @@ class Elementwise:
             _collect(expr, used)
         return [p.name for p in self.kernel.params if p.name in used]
 
-    @property
-    def scalars(self) -> list[str]:
-        return [p.name for p in self.kernel.params if not p.pointer and p.name != self.length]
-
 
 def _collect(expr: Expr, used: set[str]) -> None:
     if isinstance(expr, (Load, Broadcast)):

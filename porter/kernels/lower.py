@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from porter.kernels.ir import Broadcast, Const, Expr, Load, Op, Scalar, Stop, is_scalar
+from porter.kernels.ir import Broadcast, Const, Expr, Load, Scalar, Stop, is_scalar
 
 SCALAR_OPS = {"add": "adds", "mul": "muls", "max": "maxs", "min": "mins"}  # tensor-with-scalar forms
 UNARY = ("exp", "log", "abs", "sqrt", "rsqrt", "relu")
