@@ -70,14 +70,26 @@ def test_exclude_copies_without_porting(tmp_path):
     assert "npu" in (out / "sample.py").read_text()
 
 
-def test_gitignored_files_are_skipped(tmp_path):
+def test_gitignored_files_are_copied_unless_skipped(tmp_path):
     src = _src(tmp_path)
     (src / "ckpt.pt").write_bytes(b"weights")
     out = tmp_path / "out"
     assert invoke("port", src, "-o", out, "--no-parity").exit_code == 0
-    assert not (out / "ckpt.pt").exists()
-    assert invoke("port", src, "-o", tmp_path / "all", "--no-parity", "--no-gitignore").exit_code == 0
-    assert (tmp_path / "all" / "ckpt.pt").exists()
+    assert (out / "ckpt.pt").read_bytes() == b"weights"
+    assert invoke("port", src, "-o", tmp_path / "some", "--no-parity", "--skip-ignored").exit_code == 0
+    assert not (tmp_path / "some" / "ckpt.pt").exists()
+
+
+def test_output_naming_a_file_is_a_usage_error(tmp_path):
+    src = _src(tmp_path)
+    target = tmp_path / "out.txt"
+    target.write_text("mine")
+    for output in (target, target / "sub"):
+        for extra in ((), ("--force",)):
+            result = invoke("port", src, "-o", output, "--no-parity", *extra)
+            assert result.exit_code == 2, result.output
+            assert "must be a directory" in result.output and isinstance(result.exception, SystemExit)
+    assert target.read_text() == "mine"
 
 
 def _mystery_project(tmp_path, rule_extra=""):
