@@ -56,8 +56,9 @@ def test_schema_and_loader_accept_the_same_keys():
 
 def test_contexts_are_described_only_for_known_kinds():
     conditions = ruleset.shipped_schema()["definitions"]["rule"]["allOf"]
-    kinds = [c["if"]["properties"]["kind"]["const"] for c in conditions]
-    assert kinds and set(kinds) <= set(ruleset.KINDS)
+    tests = [c["if"]["properties"]["kind"] for c in conditions]
+    kinds = [kind for test in tests for kind in test.get("enum", [test.get("const")])]
+    assert kinds and set(kinds) <= set(ruleset.KINDS), set(kinds) - set(ruleset.KINDS)
 
 
 def test_the_kind_list_comes_from_the_loader(tmp_path, monkeypatch, fresh_validator):
