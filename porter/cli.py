@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from porter import __version__
+from porter.config import ConfigError, load_config
 from porter.docs import catalogue, rule_page, write_rule_pages
 from porter.engine import DEFAULT_MAX_FILE_SIZE, PortOptions
 from porter.findings import Outcome
@@ -20,6 +21,7 @@ from porter.ruleset import RuleError, RuleSet, load_ruleset
 from porter.surface import available_versions
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE = 0, 1, 2
+FAIL_ON = ["unsupported", "review", "never"]
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
@@ -45,7 +47,7 @@ def _common_options(func):
         click.option("--no-gitignore", is_flag=True, help="Also process files that .gitignore excludes."),
         click.option("--format", "formats", multiple=True, type=click.Choice(sorted(RENDERERS)),
                      help=f"Report formats to write; may repeat (default: {', '.join(DEFAULT_FORMATS)})."),
-        click.option("--fail-on", type=click.Choice(["unsupported", "review", "never"]), default="never",
+        click.option("--fail-on", type=click.Choice(FAIL_ON), default="never",
                      show_default=True, help="Exit 1 when a finding at this level or worse exists."),
         click.option("--jobs", "-j", type=int, default=PortOptions().jobs, show_default=True,
                      help="Worker processes."),
@@ -59,6 +61,24 @@ def _common_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _configured(source: Path, **given):
+    """The options as given, with [tool.porter] of SOURCE's pyproject.toml filling those left at their default."""
+    ctx = click.get_current_context()
+    try:
+        config = load_config(source)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for name, value in config.items():
+        if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
+            given[name] = value
+    if given["fail_on"] not in FAIL_ON:
+        raise click.UsageError(f"[tool.porter] fail-on must be one of {', '.join(FAIL_ON)}")
+    unknown = set(given["formats"]) - set(RENDERERS)
+    if unknown:
+        raise click.UsageError(f"[tool.porter] format: unknown {', '.join(sorted(unknown))}; known: {', '.join(sorted(RENDERERS))}")
+    return given
 
 
 def _finish(report, fail_on: str, quiet: bool) -> None:
@@ -119,7 +139,14 @@ def main() -> None:
 @_common_options
 def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_parity, skip_ignored, target, rule_files,
          include, exclude, no_gitignore, formats, fail_on, jobs, max_file_size, cache_dir, quiet, verbose):
-    """Port SOURCE into OUTPUT (or in place) and write the compatibility report."""
+    """Port SOURCE into OUTPUT (or in place) and write the compatibility report.
+
+    Defaults for --target, --include, --exclude, --fail-on, --rules and --format may come from [tool.porter] in
+    SOURCE/pyproject.toml; the command line wins."""
+    opts = _configured(source, target=target, rule_files=rule_files, include=include, exclude=exclude,
+                       formats=formats, fail_on=fail_on)
+    target, rule_files, include, exclude, formats, fail_on = (
+        opts[k] for k in ("target", "rule_files", "include", "exclude", "formats", "fail_on"))
     if bool(output) == in_place and not (dry_run or show_diff):
         raise click.UsageError("give either -o OUTPUT or --in-place (or --dry-run / --diff)")
     request = PortRequest(
@@ -139,7 +166,13 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
 @_common_options
 def analyze(source, report_dir, target, rule_files, include, exclude, no_gitignore, formats, fail_on, jobs,
             max_file_size, cache_dir, quiet, verbose):
-    """Report what porting SOURCE involves: effort summary and top actions on the console; files only if asked."""
+    """Report what porting SOURCE involves: effort summary and top actions on the console; files only if asked.
+
+    Defaults may come from [tool.porter] in SOURCE/pyproject.toml, as for `port`."""
+    opts = _configured(source, target=target, rule_files=rule_files, include=include, exclude=exclude,
+                       formats=formats, fail_on=fail_on)
+    target, rule_files, include, exclude, formats, fail_on = (
+        opts[k] for k in ("target", "rule_files", "include", "exclude", "formats", "fail_on"))
     if report_dir is None and formats:
         report_dir = Path("porter-report")
     request = PortRequest(
