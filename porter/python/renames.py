@@ -27,6 +27,7 @@ class RenameVisitor(RuleVisitor):
         self.entries = {e.pattern: e for e in rule.entries}
         self.report_only = {p: e for p, e in self.entries.items() if e.replacement is None}
         self.inside: cst.CSTNode | None = None  # batched visits cannot prune: skip what lies inside a match
+        self.result_attribute: dict[int, str] = {}  # id() of a call -> the attribute read from its result
 
     def visit_Import(self, node: cst.Import) -> None:
         self.inside = self.inside or node
@@ -38,6 +39,8 @@ class RenameVisitor(RuleVisitor):
         self._match(node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Call):  # `f(...).major`: remembered for entries on a call's result
+            self.result_attribute[id(node.value)] = node.attr.value
         self._match(node)
 
     def _leave(self, original_node: cst.CSTNode) -> None:
@@ -76,6 +79,10 @@ class RenameVisitor(RuleVisitor):
             return
 
     def _apply(self, node: cst.CSTNode, text: str, qualified: str, entry: Entry) -> None:
+        call = self.proposals.call_funcs.get(id(node))
+        on_result = self.entries.get(f"{qualified}().{self.result_attribute.get(id(call))}")
+        if on_result is not None:  # `torch.cuda.get_device_properties(0).major`: the result means something else
+            entry = on_result
         if entry.replacement is None:
             self.record(node, entry, self.rule.summary)
             return
