@@ -85,9 +85,10 @@ def test_backend_comparison_and_fstring_device(ruleset):
                 dist.init_process_group(backend)
             return f"cuda:{rank}" if backend != "gloo" else "cpu"
         '''
-    new, _ = port(source, ruleset)
+    new, findings = port(source, ruleset)
     assert 'if backend == "hccl":' in new
-    assert 'f"cuda:{rank}"' in new  # a return value of `init`, not of a device-named function: reported only
+    assert 'f"cuda:{rank}"' in new  # a return value of `init`, not of a device-named function: reported, not changed
+    assert [f.status.value for f in findings if f.original == 'f"cuda:{rank}"'] == ["unknown"]
 
 
 def test_positional_autocast_arguments_become_keywords(ruleset):

@@ -12,7 +12,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from porter.findings import Status
-from porter.python.base import RuleVisitor, dotted_text
+from porter.python.base import RuleVisitor, code_of, dotted_text
 from porter.ruleset import Entry
 
 _REPORT = Entry(pattern="*", status="review")
@@ -73,6 +73,11 @@ class ResidualVisitor(RuleVisitor):
             return
         if self._report(node, f"identifier `{node.value}` looks CUDA-specific (first use in this file); check what it controls"):
             self.reported_identifiers.add(node.value)
+
+    def visit_FormattedString(self, node: cst.FormattedString) -> None:
+        text = "".join(p.value for p in node.parts if isinstance(p, cst.FormattedStringText))
+        if self.string.search(text) and not any(c.isspace() for c in text):
+            self._report(node, f"f-string {code_of(node)} looks CUDA-specific but is not used as a device here; check it")
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         if id(node) in self.docstrings:
