@@ -13,6 +13,7 @@ import click
 
 from porter.parity.device import DEVICES
 EXIT_FAIL, EXIT_INPUT = 1, 2
+DEFAULT_MAX_GOLDEN_MB = 1024.0
 REPORT_GUESS = Path("porter-report") / "report.json"  # beside the suite, as `porter port` writes them
 
 suite_argument = click.argument("suite", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -60,19 +61,22 @@ def parity():
 @device_option
 @golden_option
 @case_option
-def record(suite, device, golden_dir, patterns):
-    """Run every case on the reference backend and store inputs, outputs and gradients.
+@click.option("--max-golden-mb", type=click.FloatRange(min=0), default=DEFAULT_MAX_GOLDEN_MB, show_default=True,
+              help="Refuse to write a golden set larger than this (MiB).")
+def record(suite, device, golden_dir, patterns, max_golden_mb):
+    """Run every case on the reference backend and store outputs and gradients (inputs as hashes).
 
     Replaces the golden set in the golden directory with the selected cases.
     """
+    loaded, cases = _load(suite, patterns, device)
     from porter.parity.device import DeviceError
+    from porter.parity.golden import GoldenError
     from porter.parity.harness import record as run_record
 
-    loaded, cases = _load(suite, patterns, device)
     golden_dir = golden_dir or suite / "golden"
     try:
-        result = run_record(loaded, device, golden_dir, cases)
-    except DeviceError as exc:
+        result = run_record(loaded, device, golden_dir, cases, max_golden_mb)
+    except (DeviceError, GoldenError) as exc:
         _input_error(str(exc))
     click.echo(f"recorded {len(result.recorded)} case(s) on {device} into {golden_dir}")
     for name, error in sorted(result.failed.items()):

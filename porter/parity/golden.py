@@ -2,7 +2,8 @@
 
 Nothing here unpickles: tensors are safetensors, metadata is JSON. Every file is checked against
 the SHA-256 the manifest holds before it is parsed, and every tensor against its own hash, shape
-and dtype after; any difference is a ``GoldenError`` naming the case.
+and dtype after; any difference is a ``GoldenError`` naming the case. Inputs and cotangents that a
+case's seed regenerates are not stored: compare regenerates them and checks their hashes.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from safetensors.torch import save as save_bytes
 
 import porter
 from porter.parity.cases import Case
-from porter.parity.dtypes import dtype_name
+from porter.parity.dtypes import TORCH_DTYPES, dtype_name
+from porter.parity.inputs import make_cotangent, make_inputs
 
 FORMAT = "porter-parity-golden"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: inputs and cotangents the seed regenerates are hashed, not stored
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 SUFFIX = ".safetensors"
 
@@ -41,27 +44,40 @@ def tensor_sha256(tensor: torch.Tensor) -> str:
 
 
 def write(golden_dir: Path, environment: dict, recorded: dict[str, tuple[Case, dict]],
-          inferred: dict[str, dict[str, str]] | None = None) -> Path:
+          inferred: dict[str, dict[str, str]] | None = None, max_mb: float | None = None) -> Path:
     """Replace the golden set in ``golden_dir`` with ``recorded`` (case name -> (case, tensors)).
 
-    ``inferred``: per case, the standards inferred for a custom op's outputs (kept in the manifest).
+    Inputs and cotangents that the case's seed regenerates bit for bit are kept as hashes only;
+    compare regenerates and verifies them. ``inferred``: per case, the standards inferred for a
+    custom op's outputs. ``max_mb``: refuse (GoldenError) a set larger than that (MiB), writing nothing.
     """
-    golden_dir.mkdir(parents=True, exist_ok=True)
-    for stale in golden_dir.glob(f"*{SUFFIX}"):
-        stale.unlink()
-    cases = {}
+    files, cases = {}, {}
     for name, (case, tensors) in sorted(recorded.items()):
         tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        data = save_bytes(tensors, metadata={"case": name, "format": FORMAT})
-        (golden_dir / f"{name}{SUFFIX}").write_bytes(data)
+        hashes = {k: tensor_sha256(t) for k, t in tensors.items()}
+        regenerated = _regenerable(case, tensors, hashes)
+        data = save_bytes({k: t for k, t in tensors.items() if k not in regenerated}, metadata={"case": name, "format": FORMAT})
+        files[name] = data
         cases[name] = {
             "op": case.op, "dtype": case.dtype, "seed": case.seed, "spec_sha256": case.spec_hash(),
             "file": f"{name}{SUFFIX}", "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-            "tensors": {k: {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "sha256": tensor_sha256(t)}
+            "tensors": {k: {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "sha256": hashes[k],
+                            **({"regenerated": True} if k in regenerated else {})}
                         for k, t in sorted(tensors.items())},
         }
         if inferred and name in inferred:
             cases[name]["standards"] = inferred[name]
+    total = sum(len(data) for data in files.values())
+    if max_mb is not None and total > max_mb * 2**20:
+        largest = sorted(files, key=lambda n: -len(files[n]))[:5]
+        raise GoldenError(f"the golden set would take {_mb(total)}, over the limit of {max_mb:g} MB; largest cases: "
+                          + ", ".join(f"{n} ({_mb(len(files[n]))})" for n in largest)
+                          + ". Shrink their inputs in parity.yaml, record fewer cases (-k), or raise --max-golden-mb")
+    golden_dir.mkdir(parents=True, exist_ok=True)
+    for stale in golden_dir.glob(f"*{SUFFIX}"):
+        stale.unlink()
+    for name, data in files.items():
+        (golden_dir / f"{name}{SUFFIX}").write_bytes(data)
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "porter_version": porter.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -74,6 +90,41 @@ def write(golden_dir: Path, environment: dict, recorded: dict[str, tuple[Case, d
     return path
 
 
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.3g} MB"
+
+
+def _regenerable(case: Case, tensors: dict[str, torch.Tensor], hashes: dict[str, str]) -> set[str]:
+    """Inputs and cotangents the seed gives back bit for bit (never a collective's per-rank inputs)."""
+    if case.kind.family == "collective":
+        return set()
+    generated = make_inputs(case)
+    keys = set()
+    for key, tensor in tensors.items():
+        if key.startswith("input."):
+            again = generated.get(key)
+        elif key.startswith("cotangent."):
+            again = make_cotangent(case, key, list(tensor.shape), tensor.dtype)
+        else:
+            continue
+        if again is not None and again.shape == tensor.shape and again.dtype == tensor.dtype and tensor_sha256(again) == hashes[key]:
+            keys.add(key)
+    return keys
+
+
+def _regenerate(case: Case, described: dict) -> dict[str, torch.Tensor]:
+    keys = [k for k, meta in described.items() if meta.get("regenerated")]
+    generated = make_inputs(case) if any(k.startswith("input.") for k in keys) else {}
+    result = {}
+    for key in keys:
+        meta = described[key]
+        if key.startswith("input.") and key in generated:
+            result[key] = generated[key]
+        elif key.startswith("cotangent.") and meta.get("dtype") in TORCH_DTYPES:
+            result[key] = make_cotangent(case, key, meta.get("shape", []), TORCH_DTYPES[meta["dtype"]])
+    return result
+
+
 def load_manifest(golden_dir: Path) -> dict:
     path = golden_dir / MANIFEST
     if not path.is_file():
@@ -84,7 +135,7 @@ def load_manifest(golden_dir: Path) -> dict:
         raise GoldenError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise GoldenError(f"{path} is not a porter parity manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise GoldenError(f"{path} has format version {manifest.get('format_version')}; "
                           f"this porter reads version {FORMAT_VERSION}: re-record")
     if not isinstance(manifest.get("cases"), dict):
@@ -118,12 +169,19 @@ def load_case(golden_dir: Path, manifest: dict, case: Case) -> dict[str, torch.T
     except Exception as exc:  # safetensors raises its own error types for malformed headers
         raise GoldenError(f"{where}: {path.name} is not a valid safetensors file: {exc}") from None
     described = entry.get("tensors", {})
-    if set(tensors) != set(described):
-        raise GoldenError(f"{where}: tensors {sorted(tensors)} differ from the manifest's {sorted(described)}")
-    for key, tensor in tensors.items():
+    stored = {k for k, meta in described.items() if not meta.get("regenerated")}
+    if set(tensors) != stored:
+        raise GoldenError(f"{where}: tensors {sorted(tensors)} differ from the manifest's {sorted(stored)}")
+    regenerated = _regenerate(case, described)
+    for key, tensor in {**tensors, **regenerated}.items():
         meta = described[key]
         actual = {"shape": list(tensor.shape), "dtype": dtype_name(tensor.dtype), "sha256": tensor_sha256(tensor)}
         for field in ("shape", "dtype", "sha256"):
             if actual[field] != meta.get(field):
-                raise GoldenError(f"{where}: tensor {key} has {field} {actual[field]}, manifest says {meta.get(field)}")
-    return tensors
+                how = ("regenerated from the seed here (this torch's CPU generator differs from the recorder's: "
+                       "record again with this torch)") if key in regenerated else "stored"
+                raise GoldenError(f"{where}: tensor {key} ({how}) has {field} {actual[field]}, manifest says {meta.get(field)}")
+    missing = set(described) - set(tensors) - set(regenerated)
+    if missing:
+        raise GoldenError(f"{where}: cannot regenerate {', '.join(sorted(missing))}")
+    return {**tensors, **regenerated}

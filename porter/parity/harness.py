@@ -25,7 +25,8 @@ def select(cases: list[Case], patterns: tuple[str, ...]) -> list[Case]:
     return [c for c in cases if any(fnmatch.fnmatchcase(c.name, g) for g in globs)]
 
 
-def record(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> Recorded:
+def record(suite: Suite, device: str, golden_dir: Path, cases: list[Case], max_golden_mb: float | None = None) -> Recorded:
+    """Run ``cases`` on ``device`` and replace the golden set; GoldenError when it would exceed ``max_golden_mb``."""
     from porter.parity import device as devices
     from porter.parity import golden, infer, runner
 
@@ -53,7 +54,7 @@ def record(suite: Suite, device: str, golden_dir: Path, cases: list[Case]) -> Re
             except Exception as exc:  # the benchmark cannot be probed: the case's own default applies
                 failed[case.name] = f"standard inference: {type(exc).__name__}: {exc}"
                 del kept[case.name]
-    manifest = golden.write(golden_dir, environment, kept, inferred)
+    manifest = golden.write(golden_dir, environment, kept, inferred, max_golden_mb)
     return Recorded(manifest, sorted(kept), failed)
 
 

@@ -54,10 +54,12 @@ def summary(verdicts: list[Verdict]) -> dict:
 
 
 def print_table(verdicts: list[Verdict], console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="porter parity")
-    for column in ("case", "status", "deciding check", "value", "threshold", "reference"):
+    table.add_column("case", no_wrap=True)  # a case name is what a user greps for: never split it
+    for column in ("status", "deciding check", "value", "threshold", "reference"):
         table.add_column(column, overflow="fold")
     for v in verdicts:
         d = v.deciding
@@ -67,7 +69,8 @@ def print_table(verdicts: list[Verdict], console) -> None:
     console.print(table)
     for v in verdicts:
         if v.status != "pass":
-            console.print(f"[{STATUS_STYLE[v.status]}]{v.status.upper()}[/] {v.message}", highlight=False, markup=True)
+            console.print(f"[{STATUS_STYLE[v.status]}]{v.status.upper()}[/] {escape(v.message)}", highlight=False,
+                          soft_wrap=True)
     s = summary(verdicts)
     console.print(f"{s['cases']} cases: {s['pass']} passed, {s['fail']} failed, {s['error']} errors")
 

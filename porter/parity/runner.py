@@ -7,61 +7,12 @@ files use.
 
 from __future__ import annotations
 
-import zlib
-
 import torch
 
 from porter.parity import collectives, ops
-from porter.parity.cases import Case, InputSpec
-from porter.parity.dtypes import TORCH_DTYPES, benchmark_dtype
-
-
-def _seed(case: Case, key: str) -> int:
-    return (case.seed * 1_000_003 + zlib.crc32(key.encode())) & 0x7FFFFFFFFFFF
-
-
-def _random(spec: InputSpec, dtype: torch.dtype, seed: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    if not dtype.is_floating_point:
-        if dtype == torch.bool:
-            return torch.randint(0, 2, spec.shape, generator=gen).bool()
-        return torch.randint(int(spec.low), int(spec.high), spec.shape, generator=gen, dtype=dtype)
-    if spec.init == "distinct":
-        return _distinct(spec.shape, dtype, gen)
-    if spec.init == "uniform":
-        values = torch.rand(spec.shape, generator=gen, dtype=torch.float64) * (spec.high - spec.low) + spec.low
-    elif spec.init == "randint":
-        values = torch.randint(int(spec.low), int(spec.high), spec.shape, generator=gen).double()
-    else:
-        values = torch.randn(spec.shape, generator=gen, dtype=torch.float64) * spec.std + spec.mean
-    return values.to(dtype)
-
-
-BIT_VIEWS = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32,
-             torch.float64: torch.int64}
-
-
-def _distinct(shape: list[int], dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
-    """Each row a random permutation of consecutive representable values from 1.0 up: no ties,
-    so index outputs (topk, sort, argmax) have one right answer on every backend."""
-    width = shape[-1] if shape else 1
-    one, largest = (int(torch.tensor([v], dtype=dtype).view(BIT_VIEWS[dtype])) for v in (1.0, torch.finfo(dtype).max))
-    if one + width - 1 > largest:
-        raise ValueError(f"init 'distinct': {width} distinct {dtype} values above 1.0 do not exist; use a shorter last dim")
-    bits = one + torch.argsort(torch.rand(*shape[:-1], width, generator=gen), dim=-1)
-    return bits.to(BIT_VIEWS[dtype]).view(dtype).reshape(shape)
-
-
-def make_inputs(case: Case) -> dict[str, torch.Tensor]:
-    """Seeded CPU inputs: generated in fp64 and rounded, so every device starts from the same bits."""
-    tensors = {}
-    ranks = range(case.world_size) if case.kind.family == "collective" else [None]
-    for name, spec in case.inputs.items():
-        dtype = TORCH_DTYPES[spec.dtype or case.dtype]
-        for rank in ranks:
-            key = f"input.{name}" if rank is None else f"input.{name}.r{rank}"
-            tensors[key] = _random(spec, dtype, _seed(case, key))
-    return tensors
+from porter.parity.cases import Case
+from porter.parity.dtypes import benchmark_dtype
+from porter.parity.inputs import make_cotangent, make_inputs  # noqa: F401  (make_inputs: re-exported)
 
 
 def run(case: Case, tensors: dict[str, torch.Tensor], device: str, role: str) -> dict[str, torch.Tensor]:
@@ -120,7 +71,7 @@ def _backward(case, inputs, outputs, differentiable, tensors, device, high) -> d
             continue
         key = f"cotangent.{name}"
         if key not in tensors:
-            tensors[key] = _random(InputSpec(shape=list(out.shape)), out.dtype, _seed(case, key))
+            tensors[key] = make_cotangent(case, key, list(out.shape), out.dtype)
             result[key] = tensors[key]
         pairs.append((out, _place(tensors[key], device, high)))
     if not pairs:

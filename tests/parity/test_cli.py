@@ -183,3 +183,41 @@ def test_a_torch_npu_that_cannot_load_breaks_neither_cpu_runs_nor_the_message(re
     npu = run_porter(["parity", "compare", recorded_suite, "--device", "npu"], broken_torch_npu, tmp_path)
     assert npu.returncode == 2 and "Traceback" not in npu.stderr, npu.stderr
     assert "torch_npu" in npu.stderr and "CANN" in npu.stderr and "--device cpu" in npu.stderr
+
+
+def test_seeded_inputs_are_hashed_not_stored_and_regenerated_on_compare(recorded_suite, tmp_path):
+    from safetensors.torch import load_file
+
+    manifest = json.loads((recorded_suite / "golden" / "manifest.json").read_text())
+    described = manifest["cases"]["matmul_fp32"]["tensors"]
+    assert {k for k, m in described.items() if m.get("regenerated")} == {"input.a", "input.b", "cotangent.out"}
+    stored = load_file(recorded_suite / "golden" / "matmul_fp32.safetensors")
+    assert set(stored) == {"output.out", "grad.a", "grad.b"}
+    described["input.a"]["sha256"] = "0" * 64  # as if this machine's generator made other bits
+    (recorded_suite / "golden" / "manifest.json").write_text(json.dumps(manifest))
+    result = invoke("compare", recorded_suite, "--device", "cpu", "--json", tmp_path / "p.json")
+    assert result.exit_code == 2 and "input.a (regenerated from the seed" in result.output
+    statuses = {r["case"]: r["status"] for r in json.loads((tmp_path / "p.json").read_text())["cases"]}
+    assert statuses == {"matmul_fp32": "error", "softmax_bf16": "pass", "embedding_fp16": "pass"}
+
+
+def test_collective_rank_inputs_are_stored(tmp_path):
+    suite = write_suite(tmp_path / "parity", [small_case("all_reduce", "fp32", params={"world_size": 1})])
+    assert invoke("record", suite, "--device", "cpu").exit_code == 0
+    tensors = json.loads((suite / "golden" / "manifest.json").read_text())["cases"]["all_reduce_fp32"]["tensors"]
+    assert not any(m.get("regenerated") for m in tensors.values()) and "input.x.r0" in tensors
+
+
+def test_max_golden_mb_refuses_a_large_set_and_writes_nothing(tmp_path):
+    suite = write_suite(tmp_path / "parity", [small_case("matmul", "fp32"), small_case("softmax", "fp32")])
+    result = invoke("record", suite, "--device", "cpu", "--max-golden-mb", "0.001")
+    assert result.exit_code == 2 and "over the limit of 0.001 MB" in result.output and "matmul_fp32" in result.output
+    assert not (suite / "golden").exists()
+
+
+def test_console_table_never_wraps_a_case_name(tmp_path):
+    name = "linear_attention_output_projection_4096x1024_bf16_with_bias"
+    suite = write_suite(tmp_path / "parity", [small_case("linear", "bf16", name=name)])
+    assert invoke("record", suite, "--device", "cpu").exit_code == 0
+    result = invoke("compare", suite, "--device", "cpu")  # CliRunner's console is 80 columns wide
+    assert result.exit_code == 0 and any(name in line for line in result.output.splitlines()), result.output
