@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from porter.discover import SourceFile
+from porter.findings import FileResult, Finding, Outcome, Status
 from porter.python.backends import Markers, segments
 from porter.ruleset import RuleSet
 
@@ -42,6 +43,11 @@ def _target_evidence(path: str, text: str, markers: Markers) -> list[Evidence]:
     for match in _IMPORT.finditer(text):
         if markers.name_backends(match.group(1).split(".")[0]) & {target}:
             found.append(Evidence(path, _line_of(text, match.start(1)), f"imports `{match.group(1)}`"))
+    values = "|".join(re.escape(v) for b in markers.others if b.name == target for v in sorted(b.values))
+    switch = re.compile(rf"""(?:==|!=)\s*(['"])({values})(?::\w*)?\1|(['"])({values})(?::\w*)?\3\s*(?:==|!=)""")
+    for match in switch.finditer(text):
+        value = match.group(2) or match.group(4)
+        found.append(Evidence(path, _line_of(text, match.start()), f"compares with \"{value}\": a backend switch"))
     for match in _DEFINITION.finditer(text):
         if target in markers.name_backends(match.group(2)):
             found.append(Evidence(path, _line_of(text, match.start(2)), f"defines {match.group(1)} `{match.group(2)}`"))
@@ -79,3 +85,19 @@ def support_summary(ruleset: RuleSet, named: frozenset[str], evidence: list[Evid
     if markers is None or not (named or evidence):
         return None
     return {"target": markers.target, "other_backends": sorted(named), "evidence": [asdict(e) for e in evidence]}
+
+
+def left_to_its_backend(result: FileResult, ruleset: RuleSet) -> FileResult | None:
+    """A build file, script or native source whose path names another backend (`csrc/npu/`, `hpu_launch.sh`) is
+    that backend's: copied unchanged with one finding in place of what the frontend proposed (PY011's rule)."""
+    markers = markers_of(ruleset)
+    rule = next((r for r in ruleset.of_kind("backend_implementation")), None)
+    if markers is None or rule is None:
+        return None
+    others = markers.name_backends(re.sub(r"[./-]", "_", result.path)) - {markers.source.name}
+    if not others:
+        return None
+    message = (f"this file implements {', '.join(sorted(others))}: porter leaves it alone "
+               f"({len(result.findings)} finding(s) withheld)")
+    return FileResult(result.path, result.kind, Outcome.FLAGGED, [Finding(rule.id, rule.category, Status.REVIEW,
+                                                                            message)], result.error)

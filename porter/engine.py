@@ -11,6 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from porter.backend_support import left_to_its_backend
 from porter.cache import cache_key, load, store
 from porter.discover import SourceFile
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
@@ -133,7 +134,10 @@ def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
                local_modules: frozenset[str] = frozenset(), repo_backends: frozenset[str] = frozenset()) -> FileResult:
     """Port one file's content with the frontend registered for its kind."""
     frontend = FRONTENDS.get(kind, _text_frontend)
-    return frontend(relpath, data, ruleset, FrontendContext(kind, local_modules, repo_backends))
+    result = frontend(relpath, data, ruleset, FrontendContext(kind, local_modules, repo_backends))
+    if kind != "python" and (result.findings or result.new_bytes is not None):  # Python judges this itself
+        return left_to_its_backend(result, ruleset) or result
+    return result
 
 
 def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
