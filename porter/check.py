@@ -19,6 +19,7 @@ from pathlib import Path
 FETCH_COMMAND = "pip download --no-deps torch-npu==2.13.0 -d ./wheels"
 ENV_VAR = "PORTER_TORCH_NPU"
 HOST_SUFFIXES = (".cpp", ".cc", ".cxx")
+HEADER_SUFFIXES = (".h", ".hpp", ".hh", ".hxx", ".cuh")
 SKIPPED_DIRS = {"porter-report", "parity", ".git", "__pycache__"}
 # C++20: what torch 2.13's cpp_extension builds with; -w: a syntax check of the ported code, not a lint of torch's headers.
 FLAGS = ("-std=c++20", "-fsyntax-only", "-w", "-x", "c++", "-DTORCH_EXTENSION_NAME=porter_check")
@@ -81,16 +82,19 @@ def include_dirs(npu_root: Path) -> list[Path]:
     return dirs
 
 
-def host_sources(root: Path) -> list[Path]:
-    found = []
+def scan_tree(root: Path) -> tuple[list[Path], list[Path]]:
+    """(host C++ sources, the project's own directories holding headers: `#include "x.h"` search paths)."""
+    sources, header_dirs = [], []
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
-        found += [Path(directory) / f for f in sorted(files) if f.endswith(HOST_SUFFIXES)]
-    return found
+        sources += [Path(directory) / f for f in sorted(files) if f.endswith(HOST_SUFFIXES)]
+        if any(f.endswith(HEADER_SUFFIXES) for f in files):
+            header_dirs.append(Path(directory))
+    return sources, header_dirs
 
 
-def _compile(compiler: str, includes: list[Path], source: Path, root: Path) -> FileCheck:
-    command = [compiler, *FLAGS, *(f"-I{d}" for d in includes), str(source)]
+def _compile(compiler: str, includes: list[Path], project: list[Path], source: Path, root: Path) -> FileCheck:
+    command = [compiler, *FLAGS, *(f"-iquote{d}" for d in project), *(f"-I{d}" for d in includes), str(source)]
     done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     return FileCheck(source.relative_to(root).as_posix(), done.returncode == 0, "\n".join(lines[:20]))
@@ -102,8 +106,8 @@ def check_tree(root: Path, torch_npu: str | None = None, jobs: int | None = None
     compiler = compiler or os.environ.get("CXX") or "g++"
     if shutil.which(compiler) is None:
         raise CheckError(f"no C++ compiler `{compiler}` on PATH (set CXX)")
-    sources = host_sources(root)
+    sources, project = scan_tree(root)
     with torch_npu_root(torch_npu) as npu_root:
         includes = include_dirs(npu_root)
         with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-            return list(pool.map(lambda s: _compile(compiler, includes, s, root), sources))
+            return list(pool.map(lambda s: _compile(compiler, includes, project, s, root), sources))
