@@ -23,7 +23,8 @@ torch_npu is never imported (it needs an NPU); its wheel is read statically:
                   literals in the headers, and NUL-delimited upper-case strings in the
                   shared libraries that pass the filter in ``binary_env_vars``.
 * c_*          -- a brace-aware scan of the ACL/HCCL C headers and the torch_npu C++
-                  headers (namespace-qualified).
+                  headers (namespace-qualified); c_headers: every header path under
+                  ``include/``, as an ``#include`` spells it with NpuExtension's include path.
 
 The torch part imports the installed torch and lists public names by introspection.
 """
@@ -42,7 +43,7 @@ from pathlib import Path
 
 EXTRACTOR = "scripts/extract_api_surface.py"
 NAMESPACES = ("python", "tensor_methods", "module_methods", "ops", "env_vars",
-              "c_functions", "c_constants", "c_types")
+              "c_functions", "c_constants", "c_types", "c_headers")
 TORCH_OPS_NAMESPACE = "npu"
 # Opt-in shim that rebinds CUDA names to NPU ones; what it patches is not torch_npu API.
 PATCH_SCAN_EXCLUDES = ("torch_npu.contrib.transfer_to_npu",)
@@ -867,6 +868,8 @@ def extract_package(wheel: Wheel) -> dict[str, set[str]]:
     surface["c_functions"] = c_api.functions | cpp_api.functions
     surface["c_constants"] = c_api.constants | cpp_api.constants
     surface["c_types"] = c_api.types | cpp_api.types
+    surface["c_headers"] = {path.relative_to(root).as_posix() for root in (include, include / "third_party" / "hccl" / "inc")
+                            for path in header_files(root, ("",)) if root.is_dir()}
 
     known_env = python_env_vars(package) | header_env_vars(header_files(include, ("",)))
     libraries = sorted(p for p in wheel.package_dir.rglob("*.so*") if p.is_file())

@@ -71,3 +71,73 @@ def test_names_in_advice_exist_too():
                 assert npu.has_python(name), f"{rule.id} advises {name}, which torch-npu 2.13.0 lacks"
             for name in env.findall(text):
                 assert npu.has("env_vars", name), f"{rule.id} advises {name}, which torch-npu 2.13.0 never reads"
+
+
+# ---------------------------------------------------------------------------- C++ names (native rules)
+
+import functools  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from porter.resources import data_dir  # noqa: E402
+
+CPP_BUILTINS = {"reinterpret_cast", "void", "uint32_t", "nullptr"}
+# torch's own C++ names a rule emits (the NPU's dispatch key and device type): checked against the installed
+# torch's headers, the torch snapshot being Python-only.
+TORCH_CPP = re.compile(r"^(?:(?:torch|at|c10)::)*(?:DeviceType::)?(\w+)$")
+
+
+def _cpp_emitted(rule):
+    """(kind, name) pairs a native rule can write: identifiers of replacements and call templates, headers."""
+    for entry in rule.entries:
+        if entry.replacement is None:
+            continue
+        if rule.kind == "cpp_include":
+            yield "header", entry.replacement
+            continue
+        text = re.sub(r"\{\w+\}", " ", entry.replacement)
+        for name in re.findall(r"[A-Za-z_]\w*(?:::\w+)*", text):
+            if name not in CPP_BUILTINS:
+                yield "name", name
+
+
+def _cpp_cases():
+    for rule in load_ruleset("2.13.0").rules:
+        if rule.kind in ("cpp_rename", "cpp_call", "cpp_include"):
+            for kind, name in sorted(set(_cpp_emitted(rule))):
+                yield pytest.param(kind, name, id=f"{rule.id}-{name}")
+
+
+@functools.cache
+def _npu_snapshot() -> dict:
+    return json.loads((data_dir("rules") / "targets" / "torch_npu-2.13.0.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _torch_header_words() -> frozenset[str]:
+    torch = importlib.util.find_spec("torch")
+    include = Path(list(torch.submodule_search_locations)[0]) / "include"
+    words = set()
+    for folder in ("c10/core", "torch/headeronly/core", "ATen/core", "torch"):
+        for header in (include / folder).glob("*.h"):
+            words |= set(re.findall(r"\b\w+\b", header.read_text(encoding="utf-8", errors="replace")))
+    return frozenset(words)
+
+
+@pytest.mark.parametrize("kind, name", list(_cpp_cases()))
+def test_emitted_cpp_name_exists(kind, name):
+    snapshot = _npu_snapshot()
+    if kind == "header":
+        assert name in snapshot["c_headers"], f"the torch-npu wheel has no header {name}"
+    elif name.startswith(("c10_npu::", "acl", "ACL_", "Hccl", "HCCL_")):
+        assert any(name in snapshot[ns] for ns in ("c_functions", "c_constants", "c_types")), name
+    else:
+        match = TORCH_CPP.match(name)
+        assert match and match.group(1) in _torch_header_words(), f"{name} is neither torch_npu's nor torch's"
+
+
+def test_cpp_name_check_can_fail():
+    assert not any("aclrtMallocc" in _npu_snapshot()[ns] for ns in ("c_functions", "c_constants", "c_types"))
+    assert "kPrivateUse2" not in _torch_header_words() and "kPrivateUse1" in _torch_header_words()

@@ -299,7 +299,7 @@ def test_header_and_sorted_lists(snapshot):
     assert snapshot["extracted_from"] == "torch_npu-9.9.0-cp311-cp311-linux_x86_64.whl"
     assert snapshot["extractor"] == "scripts/extract_api_surface.py"
     for namespace in ("python", "tensor_methods", "module_methods", "ops", "env_vars",
-                      "c_functions", "c_constants", "c_types"):
+                      "c_functions", "c_constants", "c_types", "c_headers"):
         assert snapshot[namespace] == sorted(set(snapshot[namespace]))
 
 
@@ -465,3 +465,7 @@ def test_loader_api():
         load_surface("torch_npu", "2.13.0").has("no_such_namespace", "x")
     with pytest.raises(FileNotFoundError):
         load_surface("torch_npu", "0.0.0")
+
+
+def test_c_headers_are_spelled_as_includes(snapshot):
+    assert {"acl/acl_rt.h", "hccl/hccl.h", "torch_npu/csrc/core/npu/NPUStream.h"} <= set(snapshot["c_headers"])
