@@ -262,3 +262,9 @@ def test_documented_inventory_example_is_reported(rule_id):
     source = rule.example_before if "__global__" in rule.example_before else \
         "__global__ void scale(float* x, float a, int n) {}\nvoid f() {\n" + rule.example_before + "}\n"
     assert rule_id in {f.rule_id for f in port_kernels("example.cu", source.encode(), RULES).findings}
+
+
+def test_a_header_and_a_source_of_one_name_get_separate_folders():
+    source = _body("const float* x, float* y, int n", "if (i < n) y[i] = x[i] * 2.f;").encode()
+    from_cu, from_cuh = (set(port_kernels(f"csrc/fma.{ext}", source, RULES).generated) for ext in ("cu", "cuh"))
+    assert "csrc/fma_ascendc/fma.asc" in from_cu and "csrc/fma_cuh_ascendc/fma.asc" in from_cuh

@@ -12,8 +12,11 @@ from porter.templating import render
 
 
 def folder(relpath: str) -> str:
+    """`csrc/fma.cu` -> `csrc/fma_ascendc`; a header keeps its suffix (`fma_cuh_ascendc`) so `fma.cu` and
+    `fma.cuh` never share a folder."""
     directory, name = posixpath.split(relpath)
-    return posixpath.join(directory, posixpath.splitext(name)[0] + "_ascendc")
+    stem, suffix = posixpath.splitext(name)
+    return posixpath.join(directory, stem + ("" if suffix.lower() == ".cu" else "_" + suffix[1:].lower()) + "_ascendc")
 
 
 def _module(relpath: str) -> str | None:
@@ -89,7 +92,7 @@ def generate(relpath: str, plans: list[KernelPlan], ops: list[OpPlan], define_op
     if not plans:
         return {}
     out = folder(relpath)
-    stem = posixpath.basename(out).removesuffix("_ascendc")
+    stem = posixpath.splitext(posixpath.basename(relpath))[0]
     buffers = max([_buffers(p) for p in plans if p.synthesised] or [2])
     hosted = [op for op in ops if op.kernel is not None and op.binding.returns]  # ops whose launch was traced
     namespace = ops[0].binding.namespace if ops else f"porter_{stem}"
