@@ -22,8 +22,8 @@ def unused_after_edits(wrapper: MetadataWrapper, names: set[str], edited: list[c
             continue
         for name in names:
             assignments = list(scope.assignments[name]) if name in scope.assignments else []
-            if not assignments or not all(isinstance(a, ImportAssignment) for a in assignments):
-                continue
+            if len(assignments) != 1 or not isinstance(assignments[0], ImportAssignment):
+                continue  # bound twice: a fallback chain (`try: ... except ImportError: ...`) keeps every arm
             uses = [access.node for a in assignments for access in a.references]
             if all(any(_inside(positions[use], r) for r in edited_ranges) for use in uses):
                 statements.update((id(a.node), a.node) for a in assignments)
