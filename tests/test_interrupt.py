@@ -19,7 +19,7 @@ from porter.discover import INCOMPLETE_MARKER
 
 BODY = "import torch\n\n" + "".join(
     f"def f{i}(x, device='cuda'):\n    torch.cuda.synchronize()\n    return x.to('cuda:0') + torch.zeros(4).cuda()\n\n"
-    for i in range(40)
+    for i in range(4)
 )
 
 
@@ -37,6 +37,16 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _wait_for_workers(run: subprocess.Popen, count: int) -> list[int]:
+    deadline = time.monotonic() + 120
+    while run.poll() is None and time.monotonic() < deadline:
+        workers = _children(run.pid)
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.01)
+    raise AssertionError("porter never started its worker pool")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -48,15 +58,13 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
 def test_ctrl_c_mid_run_stops_the_pool_exits_130_and_the_next_run_replaces_the_output(tmp_path):
-    src, out = _generate(tmp_path / "src", packages=25, modules=32), tmp_path / "out"
+    src, out = _generate(tmp_path / "src", packages=4, modules=32), tmp_path / "out"
     command = [sys.executable, "-m", "porter", "port", str(src), "-o", str(out), "--no-parity", "-j", "2"]
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)  # its own process group, as a terminal's foreground job
     try:
-        first = run.stderr.readline()  # the first progress line: the pool is at work
-        assert first.startswith("porter: ") and "/800 files" in first, first
-        workers = _children(run.pid)
-        assert len(workers) >= 2
+        workers = _wait_for_workers(run, 2)  # the pool is at work
+        time.sleep(0.2)
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group gets it
         sent = time.monotonic()
         code = run.wait(timeout=60)
@@ -75,7 +83,7 @@ def test_ctrl_c_mid_run_stops_the_pool_exits_130_and_the_next_run_replaces_the_o
     assert again.returncode == 0, again.stderr
     assert not (out / INCOMPLETE_MARKER).exists()
     assert json.loads((out / "porter-report" / "report.json").read_text())["incomplete"] is False
-    assert "npu" in (out / "pkg24" / "m31.py").read_text()
+    assert "npu" in (out / "pkg3" / "m31.py").read_text()
 
 
 def _port(src: Path, out: Path, *extra: str):
