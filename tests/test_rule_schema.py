@@ -1,7 +1,7 @@
 """Rule files are validated against rules/schema.json: the schema, the loader and the built-in rules agree, and a
 misspelled key is a usage error naming the file and the key."""
 
-import tomllib
+import re
 from pathlib import Path
 
 import jsonschema
@@ -36,8 +36,8 @@ def fresh_validator():
 def test_the_shipped_schema_is_a_valid_schema_and_ships_in_the_wheel():
     schema = ruleset.shipped_schema()
     jsonschema.validators.validator_for(schema).check_schema(schema)
-    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert "schema.json" in package_data["porter._rules"]
+    package_data = re.search(r'^"porter\._rules" = \[(.*)\]$', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert package_data and '"schema.json"' in package_data.group(1)  # tomllib is 3.11+, porter supports 3.10
 
 
 def test_every_built_in_rule_file_validates():
