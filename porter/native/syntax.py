@@ -1,7 +1,9 @@
 """Parsing native files with tree-sitter: the grammar by file suffix, tree walks, spans.
 
-CUDA sources (.cu/.cuh) use tree-sitter-cuda, which knows `__global__`, `__shared__` and `<<<...>>>` launches;
-plain C/C++ uses tree-sitter-cpp. The measurements behind the choice are in docs/design.md.
+CUDA sources and C headers (.cu, .cuh, .h: headers of CUDA projects often hold device code) use
+tree-sitter-cuda, which knows `__global__`, `__shared__` and `<<<...>>>` launches; C++ sources use
+tree-sitter-cpp, whose newer C++ grammar parses modern template code better. The measurements behind the
+choice are in docs/design.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tree_sitter import Language, Node, Parser, Tree
 from porter.findings import Span
 
 CUDA_SUFFIXES = (".cu", ".cuh")
+CUDA_GRAMMAR_SUFFIXES = (*CUDA_SUFFIXES, ".h")
 
 
 @functools.cache
@@ -26,7 +29,7 @@ def parser(grammar: str) -> Parser:
 
 
 def grammar_for(relpath: str) -> str:
-    return "cuda" if relpath.lower().endswith(CUDA_SUFFIXES) else "cpp"
+    return "cuda" if relpath.lower().endswith(CUDA_GRAMMAR_SUFFIXES) else "cpp"
 
 
 def parse(data: bytes, relpath: str) -> Tree:
