@@ -193,13 +193,23 @@ class _Constants:
 # Positional and keyword arguments that carry sizes, per op kind.
 SIZE_ARGS = {
     "linear": (("in_features", "out_features"), ("bias",)),
-    "conv1d": (("in_channels", "out_channels", "kernel_size", "stride", "padding"), ("groups", "bias")),
-    "conv2d": (("in_channels", "out_channels", "kernel_size", "stride", "padding"), ("groups", "bias")),
+    "conv1d": (("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"), ()),
+    "conv2d": (("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"), ()),
     "layer_norm": (("hidden",), ("bias",)),
     "rms_norm": (("hidden",), ()),
     "embedding": (("num_embeddings", "embedding_dim"), ()),
 }
 KEYWORD_ALIASES = {"normalized_shape": "hidden", "dim": "hidden", "eps": None}
+FUNCTIONAL = "torch.nn.functional."
+
+
+def _is_size(name: str, value) -> bool:
+    """``bias`` is a flag; every other size is an int (``padding=False`` or a tuple's bool is no size)."""
+    if name == "bias":
+        return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return value >= 0 if name == "padding" else value > 0
 
 
 class _Visitor(ast.NodeVisitor):
@@ -224,7 +234,7 @@ class _Visitor(ast.NodeVisitor):
         name = self._canonical(node.func)
         op = self._op_for(name, node)
         if op:
-            self._add(op, node, self._sizes(op, node), self._params(op, name or "", node))
+            self._add(op, node, self._sizes(op, name or "", node), self._params(op, name or "", node))
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("half", "bfloat16") and not node.args:
             self.dtypes[DTYPE_SPELLINGS[node.func.attr]] += 1
         if name == FSDP:
@@ -249,16 +259,19 @@ class _Visitor(ast.NodeVisitor):
                 return METHODS[node.func.attr]
         return None
 
-    def _sizes(self, op: str, node: ast.Call) -> dict:
+    def _sizes(self, op: str, name: str, node: ast.Call) -> dict:
         positional, keyword_only = SIZE_ARGS.get(op, ((), ()))
-        sizes = {}
-        for field_name, arg in zip(positional, node.args):
-            sizes[field_name] = self.constants.evaluate(arg)
+        args = node.args
+        if name.startswith(FUNCTIONAL):
+            # F.linear(x, w, b), F.conv2d(x, w, b, stride, padding): tensors, not module sizes; only a
+            # normalisation's shape (F.layer_norm(x, (hidden,))) is a size.
+            args = node.args[1:2] if op in ("layer_norm", "rms_norm") else []
+        sizes = dict(zip(positional, (self.constants.evaluate(arg) for arg in args)))
         for kw in node.keywords:
             field_name = KEYWORD_ALIASES.get(kw.arg, kw.arg)
             if field_name in positional or field_name in keyword_only:
                 sizes[field_name] = self.constants.evaluate(kw.value)
-        return {k: v for k, v in sizes.items() if v is not None and (k == "bias" or v > 0 or k == "padding")}
+        return {k: v for k, v in sizes.items() if _is_size(k, v)}
 
     def _params(self, op: str, name: str, node: ast.Call) -> dict:
         kwargs = {kw.arg: kw.value for kw in node.keywords if kw.arg}

@@ -194,3 +194,34 @@ def test_a_case_whose_inputs_cannot_be_built_fails_alone(tmp_path):
     suite = load_suite(write_suite(tmp_path / "suite", [too_wide, small_case("gelu")]))
     recorded = record(suite, "cpu", tmp_path / "golden", suite.cases)
     assert recorded.recorded == ["gelu_fp32"] and "distinct" in recorded.failed["topk_too_wide"]
+
+
+def test_module_and_functional_arguments_are_read_as_what_they_are():
+    """nn.Conv2d's eight positional arguments; a bool constant is no padding; F.conv2d/F.linear take tensors."""
+    source = ("import torch.nn as nn\nimport torch.nn.functional as F\npadding = False\nx = 3\n"
+              "a = nn.Conv2d(64, 128, 3, 2, 1, 1, 1, False)\nb = nn.Conv2d(64, 128, kernel_size=3, padding=padding)\n"
+              "def f(x, w):\n    return F.conv2d(x, w, None, 1, 1), F.linear(x, w), F.layer_norm(x, (256,))\n")
+    usages = analyze({"m.py": source}).usages
+    assert [u.dims for u in usages] == [
+        {"in_channels": 64, "out_channels": 128, "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 1,
+         "groups": 1, "bias": False},
+        {"in_channels": 64, "out_channels": 128, "kernel_size": 3}, {}, {}, {"hidden": 256}]
+
+
+def test_generated_cases_are_fixed_or_dropped_so_every_one_runs(tmp_path):
+    from porter.parity.harness import compare, record
+
+    source = ("import torch\nimport torch.nn as nn\nln = nn.LayerNorm(1)\nbad = nn.Conv2d(64, 128, 3, groups=7)\n"
+              "good = nn.Conv2d(8, 16, 7)\ndef f(x):\n    return x.topk(5000)\n")
+    cases = generate_suite({"m.py": source}, tmp_path / "parity")
+    config = yaml.safe_load((tmp_path / "parity" / "parity.yaml").read_text())
+    assert [d["name"] for d in config["dropped"]] == ["conv2d_128x9x3x3_fp32"]
+    assert "groups=7" in config["dropped"][0]["error"] and config["dropped"][0]["source"] == "m.py:4"
+    topk = next(c for c in cases if c["op"] == "topk")
+    assert topk["params"]["k"] == topk["inputs"]["x"]["shape"][-1] and "k 5000 ->" in topk["note"]
+    layer_norm = next(c for c in cases if c["op"] == "layer_norm")
+    assert layer_norm["inputs"]["x"]["requires_grad"] is False
+    suite = load_suite(tmp_path / "parity")
+    assert not record(suite, "cpu", tmp_path / "golden", suite.cases).failed
+    verdicts, _ = compare(suite, "cpu", tmp_path / "golden", suite.cases)
+    assert all(v.status == "pass" for v in verdicts), [v.message for v in verdicts if v.status != "pass"]
