@@ -147,16 +147,16 @@ def _location(data: dict, path: list) -> str:
     return ", ".join(words)
 
 
-def _schema_error(data, path: Path) -> RuleError | None:
+def _schema_error(data: dict, path: Path) -> RuleError | None:
     errors = list(_validator().iter_errors(data))
     unknown_keys = [e for e in errors if e.validator == "additionalProperties"]  # a misspelling explains the rest
     error = unknown_keys[0] if unknown_keys else jsonschema.exceptions.best_match(errors)
     if error is None:
         return None
-    where = _location(data, list(error.absolute_path)) if isinstance(data, dict) else ""
+    where = _location(data, list(error.absolute_path))
     if error.validator == "additionalProperties":
         known = error.schema.get("properties", {})
-        unknown = sorted(key for key in error.instance if key not in known)
+        unknown = sorted(str(key) for key in error.instance if key not in known)
         close = difflib.get_close_matches(unknown[0], list(known), n=1)
         message = f"unknown key {unknown[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
     else:
