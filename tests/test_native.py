@@ -179,3 +179,25 @@ def test_cmake_example_is_what_porter_does(ruleset):
     result = port_bytes("CMakeLists.txt", "build", rule.example_before.encode(), ruleset)
     assert result.new_bytes is None and rule.example_after == rule.example_before
     assert [f.original for f in result.findings] == ["CUDA", "CUDA::cudart"]
+
+
+def test_parse_errors_away_from_anything_ported_do_not_stop_the_file(ruleset):
+    source = ("void f(float* p) {\n  cudaFree(p);\n}\n"
+              "__device__ void g() { typename T::Load(s).Load(x, *reinterpret_cast<int (*)[4]>(&y)); }\n")
+    result = _port(source, ruleset, "k.cu")
+    assert result.new_bytes.decode() == source.replace("cudaFree(p)", "aclrtFree(p)")
+    tolerated = [f for f in result.findings if f.rule_id == "NAT003"]
+    assert [(f.status.value, f.span.line) for f in tolerated] == [("review", 4)]
+
+
+def test_parse_error_on_a_line_a_rule_would_rewrite_stops_the_file(ruleset):
+    source = "void f(float* p) {\n  cudaFree(p) cudaFree(p) )\n}\n"
+    result = _port(source, ruleset)
+    assert result.new_bytes is None and result.outcome.value == "error"
+
+
+def test_prefilter_needs_a_rule_word(ruleset):
+    from porter.native import _trigger
+
+    assert _trigger(ruleset).search(b"int add(int a, int b) { return a + b; }") is None
+    assert _trigger(ruleset).search(b"thrust::sort(a, b);") and _trigger(ruleset).search(b"__global__ void k();")

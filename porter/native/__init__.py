@@ -31,10 +31,11 @@ def _trigger(ruleset: RuleSet) -> re.Pattern[bytes]:
     for rule in ruleset.of_kind(*PASSES):
         for entry in rule.entries:
             name = Shape.parse(entry.pattern).name if rule.kind == "cpp_call" else entry.pattern.rstrip("*")
-            words.add(re.escape(name.rsplit("::", 1)[-1] if rule.kind != "cpp_include" else name))
+            segments = [name] if rule.kind == "cpp_include" else [p for p in name.split("::") if p]
+            words.add(re.escape(segments[-1]))
     for rule in ruleset.of_kind("native_inventory"):
         words |= {_scoped_flags(value.lstrip("^")) for value in rule.contexts.values()}
-    return re.compile(b"|".join(sorted({w.encode() for w in words} | {KERNEL_KEYWORD})))
+    return re.compile(b"|".join(sorted({w.encode() for w in words if w} | {KERNEL_KEYWORD})))
 
 
 def _scoped_flags(regex: str) -> str:
@@ -80,13 +81,25 @@ def _residual(data: bytes, relpath: str, ruleset: RuleSet, claimed: set[str]) ->
             if f.original not in claimed]
 
 
-def _parse_error(ruleset: RuleSet, data: bytes, errors: list) -> Finding:
+def _line_range(data: bytes, node) -> tuple[int, int]:
+    """The whole lines a parse error spans: where tree-sitter gave up, its recovery may have misread them."""
+    start = data.rfind(b"\n", 0, node.start_byte) + 1
+    end = data.find(b"\n", max(node.end_byte, node.start_byte + 1) - 1)
+    return start, len(data) if end < 0 else end
+
+
+def _overlaps(hits: list[Hit], start: int, end: int) -> bool:
+    return any(hit.start < end and start < hit.end for hit in hits)
+
+
+def _parse_error(ruleset: RuleSet, data: bytes, errors: list[tuple[int, int]], problem: str) -> Finding:
     from porter.engine import input_finding  # the engine imports this frontend
 
-    first = errors[0]
-    detail = f"{len(errors)} place(s) tree-sitter could not parse; first at line {first.start_point[0] + 1}"
-    finding = input_finding(ruleset, "native-parse-error", detail)
-    finding.span = Locator(data).span(first.start_byte, max(first.end_byte, first.start_byte + 1))
+    locate = Locator(data)
+    first = locate.span(*errors[0])
+    detail = f"{len(errors)} place(s) tree-sitter could not parse; first at line {first.line}"
+    finding = input_finding(ruleset, problem, detail)
+    finding.span = first
     return finding
 
 
@@ -131,13 +144,14 @@ def port_native(relpath: str, data: bytes, ruleset: RuleSet, context: Any = None
     if not trigger.search(data):
         return _with_kernels(FileResult(relpath, "native", Outcome.UNCHANGED), relpath, data, ruleset)
     tree = parse(data, relpath)
-    errors = error_nodes(tree.root_node)
-    if errors:
-        findings = [_parse_error(ruleset, data, errors), *_residual(data, relpath, ruleset, set())]
-        result = FileResult(relpath, "native", Outcome.ERROR, findings, findings[0].message)
-        return _with_kernels(result, relpath, data, ruleset)
     rules = ruleset.of_kind(*PASSES)
     hits = _hits(data, tree.root_node, rules)
+    errors = [_line_range(data, node) for node in error_nodes(tree.root_node)]
+    if any(trigger.search(data, start, end) or _overlaps(hits, start, end) for start, end in errors):
+        findings = [_parse_error(ruleset, data, errors, "native-parse-error"),
+                    *_residual(data, relpath, ruleset, set())]
+        result = FileResult(relpath, "native", Outcome.ERROR, findings, findings[0].message)
+        return _with_kernels(result, relpath, data, ruleset)
     macro_hits, unparsed = _macro_hits(data, tree.root_node, rules, trigger)
     hits += macro_hits
     locate = Locator(data)
@@ -146,6 +160,8 @@ def port_native(relpath: str, data: bytes, ruleset: RuleSet, context: Any = None
     new = render(data, edits) if edits else data
     findings += _residual(new, relpath, ruleset, {hit.original for hit in hits})
     findings += [_unparsed_macro(ruleset, data, body, locate) for body in unparsed]
+    if errors:  # none of them touches anything a rule rewrites: the rest of the file is ported whole
+        findings.append(_parse_error(ruleset, data, errors, "native-parse-tolerated"))
     findings.sort(key=lambda f: (f.span.line, f.span.column) if f.span else (0, 0))
     if new != data:
         result = FileResult(relpath, "native", Outcome.CONVERTED, findings, new_bytes=new)
