@@ -72,7 +72,9 @@ def test_review_folds_identical_findings_and_ranks_by_urgency():
     kernels = next(a for a in rev.todo if a.rule_id == "T002")
     assert kernels.count == 3 and len(kernels.items) == 2  # `scale` in two copies of the tree is one item
     assert kernels.items[0].files == ["copy_a/k.cu", "copy_b/k.cu"]
-    assert kernels.title == "a CUDA kernel" and kernels.detail(kernels.items[1]) == "kernel `shift`"
+    assert kernels.title == "a CUDA kernel" and kernels.detail(kernels.items[1]) == ""  # the code says `shift`
+    unmapped = next(a for a in rev.todo if a.rule_id == "T900")
+    assert unmapped.advice == "`torch.cuda.mystery` has no mapping" and unmapped.detail(unmapped.items[0]) == ""
     assert [(i.code, i.files) for i in rev.low][0] == ("use_cuda", [EVIL, "train.py"])
     assert rev.parity["verdict"] == "not run"
 

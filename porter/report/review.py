@@ -98,9 +98,17 @@ class Action:
         return common if all(i.finding.message.startswith(common) for i in self.items) else None
 
     def detail(self, item: Item) -> str:
-        """The part of an item's message that the action's advice does not already say."""
+        """The part of an item's message that the action's advice and the item's code do not already say."""
         advice = self.advice
-        return item.finding.message[len(advice):].strip().removeprefix("(").removesuffix(")") if advice else item.finding.message
+        if not advice:
+            return item.finding.message
+        rest = item.finding.message[len(advice):].strip().removeprefix("(").removesuffix(")")
+        unsaid = re.sub(r"`([^`]*)`", lambda m: "" if m[1] in item.finding.original else m[0], rest)
+        return rest if len(unsaid.split()) > 1 else ""  # `kernel `x`` beside `__global__ void x` says nothing new
+
+    @property
+    def has_details(self) -> bool:
+        return any(self.detail(item) for item in self.items)
 
     @property
     def count(self) -> int:
