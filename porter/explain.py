@@ -100,7 +100,7 @@ def explain_error(code: ErrorCode) -> str:
     if code.family == "acl" and len(str(code.value)) == 6 and str(code.value)[0] in ACL_CLASSES:
         meaning, generic = ACL_CLASSES[str(code.value)[0]]
         lines.append(f"  class: {meaning}")
-        causes += [c for c in generic if c not in causes]
+        causes = causes or list(generic)  # a code's own causes are sharper than its class's
     if code.family == "hccl" and not causes:
         causes.append("read the HCCL log of every rank (`ASCEND_GLOBAL_LOG_LEVEL=1`, `$HOME/ascend/log`); the "
                       "first rank to fail names the cause")
