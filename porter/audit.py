@@ -224,7 +224,7 @@ def audit_file(path: str, src: str, dst: str, findings: list[dict], markers: Mar
 
 def _flipped_guards(path, src_tree, dst, lines: _LineMap, markers: Markers) -> list[Violation]:
     """An `if` whose test changed while its body still holds something CUDA-specific in the output."""
-    dst_lines = dst.splitlines()
+    cuda_lines = {tok.start[0] for tok in _code_tokens(dst, ast.parse(dst)) if markers.mentions_source(tok.string)}
     out_lines = {src: out for out, src in lines.src_of.items()}
     found = []
     for node in ast.walk(src_tree):
@@ -232,7 +232,7 @@ def _flipped_guards(path, src_tree, dst, lines: _LineMap, markers: Markers) -> l
             continue
         first, last = node.body[0].lineno, _end(node.body[-1])
         kept = [out_lines[n] for n in range(first, last + 1) if n in out_lines]
-        if any(markers.mentions_source(dst_lines[n - 1].split("#", 1)[0]) for n in kept):
+        if any(n in cuda_lines for n in kept):
             found.append(Violation(path, node.lineno, "flipped-guard", "test changed, body still CUDA-specific"))
     return found
 

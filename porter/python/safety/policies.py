@@ -68,8 +68,11 @@ def cuda_only_guard(s: Safety, rule) -> None:
         if s.is_vetoed(region):
             continue
         if s.edits_inside(branch.test_span):
-            kept = s.leftovers(branch.body_span)
-            what = "the code it guards keeps"
+            kept = s.leftovers(branch.test_span, strings_only=True)
+            what = "its test keeps testing for"
+            if not kept:
+                kept = s.leftovers(branch.body_span)
+                what = "the code it guards keeps"
         elif s.edits_inside(branch.body_span):
             kept = s.leftovers(branch.test_span, strings_only=True)
             what = "its test keeps testing for"

@@ -72,7 +72,7 @@ class Structure:
     siblings: list[Sibling] = field(default_factory=list)
     collections: list[tuple[Span, list[Literal]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
-    source_tokens: list[tuple[Span, str]] = field(default_factory=list)  # CUDA-specific names and strings
+    source_tokens: list[tuple[Span, str, bool]] = field(default_factory=list)  # CUDA names and strings (is_string)
     name_uses: dict[str, list[Span]] = field(default_factory=dict)  # Name nodes by value (for flagged imports)
     import_aliases: list[tuple[str, Span]] = field(default_factory=list)  # bound name, alias span
     module_span: Span | None = None
@@ -192,7 +192,7 @@ class _Walk(cst.CSTVisitor):
         span = self.span(node)
         self.found.name_uses.setdefault(node.value, []).append(span)
         if segments(node.value) & self.markers.source.segments:
-            self.found.source_tokens.append((span, node.value))
+            self.found.source_tokens.append((span, node.value, False))
 
     def _literal(self, node: cst.CSTNode) -> None:
         value = literal_value(node)
@@ -201,7 +201,7 @@ class _Walk(cst.CSTVisitor):
         span = self.span(node)
         self.found.literals.append(Literal(node, value, span, id(node) in self.arguments))
         if not _is_prose(value) and segments(value) & self.markers.source.segments:
-            self.found.source_tokens.append((span, value))
+            self.found.source_tokens.append((span, value, True))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         self.arguments.add(id(node.value))

@@ -61,8 +61,8 @@ class Safety:
     def leftovers(self, region: Span, strings_only: bool = False) -> list[tuple[Span, str]]:
         """CUDA-specific tokens in `region` that no remaining edit rewrites."""
         edits = self.edits_inside(region)
-        tokens = [(span, text) for span, text in self.structure.source_tokens
-                  if inside(span, region) and not (strings_only and text.isidentifier())]
+        tokens = [(span, text) for span, text, is_string in self.structure.source_tokens
+                  if inside(span, region) and (is_string or not strings_only)]
         tokens += [(span, name) for name in self.flagged_import_names() if not strings_only
                    for span in self.structure.name_uses.get(name, ()) if inside(span, region)]
         return [(span, text) for span, text in tokens if not any(inside(span, e.span) for e in edits)]
@@ -89,7 +89,7 @@ class Safety:
         dead = {id(e.finding) for e in removed}
         if drop_findings:
             dead |= {id(f) for f in self.proposals.findings if f.span and inside(f.span, region)}
-        cuda_inside = any(inside(span, region) for span, _ in self.structure.source_tokens)
+        cuda_inside = any(inside(span, region) for span, _, _ in self.structure.source_tokens)
         if not dead and not (announce and cuda_inside):
             return False
         removed_ids = {id(e) for e in removed}
