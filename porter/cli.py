@@ -196,8 +196,8 @@ def effort_summary(report) -> str:
         f"files: {totals['files']} ({rev.files_with_findings} with findings)",
         "by status: " + ", ".join(f"{s} {n}" for s, n in totals["findings_by_status"].items()),
         "by category: " + (", ".join(f"{c} {n}" for c, n in totals["findings_by_category"].items()) or "none"),
-        f"estimated manual items: {rev.distinct_todo} distinct ({totals['manual_items']} findings, "
-        f"{len(rev.low)} of them CUDA-named identifiers or strings of lowest priority)",
+        f"estimated manual items: {rev.distinct_todo} distinct ({rev.todo_count} findings), plus {len(rev.low)} "
+        f"CUDA-named identifiers or strings of lowest priority in {rev.low_files} file(s)",
         f"effort: {effort_text(rev)}",
     ]
     if rev.todo:

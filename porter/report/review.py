@@ -177,6 +177,10 @@ class Review:
         return (sum(a.minutes for a in self.actions) + low_minutes) / 60
 
     @property
+    def todo_count(self) -> int:
+        return sum(a.count for a in self.todo)
+
+    @property
     def low_files(self) -> int:
         return len({path for ident in self.low for path in ident.files})
 
