@@ -6,6 +6,7 @@ error (no suite, a missing or corrupt golden, a backend that cannot be used here
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,11 @@ device_option = click.option("--device", type=click.Choice(DEVICES), required=Tr
                              help="Backend that runs the cases.")
 golden_option = click.option("--golden", "golden_dir", type=click.Path(file_okay=False, path_type=Path),
                              help="Golden set directory (default: SUITE/golden).")
+world_option = click.option("--world-size", type=click.IntRange(min=1), default=None,
+                            help="Run every collective case in a group of this many ranks (torchrun, one per device).")
+launcher_option = click.option("--launcher-args", default=None, metavar="ARGS",
+                               help="Extra torchrun arguments for collectives across hosts, e.g. "
+                                    "'--nnodes 2 --node-rank 0 --rdzv-endpoint host0:29500'.")
 case_option = click.option("-k", "--case", "patterns", multiple=True, metavar="PATTERN",
                            help="Only cases whose name matches (glob, or substring); repeatable.")
 
@@ -30,8 +36,12 @@ def _input_error(message: str):
     sys.exit(EXIT_INPUT)
 
 
-def _load(suite_dir: Path, patterns: tuple[str, ...], device: str | None = None):
-    """The suite and its selected cases; torch is imported here so a missing or broken install reads clearly."""
+def _load(suite_dir: Path, patterns: tuple[str, ...], device: str | None = None, world_size: int | None = None,
+          launcher_args: str | None = None):
+    """The suite and its selected cases; torch is imported here so a missing or broken install reads clearly.
+
+    ``world_size`` replaces every collective case's; ``launcher_args`` go to torchrun.
+    """
     from porter.parity.device import DeviceError, import_torch
 
     try:
@@ -48,6 +58,14 @@ def _load(suite_dir: Path, patterns: tuple[str, ...], device: str | None = None)
     cases = select(suite.cases, patterns)
     if not cases:
         _input_error(f"no case in {suite_dir} matches {', '.join(patterns) or 'anything'}")
+    if world_size is not None:
+        for case in cases:
+            if case.kind.family == "collective":
+                case.params["world_size"] = world_size
+    if launcher_args is not None:
+        from porter.parity.collectives import LAUNCHER_ARGS
+
+        os.environ[LAUNCHER_ARGS] = launcher_args
     return suite, cases
 
 
@@ -61,14 +79,16 @@ def parity():
 @device_option
 @golden_option
 @case_option
+@world_option
+@launcher_option
 @click.option("--max-golden-mb", type=click.FloatRange(min=0), default=DEFAULT_MAX_GOLDEN_MB, show_default=True,
               help="Refuse to write a golden set larger than this (MiB).")
-def record(suite, device, golden_dir, patterns, max_golden_mb):
+def record(suite, device, golden_dir, patterns, world_size, launcher_args, max_golden_mb):
     """Run every case on the reference backend and store outputs and gradients (inputs as hashes).
 
     Replaces the golden set in the golden directory with the selected cases.
     """
-    loaded, cases = _load(suite, patterns, device)
+    loaded, cases = _load(suite, patterns, device, world_size, launcher_args)
     from porter.parity.device import DeviceError
     from porter.parity.golden import GoldenError
     from porter.parity.harness import record as run_record
@@ -89,14 +109,16 @@ def record(suite, device, golden_dir, patterns, max_golden_mb):
 @device_option
 @golden_option
 @case_option
+@world_option
+@launcher_option
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON here.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Compatibility report.json to add the parity section to "
                    "(default: SUITE/../porter-report/report.json when it exists).")
-def compare(suite, device, golden_dir, patterns, junit, json_path, report_path):
+def compare(suite, device, golden_dir, patterns, world_size, launcher_args, junit, json_path, report_path):
     """Run the cases on the target backend with the recorded inputs and judge them."""
-    loaded, cases = _load(suite, patterns, device)  # first: it imports torch for this device
+    loaded, cases = _load(suite, patterns, device, world_size, launcher_args)  # first: it imports torch for this device
     from rich.console import Console
 
     from porter.parity import golden, report

@@ -1,19 +1,21 @@
-"""Collective cases: world size 1 on the device's own backend, world size 2 in a CPU gloo group.
+"""Collective cases: world size 1 in process, larger worlds through torch's own launcher.
 
-The two-rank group runs in two fresh Python processes that talk over loopback only, rendezvous through a
-file store, and are killed when they overrun a bounded timeout. All two-rank cases of one call
-share one group, so a suite pays the process start-up once. The benchmark is the collective's
-definition computed directly in high precision from every rank's inputs.
+A world of N ranks is started with ``python -m torch.distributed.run`` (torchrun) on the device's
+backend (gloo on the CPU, NCCL on GPUs, HCCL on NPUs), one rank per local device; extra launcher
+arguments (``--nnodes``, ``--node-rank``, ``--rdzv-endpoint``... for several hosts) come from
+``PORTER_PARITY_LAUNCHER_ARGS``, else a standalone local rendezvous is used. All cases of one world
+size share one launch, killed when it overruns a bounded timeout. The benchmark is the
+collective's definition computed directly in high precision from every rank's inputs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +28,7 @@ from porter.parity.device import distributed_backend
 from porter.parity.dtypes import benchmark_dtype
 
 TIMEOUT_S = 120
+LAUNCHER_ARGS = "PORTER_PARITY_LAUNCHER_ARGS"
 REDUCE_OPS = {"sum": "SUM", "max": "MAX", "min": "MIN", "product": "PRODUCT"}
 
 
@@ -41,11 +44,10 @@ def run(jobs: list, device: str, role: str) -> dict[str, dict]:
             results[case.name] = _definition(case, tensors)
         return _raise_single(results, jobs)
     single = [(c, t) for c, t in jobs if c.world_size == 1]
-    pair = [(c, t) for c, t in jobs if c.world_size == 2]
     if single:
         results.update(_in_process(single, device))
-    if pair:
-        results.update(_spawned(pair))
+    for world in sorted({c.world_size for c, _ in jobs if c.world_size > 1}):
+        results.update(_launched([(c, t) for c, t in jobs if c.world_size == world], device, world))
     return _raise_single(results, jobs)
 
 
@@ -125,39 +127,31 @@ def _in_process(jobs: list, device: str) -> dict:
     return results
 
 
-def _spawned(jobs: list) -> dict:
-    """Run the jobs in a fresh two-process gloo group (``python -m porter.parity.collectives``).
-
-    Plain subprocesses rather than multiprocessing's spawn: the workers never re-import the
-    caller's __main__, and a hung group is killed at the deadline.
-    """
+def _launched(jobs: list, device: str, world: int) -> dict:
+    """Run the jobs in one ``world``-rank group started by torchrun (``-m porter.parity.collectives``)."""
     with tempfile.TemporaryDirectory(prefix="porter-parity-") as workdir:
         work = Path(workdir)
         inputs = {f"{case.name}/{k}": t.contiguous() for case, tensors in jobs for k, t in tensors.items()}
         save_file(inputs, work / "inputs.safetensors")
         (work / "jobs.json").write_text(json.dumps([case.to_yaml() for case, _ in jobs]))
         package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo",
-               "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        ranks = [subprocess.Popen([sys.executable, "-m", "porter.parity.collectives", workdir, str(rank), "2"],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                 for rank in range(2)]
-        deadline = time.monotonic() + TIMEOUT_S
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        if device == "cpu":
+            env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+        command = [sys.executable, "-m", "torch.distributed.run", *launcher_args(world),
+                   "-m", "porter.parity.collectives", workdir, device]
         try:
-            for rank, process in enumerate(ranks):
-                _, stderr = process.communicate(timeout=max(deadline - time.monotonic(), 1))
-                if process.returncode != 0:
-                    last = (stderr or "").strip().splitlines()[-1:] or ["no output"]
-                    raise CollectiveError(f"rank {rank} of the gloo group exited with {process.returncode}: {last[0]}")
+            launched = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                      timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            raise CollectiveError(f"the 2-rank gloo group did not finish within {TIMEOUT_S} s") from None
-        finally:
-            for process in ranks:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+            raise CollectiveError(f"the {world}-rank {distributed_backend(device)} group did not finish within "
+                                  f"{TIMEOUT_S} s") from None
+        if launched.returncode != 0:
+            last = (launched.stderr or "").strip().splitlines()[-3:] or ["no output"]
+            raise CollectiveError(f"torchrun ({world} ranks, {distributed_backend(device)}) exited with "
+                                  f"{launched.returncode}: {' | '.join(last)}")
         errors, outputs = {}, {}
-        for rank in range(2):
+        for rank in range(world):
             errors.update(json.loads((work / f"errors{rank}.json").read_text()))
             outputs.update(load_file(work / f"out{rank}.safetensors"))
     results = {}
@@ -170,11 +164,32 @@ def _spawned(jobs: list) -> dict:
     return results
 
 
-def _worker(workdir: str, rank: int, world: int) -> None:
+def launcher_args(world: int) -> list[str]:
+    """torchrun's arguments: the user's (``PORTER_PARITY_LAUNCHER_ARGS``) or one standalone local node."""
+    given = shlex.split(os.environ.get(LAUNCHER_ARGS, ""))
+    if not any(arg.split("=")[0] in ("--nproc-per-node", "--nproc_per_node") for arg in given):
+        nodes = next((given[i + 1] for i, arg in enumerate(given[:-1]) if arg == "--nnodes"), "1")
+        given += ["--nproc-per-node", str(world // max(int(nodes.split(":")[-1]), 1))]
+    if not any(arg.startswith(("--rdzv", "--master", "--nnodes", "--standalone")) for arg in given):
+        given.append("--standalone")
+    return given
+
+
+def _worker(workdir: str, device: str) -> None:
+    """One rank, started by torchrun: RANK, WORLD_SIZE and LOCAL_RANK come from its environment.
+
+    ``workdir`` must be shared by every host when the group spans several (each rank writes its outputs there).
+    """
     from porter.parity.cases import Case
 
+    rank, world, local = (int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+    if device == "npu":
+        import torch_npu  # noqa: F401  (registers the npu device and the hccl backend)
+    place = "cpu" if device == "cpu" else f"{device}:{local}"
+    if device != "cpu":
+        getattr(torch, device).set_device(local)
     work = Path(workdir)
-    dist.init_process_group("gloo", init_method=f"file://{work / 'store'}", rank=rank, world_size=world,
+    dist.init_process_group(distributed_backend(device), rank=rank, world_size=world,
                             timeout=timedelta(seconds=TIMEOUT_S))
     inputs = load_file(work / "inputs.safetensors")
     outputs, errors = {}, {}
@@ -182,8 +197,8 @@ def _worker(workdir: str, rank: int, world: int) -> None:
         for data in json.loads((work / "jobs.json").read_text()):
             case = Case.from_dict(data)
             try:
-                x = inputs[f"{case.name}/input.x.r{rank}"]
-                outputs[f"{case.name}/output.out.r{rank}"] = _collective(case, x).contiguous()
+                x = inputs[f"{case.name}/input.x.r{rank}"].to(place)
+                outputs[f"{case.name}/output.out.r{rank}"] = _collective(case, x).cpu().contiguous()
             except Exception as exc:  # reported per case; the group goes on with the next one
                 errors[case.name] = f"rank {rank}: {type(exc).__name__}: {exc}"
     finally:
@@ -193,4 +208,4 @@ def _worker(workdir: str, rank: int, world: int) -> None:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    _worker(sys.argv[1], sys.argv[2])

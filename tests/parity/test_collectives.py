@@ -42,3 +42,35 @@ def test_benchmark_is_the_collective_definition(op):
     expected = {"all_reduce": (x0 + x1, x0 + x1), "reduce_scatter": ((x0 + x1)[:32], (x0 + x1)[32:]),
                 "all_gather": ((c := __import__("torch").cat([x0, x1])), c), "broadcast": (x0, x0)}[op]
     assert bench["output.out.r0"].equal(expected[0]) and bench["output.out.r1"].equal(expected[1])
+
+
+def test_world_size_4_through_torchrun_on_cpu_gloo(tmp_path):
+    """--world-size N launches the collectives with torch's own launcher (gloo on the CPU)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from porter.parity.cli import parity
+
+    suite = write_suite(tmp_path / "parity", [small_case(op, "fp32") for op in OPS])
+    invoke = lambda *args: CliRunner().invoke(parity, [str(a) for a in args], catch_exceptions=False)  # noqa: E731
+    recorded = invoke("record", suite, "--device", "cpu", "--world-size", 4)
+    assert recorded.exit_code == 0, recorded.output
+    manifest = json.loads((suite / "golden" / "manifest.json").read_text())
+    assert {f"input.x.r{r}" for r in range(4)} <= set(manifest["cases"]["all_reduce_fp32"]["tensors"])
+    assert "output.out.r3" in manifest["cases"]["all_gather_fp32"]["tensors"]
+    compared = invoke("compare", suite, "--device", "cpu", "--world-size", 4, "--json", tmp_path / "p.json")
+    assert compared.exit_code == 0, compared.output
+    assert json.loads((tmp_path / "p.json").read_text())["summary"] == {"cases": 4, "pass": 4, "fail": 0, "error": 0}
+    other_world = invoke("compare", suite, "--device", "cpu", "--world-size", 2)
+    assert other_world.exit_code == 2 and "different definition" in other_world.output
+
+
+def test_launcher_arguments(monkeypatch):
+    from porter.parity.collectives import LAUNCHER_ARGS, launcher_args
+
+    monkeypatch.delenv(LAUNCHER_ARGS, raising=False)
+    assert launcher_args(4) == ["--nproc-per-node", "4", "--standalone"]
+    monkeypatch.setenv(LAUNCHER_ARGS, "--nnodes 2 --node-rank 1 --rdzv-endpoint host0:29500 --rdzv-backend c10d")
+    assert launcher_args(8) == ["--nnodes", "2", "--node-rank", "1", "--rdzv-endpoint", "host0:29500",
+                                "--rdzv-backend", "c10d", "--nproc-per-node", "4"]
