@@ -68,7 +68,8 @@ def test_relu_and_leaky_relu_selects_are_recognised():
     ("const float* x, float* y, int n", "if (i < n) y[i] = x[i + 1] - x[i];", "not indexed by the thread index"),
     ("const float* x, float* y, int n", "if (i < n) y[i] = x[i] > 1.f ? x[i] : 2.f;", "data-dependent select"),
     ("const float* x, float* y, int n", "if (x[i] > 0.f) y[i] = x[i];", "data-dependent branch"),
-    ("const float* x, float* y, int n", "if (i < n) y[i] = tanhf(x[i]);", "a call to `tanhf`"),
+    ("const float* x, float* y, int n", "if (i < n) y[i] = erff(x[i]);", "a call to `erff`"),
+    ("const float* x, float* y, int n", "if (i < n) y[i] = tanhf(x[i]);", "`tanh` has no basic Ascend C vector instruction"),
     ("float* x, int n", "if (i < n) x[i] = x[i] * 2.f;", "in place"),
     ("const float* x, float* y, int n", "y[i] = x[i];", "before any bounds check"),
     ("const float* x, float* y, float* z, int n", "if (i < n) { y[i] = x[i]; z[i] = -x[i]; }", "2 outputs"),
@@ -93,6 +94,7 @@ def test_what_stops_synthesis_is_named(params, body, reason):
     ("int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) y[i] = x[i] + x[i % 4];", "other", "medium"),
 ])
 def test_classification(body, kind, difficulty):
+    """`x[i % 4]` reads a fixed window: not a broadcast of a parameter-sized operand, so not elementwise."""
     plan = plan_kernel(_kernel(f"__global__ void k(const float* x, float* y, int n) {{ {body} }}"), CONTEXTS)
     assert (plan.classification.kind, plan.classification.difficulty) == (kind, difficulty)
     assert plan.classification.advice
@@ -268,3 +270,8 @@ def test_a_header_and_a_source_of_one_name_get_separate_folders():
     source = _body("const float* x, float* y, int n", "if (i < n) y[i] = x[i] * 2.f;").encode()
     from_cu, from_cuh = (set(port_kernels(f"csrc/fma.{ext}", source, RULES).generated) for ext in ("cu", "cuh"))
     assert "csrc/fma_ascendc/fma.asc" in from_cu and "csrc/fma_cuh_ascendc/fma.asc" in from_cuh
+
+
+def test_an_elementwise_kernel_with_an_untranslated_operation_is_still_elementwise():
+    plan = plan_kernel(_kernel(_body("const float* x, float* y, int n", "if (i < n) y[i] = tanhf(x[i]) * 0.5f;")), CONTEXTS)
+    assert (plan.classification.kind, plan.synthesised, plan.elementwise is not None) == ("elementwise", False, True)

@@ -33,7 +33,8 @@ class Classification:
     advice: str
 
 
-def classify(kernel: Kernel, synthesised: bool, broadcast: bool) -> Classification:
+def classify(kernel: Kernel, synthesised: bool, elementwise_shape: bool) -> Classification:
+    """`elementwise_shape`: every load and store is at the thread index, whether or not each operation translates."""
     features = set(kernel.features)
     if features & {"tensor_core", "ptx"}:
         return Classification("other", "high", ADVICE["other", False])
@@ -45,7 +46,6 @@ def classify(kernel: Kernel, synthesised: bool, broadcast: bool) -> Classificati
         return Classification("stencil", "medium", ADVICE["stencil", False])
     if synthesised:
         return Classification("elementwise", "low", ADVICE["elementwise", True])
-    if broadcast or not features:
-        return Classification("elementwise" if broadcast else "other", "medium",
-                              ADVICE["elementwise" if broadcast else "other", False])
-    return Classification("other", "high", ADVICE["other", False])
+    if elementwise_shape:
+        return Classification("elementwise", "medium", ADVICE["elementwise", False])
+    return Classification("other", "medium" if not features else "high", ADVICE["other", False])

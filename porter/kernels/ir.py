@@ -19,6 +19,10 @@ class Stop(Exception):
     """Elementwise synthesis stops here; the message says why (it goes into the report and the scaffold)."""
 
 
+class OperationStop(Stop):
+    """The kernel is elementwise in shape, but one of its operations has no translation."""
+
+
 @dataclass(frozen=True)
 class Load:
     param: str
@@ -53,12 +57,6 @@ def is_scalar(expr: Expr) -> bool:
     if isinstance(expr, Op):
         return all(is_scalar(a) for a in expr.args)
     return isinstance(expr, (Scalar, Const))
-
-
-def has_broadcast(expr: Expr) -> bool:
-    if isinstance(expr, Op):
-        return any(has_broadcast(a) for a in expr.args)
-    return isinstance(expr, Broadcast)
 
 
 @dataclass
@@ -205,7 +203,7 @@ class _Reader:
         if kind == "binary_expression":
             op = BINARY.get(text(node.child_by_field_name("operator")))
             if op is None:
-                raise Stop(f"operator `{text(node.child_by_field_name('operator'))}` in `{compact(node)[:40]}`")
+                raise OperationStop(f"operator `{text(node.child_by_field_name('operator'))}` in `{compact(node)[:40]}`")
             return Op(op, (self.expr(node.child_by_field_name("left")), self.expr(node.child_by_field_name("right"))))
         if kind == "unary_expression":
             operand = self.expr(node.child_by_field_name("argument"))
@@ -214,7 +212,7 @@ class _Reader:
                 return Op("neg", (operand,))
             if operator == "+":
                 return operand
-            raise Stop(f"operator `{operator}`")
+            raise OperationStop(f"operator `{operator}`")
         if kind == "cast_expression":
             self._cast(text(node.child_by_field_name("type")))
             return self.expr(node.child_by_field_name("value"))
@@ -245,7 +243,7 @@ class _Reader:
     def _cast(self, type_name: str) -> None:
         allowed = {"float", *self.kernel.template_params, *(p.base_type for p in self.kernel.params if p.pointer)}
         if type_name not in allowed:
-            raise Stop(f"a cast to `{type_name}` (mixed dtypes)")
+            raise OperationStop(f"a cast to `{type_name}` (mixed dtypes)")
 
     def _call(self, node: Node) -> Expr:
         name = call_name(node)
@@ -255,7 +253,7 @@ class _Reader:
             return args[0]
         op = self.contexts["functions"].get(name)
         if op is None:
-            raise Stop(f"a call to `{name}`")
+            raise OperationStop(f"a call to `{name}`")
         if op == "fma":
             return Op("add", (Op("mul", (args[0], args[1])), args[2]))
         return Op(op, tuple(args))
@@ -275,7 +273,7 @@ class _Reader:
                 slope = other.args[1] if other.args[0] == value else other.args[0]
                 if is_scalar(slope):
                     return Op("leaky_relu", (value, slope))
-        raise Stop(f"a data-dependent select `{compact(node)[:50]}`")
+        raise OperationStop(f"a data-dependent select `{compact(node)[:50]}`")
 
 
 def read_elementwise(kernel: Kernel, contexts: dict) -> Elementwise:
@@ -306,5 +304,5 @@ def read_elementwise(kernel: Kernel, contexts: dict) -> Elementwise:
     result = Elementwise(kernel, reader.length, reader.outputs, tuple(contexts["element_types"][types[0]]))
     in_place = sorted(set(result.inputs) & set(result.outputs))
     if in_place:
-        raise Stop(f"updates `{in_place[0]}` in place (the generated op returns a new tensor)")
+        raise OperationStop(f"updates `{in_place[0]}` in place (the generated op returns a new tensor)")
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from porter.kernels.ir import Broadcast, Const, Expr, Load, Scalar, Stop, is_scalar
+from porter.kernels.ir import Broadcast, Const, Expr, Load, OperationStop, Scalar, is_scalar
 
 SCALAR_OPS = {"add": "adds", "mul": "muls", "max": "maxs", "min": "mins"}  # tensor-with-scalar forms
 UNARY = ("exp", "log", "abs", "sqrt", "rsqrt", "relu")
@@ -25,7 +25,7 @@ def scalar_cpp(expr: Expr) -> str:
         return f"(-{scalar_cpp(expr.args[0])})"
     if expr.name in PY_BINARY:
         return f"({scalar_cpp(expr.args[0])} {PY_BINARY[expr.name]} {scalar_cpp(expr.args[1])})"
-    raise Stop(f"`{expr.name}` of scalars only (compute it on the host)")
+    raise OperationStop(f"`{expr.name}` of scalars only (compute it on the host)")
 
 
 @dataclass
@@ -41,6 +41,8 @@ class VectorProgram:
 
     def emit(self, op: str, *operands: str) -> None:
         name = self.instructions[op]
+        if not name:
+            raise OperationStop(f"`{op}` has no basic Ascend C vector instruction (only a composite is generated)")
         self.used.add(name)
         self.statements.append(f"AscendC::{name}({', '.join(operands)}, count);")
 
@@ -56,9 +58,9 @@ class VectorProgram:
             self.emit("muls", dst, f"{expr.param}Calc", "static_cast<float>(1.0f)")  # a plain copy, bit-exact
             return dst
         if isinstance(expr, Broadcast):
-            raise Stop(f"operand `{expr.param}[i % {expr.period}]` is broadcast")
+            raise OperationStop(f"operand `{expr.param}[i % {expr.period}]` is broadcast")
         if is_scalar(expr):
-            raise Stop("an output that does not depend on any input")
+            raise OperationStop("an output that does not depend on any input")
         if dst is None and expr in self.computed:
             return self.computed[expr]
         out = dst or self.temp()
@@ -66,7 +68,7 @@ class VectorProgram:
         name, args = expr.name, expr.args
         if name == "neg":
             self.emit("muls", out, self.tensor(args[0]), "static_cast<float>(-1.0f)")
-        elif name in UNARY:
+        elif name in UNARY or name == "tanh":
             self.emit(name, out, self.tensor(args[0]))
         elif name == "leaky_relu":
             self.emit(name, out, self.tensor(args[0]), f"static_cast<float>({scalar_cpp(args[1])})")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from porter.kernels import host
 from porter.kernels.classify import Classification, classify
 from porter.kernels.inventory import Kernel, Launch
-from porter.kernels.ir import Broadcast, Elementwise, Op, Stop, has_broadcast, read_elementwise
+from porter.kernels.ir import Broadcast, Elementwise, Op, OperationStop, Stop, read_elementwise
 from porter.kernels.lower import VectorProgram, torch_expr, vector_program
 
 DTYPES = {"float": ("at::kFloat", 4, "fp32"), "half": ("at::kHalf", 2, "fp16"), "bfloat16_t": ("at::kBFloat16", 2, "bf16")}
@@ -76,11 +76,13 @@ def plan_kernel(kernel: Kernel, contexts: dict) -> KernelPlan:
         elementwise = read_elementwise(kernel, contexts)
         program = vector_program(elementwise.outputs, instructions)
         if len(elementwise.outputs) > 1:
-            raise Stop(f"{len(elementwise.outputs)} outputs (one per op is generated)")
+            raise OperationStop(f"{len(elementwise.outputs)} outputs (one per op is generated)")
     except Stop as stop:
         program, reason = None, str(stop)
-    broadcast = bool(elementwise and any(has_broadcast(e) for e in elementwise.outputs.values()))
-    return KernelPlan(kernel, elementwise, program, reason, classify(kernel, program is not None, broadcast))
+        shaped = elementwise is not None or isinstance(stop, OperationStop)
+    else:
+        shaped = True
+    return KernelPlan(kernel, elementwise, program, reason, classify(kernel, program is not None, shaped))
 
 
 def _identifier(text: str) -> str:
