@@ -102,6 +102,31 @@ class FileResult:
 
 
 @dataclass
+class ParityRecord:
+    """One parity case's verdict as `porter parity compare` reports it: the deciding check and every check."""
+
+    case: str
+    op: str
+    dtype: str
+    status: str  # pass | fail | error
+    metric: str | None = None
+    tensor: str | None = None
+    standard: str | None = None
+    value: float | str | None = None
+    threshold: float | str | None = None
+    reference: float | str | None = None  # the reference's own value of the metric
+    message: str = ""
+    checks: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ParityRecord":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+@dataclass
 class Report:
     porter_version: str
     rules_version: str
@@ -109,7 +134,7 @@ class Report:
     source: str
     output: str | None
     files: list[FileResult] = field(default_factory=list)
-    parity: list[dict] | None = None  # per-case metrics, filled by `porter parity compare`
+    parity: list[ParityRecord] | None = None  # per-case verdicts, filled by `porter parity compare`
     parity_suite: str | None = None  # where `porter port` wrote the generated parity suite
     ignored_copied: int = 0  # files .gitignore excludes: copied unchanged, never read (not in `files`)
     skipped: list[str] = field(default_factory=list)  # paths .gitignore excludes that were left out; folders end in /
@@ -131,6 +156,8 @@ class Report:
             "manual_items": sum(by_status.get(s.value, 0) for s in (Status.REVIEW, Status.UNSUPPORTED, Status.UNKNOWN)),
             "ignored_copied": self.ignored_copied,
             "ignored_skipped": len(self.skipped),
+            **({} if self.parity is None else {"parity_cases_by_status": {
+                status: sum(p.status == status for p in self.parity) for status in ("pass", "fail", "error")}}),
         }
 
     def to_dict(self) -> dict:
@@ -144,7 +171,7 @@ class Report:
             "totals": self.totals(),
             "files": [r.to_dict() for r in sorted(self.files, key=lambda r: r.path)],
             "parity_suite": self.parity_suite,
-            "parity": self.parity,
+            "parity": None if self.parity is None else [p.to_dict() for p in self.parity],
             "skipped": sorted(self.skipped),
             "incomplete": self.incomplete,
             "backend_support": self.backend_support,

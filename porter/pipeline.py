@@ -206,7 +206,9 @@ def _write_report(report: Report, report_dir: Path, request: PortRequest, rule_p
 
 
 def fail_on_hit(report: Report, threshold: str) -> bool:
-    """True when a finding at or above the --fail-on threshold exists."""
+    """True when a finding at or above the --fail-on threshold exists, or (any threshold but never) a parity case did not pass."""
     levels = {"never": set(), "unsupported": {"unsupported"}, "review": {"unsupported", "review", "unknown"}}
+    if threshold != "never" and any(p.status != "pass" for p in report.parity or []):
+        return True
     return any(f.status.value in levels[threshold] for f in report.findings)
 

@@ -1,6 +1,6 @@
 """Views of a compare run: console table, JUnit XML, JSON, and the compatibility report's parity section.
 
-A parity record (one per case; ``Report.parity`` holds the list) has these keys:
+A parity record (``porter.findings.ParityRecord``, one per case; ``Report.parity`` holds the list) has:
 
 - ``case``, ``op``, ``dtype``: the case; ``status``: pass | fail | error
 - ``metric``, ``tensor``, ``standard``: the deciding check (the first failing one, or on a pass the
@@ -17,6 +17,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from porter.findings import ParityRecord
 from porter.parity.judge import Check, Verdict
 
 STATUS_STYLE = {"pass": "green", "fail": "red", "error": "magenta"}
@@ -34,17 +35,16 @@ def _check_record(check: Check) -> dict:
             "reference": _number(check.reference), "passed": check.passed}
 
 
-def parity_records(verdicts: list[Verdict]) -> list[dict]:
+def parity_records(verdicts: list[Verdict]) -> list[ParityRecord]:
     records = []
     for v in verdicts:
         d = v.deciding
-        records.append({
-            "case": v.case, "op": v.op, "dtype": v.dtype, "status": v.status,
-            "metric": d.metric if d else None, "tensor": d.tensor if d else None,
-            "standard": d.standard if d else None, "value": _number(d.value) if d else None,
-            "threshold": _number(d.threshold) if d else None, "reference": _number(d.reference) if d else None,
-            "message": v.message, "checks": [_check_record(c) for c in v.checks],
-        })
+        records.append(ParityRecord(
+            case=v.case, op=v.op, dtype=v.dtype, status=v.status,
+            metric=d.metric if d else None, tensor=d.tensor if d else None, standard=d.standard if d else None,
+            value=_number(d.value) if d else None, threshold=_number(d.threshold) if d else None,
+            reference=_number(d.reference) if d else None, message=v.message,
+            checks=[_check_record(c) for c in v.checks]))
     return records
 
 
@@ -83,7 +83,7 @@ def _short(value) -> str:
 
 def write_json(verdicts: list[Verdict], path: Path, environment: dict, golden_environment: dict) -> None:
     data = {"summary": summary(verdicts), "target": environment, "reference": golden_environment,
-            "cases": parity_records(verdicts)}
+            "cases": [record.to_dict() for record in parity_records(verdicts)]}
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 

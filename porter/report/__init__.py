@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from porter.findings import FileResult, Report
+from porter.findings import FileResult, ParityRecord, Report
 from porter.report.csv_views import render_csv
 from porter.report.html import render_html
 from porter.report.markdown import render_markdown
@@ -49,7 +49,8 @@ def load_report(path: Path) -> Report:
     files = [FileResult.from_dict(f) for f in data["files"]]
     return Report(
         porter_version=data["porter_version"], rules_version=data["rules_version"], target=data["target"],
-        source=data["source"], output=data.get("output"), files=files, parity=data.get("parity"),
+        source=data["source"], output=data.get("output"), files=files,
+        parity=None if data.get("parity") is None else [ParityRecord.from_dict(p) for p in data["parity"]],
         parity_suite=data.get("parity_suite"), ignored_copied=data.get("totals", {}).get("ignored_copied", 0),
         skipped=data.get("skipped", []), incomplete=data.get("incomplete", False),
         backend_support=data.get("backend_support"),

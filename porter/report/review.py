@@ -196,7 +196,7 @@ def parity_verdict(report: Report) -> dict:
                                                   "record` on the reference machine, then `porter parity compare` "
                                                   "on the NPU"}
         return {"verdict": "none", "text": "no parity suite (analysis only, or ported with --no-parity)"}
-    counts = {s: sum(case.get("status") == s for case in report.parity) for s in ("pass", "fail", "error")}
+    counts = {s: sum(case.status == s for case in report.parity) for s in ("pass", "fail", "error")}
     verdict = "pass" if counts["fail"] == counts["error"] == 0 else "fail"
     text = f"{len(report.parity)} cases: {counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors"
     return {"verdict": verdict, "text": text, **counts}

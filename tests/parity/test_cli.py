@@ -131,16 +131,26 @@ def test_compare_fills_the_real_compatibility_report(recorded_suite):
     assert "## Numeric parity" not in (report_dir / "report.md").read_text()
     result = invoke("compare", recorded_suite, "--device", "cpu")  # default --report location
     assert result.exit_code == 0, result.output
-    rows = {row["case"]: row for row in _records(load_report(report_dir / "report.json").parity)}
+    loaded = load_report(report_dir / "report.json")
+    rows = {row.case: row for row in loaded.parity}
     assert set(rows) == {"matmul_fp32", "softmax_bf16", "embedding_fp16"}
-    assert rows["matmul_fp32"]["status"] == "pass" and rows["matmul_fp32"]["standard"] == "matmul"
+    assert rows["matmul_fp32"].status == "pass" and rows["matmul_fp32"].standard == "matmul"
+    assert loaded.totals()["parity_cases_by_status"] == {"pass": 3, "fail": 0, "error": 0}
     markdown = (report_dir / "report.md").read_text()
     assert "## Numeric parity" in markdown
     assert re.search(r"^\| matmul_fp32 \| matmul \| fp32 \| pass \| ulp_\w+ \|", markdown, re.M), markdown
 
 
-def _records(parity) -> list[dict]:
-    return [row if isinstance(row, dict) else row.to_dict() for row in parity]
+def test_parity_verdicts_count_in_totals_and_fail_on():
+    from porter.findings import ParityRecord
+    from porter.pipeline import fail_on_hit
+
+    report = Report(porter_version="0.1.0", rules_version="1", target="npu", source="src", output="dst")
+    assert "parity_cases_by_status" not in report.totals() and not fail_on_hit(report, "unsupported")
+    report.parity = [ParityRecord("a", "gelu", "fp32", "pass"), ParityRecord("b", "gelu", "bf16", "fail")]
+    assert report.totals()["parity_cases_by_status"] == {"pass": 1, "fail": 1, "error": 0}
+    assert fail_on_hit(report, "unsupported") and fail_on_hit(report, "review") and not fail_on_hit(report, "never")
+    assert report.to_dict()["parity"][1]["status"] == "fail"
 
 
 def test_manifest_pins_reduced_precision_and_records_the_sdpa_backends(recorded_suite):
