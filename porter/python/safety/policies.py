@@ -128,6 +128,15 @@ def _new_value(s: Safety, literal) -> str:
 
 
 def value_consistency(s: Safety, rule) -> None:
+    patterns = [_device_value(r) for r in s.ruleset.of_kind("context_string")]
+    for call in s.structure.calls:  # `pytest.param("cuda", marks=skipif(not torch.cuda.is_available()))`
+        if s.is_vetoed(call) or not s.edits_inside(call):
+            continue
+        kept = [lit for lit in s.structure.literals if inside(lit.span, call) and not s.edits_inside(lit.span)
+                and any(p.fullmatch(lit.value) for p in patterns)]
+        if kept:
+            s.veto(call, rule, f"this call would be ported while it keeps the value `{kept[0].value}` (line "
+                               f"{kept[0].span.line}): port them together by hand")
     for value_rule in s.ruleset.of_kind("context_string"):
         pattern = _device_value(value_rule)
         groups: dict[Span, tuple[list, list]] = defaultdict(lambda: ([], []))

@@ -69,6 +69,7 @@ class Structure:
     branches: list[Branch] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
     functions: list[Span] = field(default_factory=list)
+    calls: list[Span] = field(default_factory=list)  # outer calls before the calls inside them
     siblings: list[Sibling] = field(default_factory=list)
     collections: list[tuple[Span, list[Literal]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
@@ -202,6 +203,9 @@ class _Walk(cst.CSTVisitor):
         self.found.literals.append(Literal(node, value, span, id(node) in self.arguments))
         if not _is_prose(value) and segments(value) & self.markers.source.segments:
             self.found.source_tokens.append((span, value, True))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found.calls.append(self.span(node))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         self.arguments.add(id(node.value))
