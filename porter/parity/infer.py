@@ -12,13 +12,15 @@ import torch
 
 from porter.parity import ops
 from porter.parity.cases import Case
+from porter.parity.dtypes import benchmark_dtype
 
 PROBES = 4
 
 
 def standards(case: Case, tensors: dict[str, torch.Tensor]) -> dict[str, str]:
     """``{"output.<name>": "elementwise" | "reduction"}`` for a custom case's float outputs."""
-    inputs = {k.removeprefix("input."): t.detach().double() if t.is_floating_point() else t
+    high = benchmark_dtype(case.dtype)
+    inputs = {k.removeprefix("input."): t.detach().to(high) if t.is_floating_point() else t
               for k, t in tensors.items() if k.startswith("input.")}
     forward = ops.forward_for(case.op, "benchmark")
     params = _params(case)

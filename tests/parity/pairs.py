@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +39,6 @@ class Pair:
     expect: str  # pass (correct pair, judged both ways) | fail (a fault against a correct reference)
     what: str
     prepare: Callable[[dict], None] | None = None  # adjusts the seeded inputs in place
-    fields: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- implementations
