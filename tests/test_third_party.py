@@ -245,3 +245,12 @@ def test_fused_adam_positional_arguments_are_mapped_by_name(ruleset):
     new, _ = port_python("from apex.optimizers import FusedAdam\n"
                          "opt = FusedAdam(params, 1e-3, True, (0.9, 0.95), 1e-6, False, 0.1)\n", ruleset)
     assert "torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.95), eps=1e-6, weight_decay=0.1)" in new
+
+
+def test_a_multi_line_call_stays_multi_line_with_its_comments(ruleset):
+    source = ("from flash_attn.flash_attn_interface import (\n    flash_attn_func,\n    flash_attn_with_kvcache,\n)\n"
+              "out = flash_attn_func(\n    q,  # queries\n    k,\n    v,\n    dropout_p=0.0,  # eval only\n)\n")
+    new, _ = port_python(source, ruleset)
+    assert new.startswith("from flash_attn.flash_attn_interface import (\n    flash_attn_with_kvcache,\n)\n")
+    assert ("out = torch_npu.npu_fusion_attention(  # eval only\n    q,  # queries\n    k,\n    v,\n"
+            "    q.shape[2],\n    \"BSND\",\n    scale=q.shape[-1] ** -0.5,\n)[0]\n") in new

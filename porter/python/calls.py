@@ -15,6 +15,7 @@ from porter.findings import Status
 from porter.python.base import RuleVisitor, code_of, dotted_text, root_name
 from porter.python.transforms import lookup
 from porter.python.transforms.args import CallArgs, Refuse
+from porter.python.transforms.layout import follow_layout
 from porter.ruleset import RuleError
 
 
@@ -84,7 +85,7 @@ class CallTransformVisitor(RuleVisitor):
             return
         def rewrite(updated: cst.Call) -> cst.BaseExpression:
             again = answer(updated)  # the arguments may carry other rules' edits by now
-            return updated if isinstance(again, Refuse) else cst.parse_expression(again.code)
+            return updated if isinstance(again, Refuse) else follow_layout(updated, cst.parse_expression(again.code))
 
         emitted = result.code.split("(", 1)[0]
         message = " ".join(filter(None, (entry.message or f"`{qualified}` rebuilt as `{emitted}`.", result.note)))

@@ -37,7 +37,7 @@ def drop_names(statement: cst.Import | cst.ImportFrom, names: set[str]):
     kept = [alias for alias in statement.names if _bound_name(alias) not in names]
     if not kept:
         return cst.RemoveFromParent()
-    kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    kept[-1] = kept[-1].with_changes(comma=statement.names[-1].comma)  # keeps a parenthesised list's trailing comma
     return statement.with_changes(names=kept)
 
 
