@@ -254,3 +254,16 @@ def test_a_multi_line_call_stays_multi_line_with_its_comments(ruleset):
     assert new.startswith("from flash_attn.flash_attn_interface import (\n    flash_attn_with_kvcache,\n)\n")
     assert ("out = torch_npu.npu_fusion_attention(  # eval only\n    q,  # queries\n    k,\n    v,\n"
             "    q.shape[2],\n    \"BSND\",\n    scale=q.shape[-1] ** -0.5,\n)[0]\n") in new
+
+
+@pytest.mark.parametrize("expression, advised", [
+    ("x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)", True),
+    ("x * torch.rsqrt((x ** 2).mean(dim=-1, keepdim=True) + eps)", True),
+    ("x * torch.rsqrt(x.pow(2).mean(0) + eps)", False),  # not over the last dimension
+    ("torch.rsqrt(var + eps)", False),
+])
+def test_rms_norm_advice(expression, advised, ruleset):
+    new, findings = port_python(f"import torch\ny = {expression}\n", ruleset)
+    advice = [f for f in findings if f.rule_id == "PY414"]
+    assert new is None and len(advice) == advised
+    assert all("npu_rms_norm" in f.message and f.replacement is None for f in advice)

@@ -1,7 +1,8 @@
 """Rule kind `call_transform`: a library call (resolved through imports and aliases) rebuilt by a named transform.
 
 The rule data says which API a call must resolve to and which transform in `porter.python.transforms` builds the
-replacement from the call's arguments; the transform may refuse, and then the call is reported, never changed.
+replacement from the call's arguments; the transform may refuse, and then the call is reported, never changed, or
+answer None: the call is not what it looks for (advice rules match a common API such as `torch.rsqrt`).
 A reference to the API that is not a call (`attn = flash_attn_func`) cannot be converted and is reported.
 """
 
@@ -61,6 +62,8 @@ class CallTransformVisitor(RuleVisitor):
             return
         call = self.proposals.call_funcs.get(id(node))
         if call is None:
+            if entry.status != "auto":  # an advice entry: only calls can show the pattern it looks for
+                return
             why = f"`{qualified}` is used here without being called: convert it by hand"
             self.record(node, _saying(entry, why), why, status=Status.REVIEW)
             return
@@ -78,6 +81,8 @@ class CallTransformVisitor(RuleVisitor):
             return transform(CallArgs(node, transform.params, transform.positional, resolve))
 
         result = answer(call, resolve_now)
+        if result is None:  # not the shape this transform looks for
+            return
         if isinstance(result, Refuse):
             status = Status.UNSUPPORTED if result.status == "unsupported" else Status.REVIEW
             why = f"`{qualified}` left as is: {result.reason}"

@@ -7,9 +7,9 @@ meaning cannot be read from the source makes it refuse.
 
 from __future__ import annotations
 
-from porter.python.transforms import apex, attention
+from porter.python.transforms import apex, attention, fusion
 
-_FAMILIES = {"attention": attention, "apex": apex}
+_FAMILIES = {"attention": attention, "apex": apex, "fusion": fusion}
 TRANSFORMS = {f"{family}.{fn.__name__}": fn for family, module in _FAMILIES.items() for fn in module.TRANSFORMS}
 
 
