@@ -13,6 +13,7 @@ import ast
 import difflib
 import io
 import json
+import re
 import sys
 import tokenize
 from collections import Counter
@@ -179,6 +180,9 @@ def _code_tokens(text: str, tree: ast.Module):
             yield tok
         elif tok.type == tokenize.STRING and tok.start[0] not in docstrings:
             body = tok.string.lstrip("rbuRBUfF").strip("'\"")
+            if tok.string[:2].lower() in ("f'", 'f"', "rf", "fr"):  # placeholders are code, judged as names
+                body = re.sub(r"\{[^{}]*\}", "", body)
+                tok = tok._replace(string=body)
             if not any(c.isspace() for c in body):
                 yield tok
         elif sys.version_info >= (3, 12) and tok.type == tokenize.FSTRING_START:

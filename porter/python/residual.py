@@ -45,7 +45,7 @@ class ResidualVisitor(RuleVisitor):
         for alias in node.names:
             module = get_full_name_for_node(alias.name)
             if self.identifier.search(module):
-                self._report(alias.name, f"imports `{module}`, which looks CUDA-specific; check what it does on NPU")
+                self._report(alias, f"imports `{module}`, which looks CUDA-specific; check what it does on NPU")
 
     def leave_Import(self, original_node: cst.Import) -> None:
         self.inside_import -= 1
@@ -54,8 +54,8 @@ class ResidualVisitor(RuleVisitor):
         self.inside_import += 1
         module = "." * len(node.relative) + (get_full_name_for_node(node.module) if node.module else "")
         if node.module is not None and self.identifier.search(module):
-            self._report(node.module, f"imports from `{module}`, which looks CUDA-specific; check what the imported "
-                                      "names do on NPU")
+            self._report(node, f"imports from `{module}`, which looks CUDA-specific; check what the imported "
+                               "names do on NPU")
 
     def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
         self.inside_import -= 1
