@@ -56,6 +56,9 @@ class ResidualVisitor(RuleVisitor):
         if node.module is not None and self.identifier.search(module):
             self._report(node, f"imports from `{module}`, which looks CUDA-specific; check what the imported "
                                "names do on NPU")
+        if not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                self._identifier(alias.name if alias.asname is None else alias.asname.name)
 
     def leave_ImportFrom(self, original_node: cst.ImportFrom) -> None:
         self.inside_import -= 1
@@ -69,7 +72,13 @@ class ResidualVisitor(RuleVisitor):
                 return
 
     def visit_Name(self, node: cst.Name) -> None:
-        if self.inside_import or node.value in self.reported_identifiers or not self.identifier.search(node.value):
+        if not self.inside_import:
+            self._identifier(node)
+
+    def _identifier(self, node: cst.CSTNode) -> None:
+        if not isinstance(node, cst.Name) or node.value in self.reported_identifiers:
+            return
+        if not self.identifier.search(node.value):
             return
         if self._report(node, f"identifier `{node.value}` looks CUDA-specific (first use in this file); check what it controls"):
             self.reported_identifiers.add(node.value)
