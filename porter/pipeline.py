@@ -137,6 +137,7 @@ def _start_output(root: Path) -> Path:
 
 
 def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
+    from porter.kernels import parity_modules
     from porter.parity.suite import generate_suite
 
     sources = {}
@@ -146,7 +147,8 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
                 sources[result.path] = (request.source / result.path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-    cases = generate_suite(sources, out_dir)
+    generated = parity_modules(path for result in results for path in result.generated)
+    cases = generate_suite(sources, out_dir, modules=generated)
     return str(out_dir) if cases else None
 
 
