@@ -60,6 +60,14 @@ def backend_dispatch(s: Safety, rule) -> None:
         named = set().union(*(s.markers.value_backends(lit.value) for lit in literals)) - {source}
         if named and not s.is_vetoed(span):
             s.veto(span, rule, f"this collection already names {', '.join(sorted(named))}: porter leaves it alone")
+    if target in s.context.repo_backends | s.module_backends():
+        value_rules = {r.id for r in s.ruleset.of_kind("context_string")}
+        for test in s.structure.tests:
+            edits = [e for e in s.edits_inside(test) if e.finding and e.finding.rule_id in value_rules]
+            if edits and not s.is_vetoed(test):
+                s.veto(test, rule, f"the repository already supports {target}: this test tells CUDA from the other "
+                                   "backends (a feature gate or the code's own switch), so porter leaves it as it is",
+                       edits=edits)
 
 
 def cuda_only_guard(s: Safety, rule) -> None:
@@ -129,13 +137,14 @@ def _new_value(s: Safety, literal) -> str:
 
 def value_consistency(s: Safety, rule) -> None:
     patterns = [_device_value(r) for r in s.ruleset.of_kind("context_string")]
-    for call in s.structure.calls:  # `pytest.param("cuda", marks=skipif(not torch.cuda.is_available()))`
-        if s.is_vetoed(call) or not s.edits_inside(call):
+    units = [*s.structure.statements, *(b.test_span for b in s.structure.branches), *s.structure.calls]
+    for unit in units:  # `pytest.param("cuda", marks=skipif(not torch.cuda.is_available()))`, one statement
+        if s.is_vetoed(unit) or not s.edits_inside(unit):
             continue
-        kept = [lit for lit in s.structure.literals if inside(lit.span, call) and not s.edits_inside(lit.span)
+        kept = [lit for lit in s.structure.literals if inside(lit.span, unit) and not s.edits_inside(lit.span)
                 and any(p.fullmatch(lit.value) for p in patterns)]
         if kept:
-            s.veto(call, rule, f"this call would be ported while it keeps the value `{kept[0].value}` (line "
+            s.veto(unit, rule, f"this code would be ported while it keeps the value `{kept[0].value}` (line "
                                f"{kept[0].span.line}): port them together by hand")
     for value_rule in s.ruleset.of_kind("context_string"):
         pattern = _device_value(value_rule)

@@ -70,6 +70,8 @@ class Structure:
     definitions: list[Definition] = field(default_factory=list)
     functions: list[Span] = field(default_factory=list)
     calls: list[Span] = field(default_factory=list)  # outer calls before the calls inside them
+    tests: list[Span] = field(default_factory=list)  # comparisons and `x.startswith(...)`: what tests a value
+    statements: list[Span] = field(default_factory=list)  # simple statement lines
     siblings: list[Sibling] = field(default_factory=list)
     collections: list[tuple[Span, list[Literal]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
@@ -135,6 +137,7 @@ class _Walk(cst.CSTVisitor):
                 self._dispatch_group(run)
             run = []
             if isinstance(statement, cst.SimpleStatementLine):
+                self.found.statements.append(self.span(statement))
                 self._siblings(statement)
 
     def _siblings(self, line: cst.SimpleStatementLine) -> None:
@@ -206,6 +209,11 @@ class _Walk(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.found.calls.append(self.span(node))
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("startswith", "endswith"):
+            self.found.tests.append(self.span(node))
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self.found.tests.append(self.span(node))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         self.arguments.add(id(node.value))
