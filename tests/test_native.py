@@ -201,3 +201,9 @@ def test_prefilter_needs_a_rule_word(ruleset):
 
     assert _trigger(ruleset).search(b"int add(int a, int b) { return a + b; }") is None
     assert _trigger(ruleset).search(b"thrust::sort(a, b);") and _trigger(ruleset).search(b"__global__ void k();")
+
+
+def test_a_header_an_include_rule_reported_is_not_listed_twice(ruleset):
+    result = _port("#include <cuda_bf16.h>\n#include <cusparse.h>\n", ruleset)
+    assert [(f.rule_id, f.original) for f in result.findings] == [
+        ("CRT103", "cuda_bf16.h"), ("NAT002", "#include <cusparse.h>")]

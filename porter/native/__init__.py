@@ -78,7 +78,12 @@ def _finding(hit: Hit, data: bytes, edits: list[Edit], locate: Locator) -> Findi
 
 def _residual(data: bytes, relpath: str, ruleset: RuleSet, claimed: set[str]) -> list[Finding]:
     return [f for rule in ruleset.of_kind("native_inventory") for f in inventory(data, rule, relpath)
-            if f.original not in claimed]
+            if f.original not in claimed and _included_path(f.original) not in claimed]
+
+
+def _included_path(text: str) -> str:
+    """`#include <a/b.h>` -> `a/b.h` (how an include rule names what it reported)."""
+    return text.removeprefix("#include").strip().strip('<>"') if text.startswith("#include") else text
 
 
 def _line_range(data: bytes, node) -> tuple[int, int]:
