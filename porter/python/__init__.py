@@ -14,7 +14,7 @@ from porter.python.imports import ImportVisitor
 from porter.python.methods import MethodVisitor
 from porter.python.renames import RenameVisitor
 from porter.python.residual import ResidualVisitor
-from porter.python.safety import ModuleContext, apply_safety
+from porter.python.safety import ModuleContext, apply_safety, structure_walk
 
 __all__ = ["ModuleContext", "VISITOR_FOR_KIND", "port_python"]
 from porter.python.strings import ContextStringVisitor
@@ -99,8 +99,10 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
         for kind in VISITOR_FOR_KIND
         for rule in ruleset.of_kind(kind)
     ]
-    wrapper.visit_batched(visitors)
-    apply_safety(wrapper, source, proposals, ruleset, context)
+    walk = structure_walk(ruleset, names.import_bound)
+    wrapper.visit_batched(visitors if walk is None else [*visitors, walk])
+    if walk is not None:
+        apply_safety(walk, source, proposals, ruleset, context)
     findings = sorted(proposals.findings, key=lambda f: (f.span.line, f.span.column) if f.span else (0, 0))
     if not proposals.edits:
         return None, findings

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from porter.python.backends import Markers
 from porter.python.safety.policies import POLICIES
 from porter.python.safety.veto import Safety
-from porter.python.safety.structure import walk
+from porter.python.safety.structure import StructureWalk
 
-__all__ = ["ModuleContext", "apply_safety"]
+__all__ = ["ModuleContext", "apply_safety", "structure_walk"]
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,21 @@ class ModuleContext:
     repo_backends: frozenset[str] = frozenset()  # other backends the repository names anywhere (see repo_scan)
 
 
-def apply_safety(wrapper, source: str, proposals, ruleset, context: ModuleContext) -> None:
+def _markers(ruleset) -> Markers | None:
+    rule = next(iter(ruleset.of_kind(*POLICIES)), None)
+    return Markers.from_data(rule.contexts["markers"]) if rule is not None else None
+
+
+def structure_walk(ruleset, import_bound: frozenset[str] | None) -> StructureWalk | None:
+    """The visitor to add to the frontend's batched pass, or None when no safety policy is active."""
+    markers = _markers(ruleset)
+    return StructureWalk(markers, import_bound) if markers is not None else None
+
+
+def apply_safety(walk: StructureWalk, source: str, proposals, ruleset, context: ModuleContext) -> None:
+    """Run the active policies over the proposals, in the order of POLICIES."""
     rules = {rule.kind: rule for rule in ruleset.of_kind(*POLICIES)}
-    if not rules:
-        return
-    markers = Markers.from_data(next(iter(rules.values())).contexts["markers"])
-    safety = Safety(walk(wrapper, markers), proposals, markers, ruleset, context, source.splitlines())
+    safety = Safety(walk.found, proposals, walk.markers, ruleset, context, source.splitlines())
     for kind, policy in POLICIES.items():
         if kind in rules:
             policy(safety, rules[kind])

@@ -109,6 +109,8 @@ def distinct_values(s: Safety, rule) -> None:
     for sibling in s.structure.siblings:
         blocks[sibling.block].append(sibling)
     for siblings in blocks.values():
+        if not any(s.edits_inside(sib.span) for sib in siblings):
+            continue
         before = [_normalised(code_of(sib.value)) for sib in siblings]
         after = [_normalised(new) if (new := _new_code(s, sib.value, sib.span)) is not None else old
                  for sib, old in zip(siblings, before)]

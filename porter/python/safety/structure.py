@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import PositionProvider
 
 from porter.findings import Span
 from porter.python.backends import Markers, segments
+from porter.python.base import dotted_text
 
 
 def inside(inner: Span, outer: Span) -> bool:
@@ -76,7 +77,8 @@ class Structure:
     collections: list[tuple[Span, list[Literal]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
     source_tokens: list[tuple[Span, str, bool]] = field(default_factory=list)  # CUDA names and strings (is_string)
-    name_uses: dict[str, list[Span]] = field(default_factory=dict)  # Name nodes by value (for flagged imports)
+    names: set[str] = field(default_factory=set)  # every identifier used
+    name_uses: dict[str, list[Span]] = field(default_factory=dict)  # uses of import-bound names (flagged imports)
     import_aliases: list[tuple[str, Span]] = field(default_factory=list)  # bound name, alias span
     module_span: Span | None = None
 
@@ -99,13 +101,16 @@ def _is_prose(value: str) -> bool:
     return any(c.isspace() for c in value)
 
 
-class _Walk(cst.CSTVisitor):
+class StructureWalk(cst.BatchableCSTVisitor):
+    """Runs in the frontend's batched pass; `found` is complete once the pass is over."""
+
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, markers: Markers, found: Structure) -> None:
+    def __init__(self, markers: Markers, import_bound: frozenset[str] | None) -> None:
         super().__init__()
         self.markers = markers
-        self.found = found
+        self.import_bound = import_bound  # names an import binds (None: unknown, record every use)
+        self.found = Structure()
         self.depth = 0  # function/class nesting
         self.in_function = 0
         self.blocks = 0
@@ -148,7 +153,7 @@ class _Walk(cst.CSTVisitor):
                 target, value = small.target, small.value
             else:
                 continue
-            code = cst.Module(body=[]).code_for_node(target)
+            code = dotted_text(target) or cst.Module(body=[]).code_for_node(target)
             self.found.siblings.append(Sibling(self.blocks, code, value, self.span(line)))
             if isinstance(target, cst.Name) and not self.in_function:
                 self.found.definitions.append(Definition(target.value, "constant", self.span(line), self.depth == 0))
@@ -193,10 +198,11 @@ class _Walk(cst.CSTVisitor):
         self.found.import_aliases.append((name, self.span(node)))
 
     def visit_Name(self, node: cst.Name) -> None:
-        span = self.span(node)
-        self.found.name_uses.setdefault(node.value, []).append(span)
-        if segments(node.value) & self.markers.source.segments:
-            self.found.source_tokens.append((span, node.value, False))
+        self.found.names.add(node.value)
+        if self.import_bound is None or node.value in self.import_bound:
+            self.found.name_uses.setdefault(node.value, []).append(self.span(node))
+        if self.markers.mentions_source(node.value):
+            self.found.source_tokens.append((self.span(node), node.value, False))
 
     def _literal(self, node: cst.CSTNode) -> None:
         value = literal_value(node)
@@ -250,7 +256,3 @@ def _docstring(statement) -> cst.CSTNode | None:
     return None
 
 
-def walk(wrapper: MetadataWrapper, markers: Markers) -> Structure:
-    found = Structure()
-    wrapper.visit(_Walk(markers, found))
-    return found

@@ -41,7 +41,7 @@ class Safety:
     def module_backends(self) -> set[str]:
         """Other backends the module names anywhere (identifiers or string values)."""
         named = set()
-        for name in self.structure.name_uses:
+        for name in self.structure.names:
             named |= self.markers.name_backends(name, dispatch_only=True)
         for literal in self.structure.literals:
             named |= self.markers.value_backends(literal.value)
