@@ -81,7 +81,7 @@ def test_no_support_import_in_build_scripts_or_beside_a_guarded_torch(tmp_path):
     setup = (dst / "setup.py").read_text()
     assert "import torch_npu" not in setup.splitlines() and "torch.npu.is_available()" in setup
     builder = (dst / "mbl" / "op_builder" / "builder.py").read_text()
-    assert "import torch_npu" not in builder and "torch.npu.is_available()" in builder
+    assert "import torch_npu" not in builder and "torch.npu.synchronize()" in builder
     for path in ("setup.py", "mbl/op_builder/builder.py"):
         notes = [x for f in report["files"] if f["path"] == path for x in f["findings"] if x["rule_id"] == "PY001"]
         assert [n["status"] for n in notes] == ["review"], path
@@ -113,3 +113,22 @@ def test_a_finding_covers_a_kept_cuda_token():
     src = "loc = f'cuda:{r}'\n"
     finding = {"span": {"line": 1, "column": 7, "end_line": 1, "end_column": 17}, "original": "f'cuda:{r}'"}
     assert audit_file("m.py", src, src, [finding], MARKERS) == []
+
+
+def test_only_the_cuda_arm_of_another_backends_switch_is_ported(ruleset):
+    source = textwrap.dedent('''\
+        import torch
+
+
+        def count_devices():
+            if is_xla_available():
+                return torch.cuda.device_count()
+            elif torch.cuda.is_available():
+                return torch.cuda.device_count()
+            return 0
+        ''')
+    result = port_bytes("m.py", "python", source.encode(), ruleset)
+    new = result.new_bytes.decode()
+    assert "if is_xla_available():\n        return torch.cuda.device_count()" in new
+    assert "elif torch.npu.is_available():\n        return torch.npu.device_count()" in new
+    assert [f.rule_id for f in result.findings if f.status.value == "review"] == ["PY010"]

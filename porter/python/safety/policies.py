@@ -60,14 +60,17 @@ def backend_dispatch(s: Safety, rule) -> None:
         named = set().union(*(s.markers.value_backends(lit.value) for lit in literals)) - {source}
         if named and not s.is_vetoed(span):
             s.veto(span, rule, f"this collection already names {', '.join(sorted(named))}: porter leaves it alone")
-    if target in s.context.repo_backends | s.module_backends():
+    if s.supports_target():
         value_rules = {r.id for r in s.ruleset.of_kind("context_string")}
+        why = (f"the repository already supports {target}: this test tells CUDA from the other backends (a feature "
+               "gate or the code's own switch), so porter leaves it as it is")
         for test in s.structure.tests:
             edits = [e for e in s.edits_inside(test) if e.finding and e.finding.rule_id in value_rules]
             if edits and not s.is_vetoed(test):
-                s.veto(test, rule, f"the repository already supports {target}: this test tells CUDA from the other "
-                                   "backends (a feature gate or the code's own switch), so porter leaves it as it is",
-                       edits=edits)
+                s.veto(test, rule, why, edits=edits)
+        for test in [*(b.test_span for b in s.structure.branches), *s.structure.conditions]:
+            if not s.is_vetoed(test):
+                s.veto(test, rule, why)
 
 
 def cuda_only_guard(s: Safety, rule) -> None:
@@ -75,14 +78,18 @@ def cuda_only_guard(s: Safety, rule) -> None:
         region = joined(branch.test_span, branch.body_span)
         if s.is_vetoed(region):
             continue
+        names_count = s.multi_backend()  # there a CUDA-named identifier in a test is a CUDA-specific thing too
         if s.edits_inside(branch.test_span):
-            kept = s.leftovers(branch.test_span, strings_only=True)
+            kept = s.leftovers(branch.test_span, strings_only=not names_count)
             what = "its test keeps testing for"
             if not kept:
-                kept = s.leftovers(branch.body_span)
-                what = "the code it guards keeps"
+                guarded = [branch.body_span, *([branch.rest_span] if branch.rest_span else [])]
+                kept = [token for span in guarded for token in s.leftovers(span)]
+                what = "the code it selects keeps"
+                if branch.rest_span and kept:
+                    region = joined(branch.test_span, branch.rest_span)
         elif s.edits_inside(branch.body_span):
-            kept = s.leftovers(branch.test_span, strings_only=True)
+            kept = s.leftovers(branch.test_span, strings_only=not names_count)
             what = "its test keeps testing for"
         else:
             continue
@@ -140,14 +147,17 @@ def _new_value(s: Safety, literal) -> str:
 def value_consistency(s: Safety, rule) -> None:
     patterns = [_device_value(r) for r in s.ruleset.of_kind("context_string")]
     units = [*s.structure.statements, *(b.test_span for b in s.structure.branches), *s.structure.calls]
+    multi = s.multi_backend()
     for unit in units:  # `pytest.param("cuda", marks=skipif(not torch.cuda.is_available()))`, one statement
         if s.is_vetoed(unit) or not s.edits_inside(unit):
             continue
-        kept = [lit for lit in s.structure.literals if inside(lit.span, unit) and not s.edits_inside(lit.span)
-                and any(p.fullmatch(lit.value) for p in patterns)]
+        kept = [(lit.span, lit.value) for lit in s.structure.literals if inside(lit.span, unit)
+                and not s.edits_inside(lit.span) and any(p.fullmatch(lit.value) for p in patterns)]
+        if not kept and multi:  # code of a multi-backend repository: any CUDA-specific leftover counts
+            kept = s.leftovers(unit)
         if kept:
-            s.veto(unit, rule, f"this code would be ported while it keeps the value `{kept[0].value}` (line "
-                               f"{kept[0].span.line}): port them together by hand")
+            s.veto(unit, rule, f"this code would be ported while it keeps `{kept[0][1]}` (line "
+                               f"{kept[0][0].line}): port them together by hand")
     for value_rule in s.ruleset.of_kind("context_string"):
         pattern = _device_value(value_rule)
         groups: dict[Span, tuple[list, list]] = defaultdict(lambda: ([], []))

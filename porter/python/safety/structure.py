@@ -27,6 +27,7 @@ class Branch:
     test: cst.BaseExpression
     test_span: Span
     body_span: Span
+    rest_span: Span | None = None  # the `elif`/`else` arms that run when the test is false
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Structure:
     calls: list[Span] = field(default_factory=list)  # outer calls before the calls inside them
     tests: list[Span] = field(default_factory=list)  # comparisons and `x.startswith(...)`: what tests a value
     statements: list[Span] = field(default_factory=list)  # simple statement lines
+    conditions: list[Span] = field(default_factory=list)  # conditional expressions' tests, `not`, `and`/`or`, asserts
     siblings: list[Sibling] = field(default_factory=list)
     collections: list[tuple[Span, list[Literal]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
@@ -163,8 +165,9 @@ class StructureWalk(cst.BatchableCSTVisitor):
         for statement in run:
             current = statement
             while True:
-                branches.append(Branch(current.test, self.span(current.test), self.span(current.body)))
                 orelse = current.orelse
+                rest = self.span(orelse) if orelse is not None else None
+                branches.append(Branch(current.test, self.span(current.test), self.span(current.body), rest))
                 if isinstance(orelse, cst.If):
                     current = orelse
                     continue
@@ -220,6 +223,22 @@ class StructureWalk(cst.BatchableCSTVisitor):
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         self.found.tests.append(self.span(node))
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self.found.conditions.append(self.span(node.test))
+
+    def visit_While(self, node: cst.While) -> None:
+        self.found.conditions.append(self.span(node.test))
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self.found.conditions.append(self.span(node.test))
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self.found.conditions.append(self.span(node))
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        self.found.conditions.append(self.span(node))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         self.arguments.add(id(node.value))

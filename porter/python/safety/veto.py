@@ -47,6 +47,10 @@ class Safety:
             named |= self.markers.value_backends(literal.value)
         return named - {self.markers.source.name}
 
+    def supports_target(self) -> bool:
+        """Whether the repository (or this module) already names the backend porter ports to."""
+        return self.markers.target in self.context.repo_backends | self.module_backends()
+
     def multi_backend(self) -> bool:
         return bool(self.context.repo_backends) or bool(self.module_backends())
 
