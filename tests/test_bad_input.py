@@ -119,10 +119,10 @@ def test_a_porter_bug_on_one_file_does_not_stop_the_run(tmp_path, src, ruleset, 
     (src / "weird.py").write_text("import torch\ntorch.cuda.synchronize()\n")
     real = porter.engine.port_python
 
-    def flaky(source, rs, local_modules):
+    def flaky(source, rs, *args):
         if "synchronize" in source:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(source, rs, local_modules)
+        return real(source, rs, *args)
 
     monkeypatch.setattr(porter.engine, "port_python", flaky)
     report = _run(tmp_path, ruleset, options=PortOptions(jobs=1))
