@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from porter.ruleset import Rule
@@ -9,8 +10,9 @@ from porter.templating import render
 from porter.textio import write_atomic
 
 
-def rule_page(rule: Rule) -> str:
-    return render("rule.md.j2", rule=rule)
+def rule_page(rule: Rule, exercised: int | None = None) -> str:
+    """`exercised`: how many entries the generated per-entry tests check (docs/rules/ only; None leaves it out)."""
+    return render("rule.md.j2", rule=rule, exercised=exercised)
 
 
 def catalogue(rules: list[Rule]) -> str:
@@ -22,7 +24,8 @@ def catalogue(rules: list[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_rule_pages(rules: list[Rule], out_dir: Path) -> None:
+def write_rule_pages(rules: list[Rule], out_dir: Path, exercised: Callable[[Rule], int] | None = None) -> None:
     for rule in rules:
-        write_atomic(out_dir / f"{rule.id}.md", rule_page(rule).encode("utf-8"))
+        page = rule_page(rule, exercised(rule) if exercised else None)
+        write_atomic(out_dir / f"{rule.id}.md", page.encode("utf-8"))
     write_atomic(out_dir / "README.md", catalogue(rules).encode("utf-8"))
