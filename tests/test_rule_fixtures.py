@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = "2.13.0"
 FIXTURES = ROOT / "fixtures" / "rules"
 RULES = load_ruleset(TARGET).rules
+C_LIKE_SUFFIXES = (".c", ".cc", ".cpp", ".cu", ".cuh", ".h", ".hpp")  # `// ok:`; Python, shell and CMake use `# ok:`
 
 
 def _pair(rule):
@@ -50,11 +51,13 @@ def test_porting_twice_changes_nothing(rule, ruleset):
 def test_ok_lines_are_left_alone(rule, ruleset):
     before_path, after_path = _pair(rule)
     before, after = before_path.read_text().splitlines(), after_path.read_text()
+    marker = "// ok:" if before_path.suffix in C_LIKE_SUFFIXES else "# ok:"
+    assert any(marker in line for line in before), f"{rule.id}'s fixture has no `{marker}` near-miss line"
     result = _port(before_path, ruleset)
     for number, line in enumerate(before, start=1):
-        if "# ok:" not in line:
+        if marker not in line:
             continue
-        assert line in after.splitlines(), f"an `# ok:` line changed: {line!r}"
+        assert line in after.splitlines(), f"an `{marker}` line changed: {line!r}"
         converted_here = [f for f in result.findings if f.span and f.span.line == number and f.replacement]
         assert not converted_here, f"line {number} was rewritten: {converted_here}"
 
