@@ -56,6 +56,11 @@ def backend_dispatch(s: Safety, rule) -> None:
             if names - {source}:
                 s.veto(joined(branch.test_span, branch.body_span), rule,
                        f"branch of {', '.join(sorted(names - {source}))} in a backend switch ({switch}): left alone")
+    for choice in s.structure.choices:  # `"cuda" if is_torch_xla_available(check_is_gpu=True) else ...`
+        named = s.backends_in(choice.test) - {source}
+        if named and not s.is_vetoed(choice.body_span):
+            s.veto(choice.body_span, rule, f"the value chosen when {', '.join(sorted(named))} is in use "
+                                           f"(line {choice.test_span.line}): left alone")
     for span, literals in s.structure.collections:
         named = set().union(*(s.markers.value_backends(lit.value) for lit in literals)) - {source}
         if named and not s.is_vetoed(span):

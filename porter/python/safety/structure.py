@@ -75,6 +75,7 @@ class Structure:
     tests: list[Span] = field(default_factory=list)  # comparisons and `x.startswith(...)`: what tests a value
     statements: list[Span] = field(default_factory=list)  # simple statement lines
     conditions: list[Span] = field(default_factory=list)  # conditional expressions' tests, `not`, `and`/`or`, asserts
+    choices: list[Branch] = field(default_factory=list)  # `a if test else b`: test and the value it selects
     siblings: list[Sibling] = field(default_factory=list)
     collections: list[tuple[Span, list[Literal]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
@@ -226,6 +227,7 @@ class StructureWalk(cst.BatchableCSTVisitor):
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
         self.found.conditions.append(self.span(node.test))
+        self.found.choices.append(Branch(node.test, self.span(node.test), self.span(node.body)))
 
     def visit_While(self, node: cst.While) -> None:
         self.found.conditions.append(self.span(node.test))
