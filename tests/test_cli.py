@@ -113,6 +113,23 @@ def test_user_rules_file_adds_a_mapping(tmp_path):
     assert "torch.npu.synchronize()" in (tmp_path / "out" / "a.py").read_text()
 
 
+def test_user_rule_overriding_a_builtin_mapping_changes_the_output(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("import torch\ntorch.cuda.synchronize()\n")
+    rules = tmp_path / "mine.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: PY101\n    name: held-back\n    kind: rename\n    category: device-api\n"
+        "    summary: we review synchronisation by hand\n    doc: ours\n"
+        "    entries:\n      - {pattern: torch.cuda.synchronize, status: review}\n"
+    )
+    assert invoke("port", src, "-o", tmp_path / "built_in", "--no-parity").exit_code == 0
+    assert invoke("port", src, "-o", tmp_path / "mine", "--rules", rules, "--no-parity").exit_code == 0
+    assert "torch.npu.synchronize()" in (tmp_path / "built_in" / "a.py").read_text()
+    assert (tmp_path / "mine" / "a.py").read_text() == "import torch\ntorch.cuda.synchronize()\n"
+
+
 def test_bad_user_rules_are_a_usage_error(tmp_path):
     rules = tmp_path / "bad.yaml"
     rules.write_text("rules:\n  - id: nope\n")

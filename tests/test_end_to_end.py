@@ -25,17 +25,17 @@ def _normalised_report_md(path, src, dst):
     return "\n".join(line for line in text.splitlines() if not line.startswith("| porter |")) + "\n"
 
 
-def _port(tmp_path, *extra):
+def _port(tmp_path, *extra, exit_code=0):
     src = tmp_path / "src"
     shutil.copytree(PROJECT, src, symlinks=True)
     dst = tmp_path / "out"
     result = CliRunner().invoke(main, ["port", str(src), "-o", str(dst), "--no-parity", "-q", *extra])
-    return src, dst, result
+    assert result.exit_code == exit_code, result.output
+    return src, dst
 
 
 def test_example_matches_snapshot(tmp_path):
-    src, dst, result = _port(tmp_path)
-    assert result.exit_code == 0, result.output
+    src, dst = _port(tmp_path)
     report_md = _normalised_report_md(dst / "porter-report" / "report.md", src, dst)
     shutil.rmtree(dst / "porter-report")
     if UPDATE:
@@ -56,15 +56,14 @@ def _assert_same_tree(comparison):
 
 
 def test_untouched_files_are_byte_identical_and_modes_kept(tmp_path):
-    src, dst, result = _port(tmp_path)
-    assert result.exit_code == 0
+    src, dst = _port(tmp_path)
     for name in ("model.py", "data.py", "legacy_py2.py", "assets/logo.png", "config.yaml"):
         assert (dst / name).read_bytes() == (src / name).read_bytes(), name
     assert os.access(dst / "scripts" / "launch.sh", os.X_OK)
 
 
 def test_report_json_is_complete(tmp_path):
-    src, dst, result = _port(tmp_path)
+    src, dst = _port(tmp_path)
     report = json.loads((dst / "porter-report" / "report.json").read_text())
     assert report["schema_version"] == "1.0" and report["target"] == "2.13.0"
     by_path = {f["path"]: f for f in report["files"]}
@@ -80,18 +79,18 @@ def test_report_json_is_complete(tmp_path):
 
 
 def test_every_ported_python_file_still_compiles(tmp_path):
-    _, dst, _ = _port(tmp_path)
+    _, dst = _port(tmp_path)
     for path in dst.rglob("*.py"):
         if path.name != "legacy_py2.py":
             compile(path.read_text(), str(path), "exec")
 
 
 def test_porting_the_output_again_changes_nothing(tmp_path):
-    _, dst, _ = _port(tmp_path)
+    _, dst = _port(tmp_path)
     shutil.rmtree(dst / "porter-report")
     again = tmp_path / "again"
     result = CliRunner().invoke(main, ["port", str(dst), "-o", str(again), "--no-parity", "-q"])
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     shutil.rmtree(again / "porter-report")
     _assert_same_tree(filecmp.dircmp(dst, again))
 
@@ -100,12 +99,12 @@ def test_python_m_porter_runs_without_a_terminal(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(PROJECT, src)
     done = subprocess.run([sys.executable, "-m", "porter", "port", str(src), "-o", str(tmp_path / "o"), "--no-parity"],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert done.returncode == 0, done.stderr
     assert "converted" in done.stderr
 
 
 @pytest.mark.parametrize("threshold, code", [("never", 0), ("unsupported", 1), ("review", 1)])
 def test_fail_on_sets_the_exit_code(tmp_path, threshold, code):
-    _, _, result = _port(tmp_path, "--fail-on", threshold)
-    assert result.exit_code == code
+    _port(tmp_path, "--fail-on", threshold, exit_code=code)

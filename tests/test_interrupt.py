@@ -60,7 +60,8 @@ def _alive(pid: int) -> bool:
 def test_ctrl_c_mid_run_stops_the_pool_exits_130_and_the_next_run_replaces_the_output(tmp_path):
     src, out = _generate(tmp_path / "src", packages=4, modules=32), tmp_path / "out"
     command = [sys.executable, "-m", "porter", "port", str(src), "-o", str(out), "--no-parity", "-j", "2"]
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
                            start_new_session=True)  # its own process group, as a terminal's foreground job
     try:
         workers = _wait_for_workers(run, 2)  # the pool is at work
@@ -79,7 +80,7 @@ def test_ctrl_c_mid_run_stops_the_pool_exits_130_and_the_next_run_replaces_the_o
         os.killpg(run.pid, 0)  # nothing of the group is left
     assert (out / INCOMPLETE_MARKER).is_file()
 
-    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0, again.stderr
     assert not (out / INCOMPLETE_MARKER).exists()
     assert json.loads((out / "porter-report" / "report.json").read_text())["incomplete"] is False
