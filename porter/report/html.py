@@ -11,11 +11,8 @@ import functools
 import jinja2
 
 from porter.findings import Report
-from porter.report.review import TIER_NAMES, effort_text, review, tier
-from porter.report.rules_info import builtin_rules
+from porter.report.review import TIER_NAMES, summary_context, tier
 from porter.resources import data_dir
-
-TOP_ACTIONS = 15
 
 
 @functools.cache
@@ -44,7 +41,6 @@ def _diff_lines(diff: str) -> list[tuple[str, str]]:
 
 
 def render_html(report: Report) -> str:
-    rev = review(report)
     files = sorted(report.files, key=lambda r: r.path)
     diffs = []
     for index, result in enumerate(files):
@@ -59,12 +55,7 @@ def render_html(report: Report) -> str:
         for result in files for finding in result.findings
     ]
     return _environment().get_template("report.html.j2").render(
-        report=report,
-        totals=report.totals(),
-        review=rev,
-        effort=effort_text(rev),
-        rules=builtin_rules(report.target),
-        top=rev.todo[:TOP_ACTIONS],
+        **summary_context(report),
         rows=rows,
         statuses=sorted({row["finding"].status.value for row in rows}),
         categories=sorted({row["finding"].category for row in rows}),
@@ -72,5 +63,4 @@ def render_html(report: Report) -> str:
         tiers=[name for name in TIER_NAMES.values() if any(row["tier"] == name for row in rows)],
         diffs=diffs,
         errors=[r for r in files if r.error],
-        backend_support=getattr(report, "backend_support", None),
     )

@@ -232,3 +232,16 @@ def effort_text(rev: Review) -> str:
     return (f"≈ {rev.effort_hours:.1f} person-hours (heuristic, per distinct item: "
             f"{MINUTES[UNSUPPORTED]} min unsupported, {MINUTES[REVIEW]} min review, {MINUTES[UNMAPPED]} min unmapped "
             f"API, {MINUTES[LOW]} min per CUDA-named identifier, {MINUTES[CONVERTED]} min to read a converted change)")
+
+
+TOP_ACTIONS = 15  # rows of the "what to do first" table in every view
+
+
+def summary_context(report: Report) -> dict:
+    """What every rendered view opens with: totals, the review, the effort, the top actions, backend support."""
+    from porter.report.rules_info import builtin_rules
+
+    rev = review(report)
+    return {"report": report, "totals": report.totals(), "review": rev, "effort": effort_text(rev),
+            "rules": builtin_rules(report.target), "top": rev.todo[:TOP_ACTIONS],
+            "backend_support": report.backend_support}
