@@ -5,11 +5,9 @@ Shared by tests/test_rule_entries.py and scripts/render_rule_docs.py (which repo
 from __future__ import annotations
 
 ENTRY_KINDS = ("rename", "method", "context_string", "env_var", "import", "call_transform")  # Python kinds with entries
-KNOWN_GAPS = {  # entry pattern: why its minimal use fails today (its test is a strict xfail)
-    "flash_attn.flash_attn_varlen_func": "a varlen call without cu_seqlens arguments crashes the transform (atom(None))",
-    "flash_attn.flash_attn_interface.flash_attn_varlen_func": "same crash as flash_attn.flash_attn_varlen_func",
-}
-CALL_ARGUMENTS = "query, key, value"  # enough positional arguments for every call_transform's rebuild
+KNOWN_GAPS: dict[str, str] = {}  # entry pattern: why its minimal use fails today (its test is a strict xfail)
+CALL_ARGUMENTS = "query, key, value"  # enough positional arguments for a call_transform's rebuild...
+MORE_ARGUMENTS = {"flash_attn_varlen_func": ", cu_q, cu_k, max_q, max_k"}  # ...except where a valid call needs more
 
 
 def entry_use(rule, entry) -> tuple[str, str, str]:
@@ -34,7 +32,7 @@ def entry_use(rule, entry) -> tuple[str, str, str]:
     if rule.kind == "call_transform" and len(rule.entries) == 1 and pattern in rule.example_before:
         return rule.example_before, pattern, rule.example_after  # one pattern the transform recognises in context
     if rule.kind == "call_transform":
-        use = f"{pattern}({CALL_ARGUMENTS})"
+        use = f"{pattern}({CALL_ARGUMENTS}{MORE_ARGUMENTS.get(pattern.rsplit('.', 1)[-1], '')})"
         return f"import {top}\n\nvalue = {use}\n", use, f"value = {replacement}("
     use = f"{pattern}()" if entry.insert_args else pattern
     expected = f"{replacement}({', '.join(entry.insert_args)})" if entry.insert_args else replacement

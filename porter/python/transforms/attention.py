@@ -159,6 +159,8 @@ def flash_attn_varlen_func(args: CallArgs) -> Rewrite | Refuse:
         return problem
     if not args.is_plain("q"):
         return Refuse("review", f"`{args.code('q')}`: bind the query to a name so its head count can be read")
+    if args.code("cu_seqlens_q") is None or args.code("cu_seqlens_k") is None:  # not a valid call: flash-attn raises
+        return Refuse("review", "no cu_seqlens_q/cu_seqlens_k: the sequence boundaries cannot be translated")
     q, k, v = (args.code(name) for name in ("q", "k", "v"))
     lengths = [(f"actual_seq_{side}len", f"{atom(args.code(f'cu_seqlens_{key}'))}[1:].tolist()")
                for side, key in (("q", "q"), ("kv", "k"))]
