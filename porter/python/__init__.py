@@ -93,7 +93,9 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
     names = scan_names(source)
     proposals = Proposals(edits=[], findings=[], covered=[], import_bound=names.import_bound, call_funcs={},
                           local_modules=local_modules, own_attributes=names.own_attributes,
-                          own_functions=names.own_functions)
+                          own_functions=names.own_functions,
+                          support_modules=frozenset(e.pattern for r in ruleset.of_kind("support_import")
+                                                    for e in r.entries))
     visitors = [CallIndex(proposals)] + [
         VISITOR_FOR_KIND[kind](rule, proposals)
         for kind in VISITOR_FOR_KIND
@@ -123,6 +125,7 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
             needed.add(support)
         if finding is not None:
             findings.insert(0, finding)
+    needed = {name for name in needed if not any(other.startswith(name + ".") for other in needed)}  # binds it too
     module = add_imports(module, sorted(needed))
     new_source = module.code
     return (new_source if new_source != source else None), findings

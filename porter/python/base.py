@@ -40,6 +40,7 @@ class Proposals:
     local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules
     own_attributes: frozenset[str] = frozenset()  # `receiver.attribute` the module itself assigns (`self.is_cuda`)
     own_functions: frozenset[str] = frozenset()  # function and method names the module itself defines
+    support_modules: frozenset[str] = frozenset()  # what support_import rules add (`torch_npu`)
 
     def covers(self, span: Span) -> bool:
         start, end = (span.line, span.column), (span.end_line, span.end_column)

@@ -9,16 +9,20 @@ from porter.findings import Status
 from porter.ruleset import Entry
 
 
-def _spelled_replacement(text: str, qualified: str, replacement: str) -> tuple[str, tuple, tuple]:
+def _spelled_replacement(text: str, qualified: str, replacement: str,
+                         support_modules: frozenset[str]) -> tuple[str, tuple, tuple]:
     """Spell `replacement` the way the code spells `qualified` (keeping `import torch as th` aliases).
 
-    Returns the new text, modules it needs imported, and the import-bound name it may leave unused.
+    Returns the new text, modules it needs imported, and the import-bound name it may leave unused. A name inside
+    a subpackage of a support module (`torch_npu.utils.cpp_extension.NpuExtension`) needs that subpackage
+    imported: importing `torch_npu` alone does not load it.
     """
     text_parts, qual_parts, new_parts = text.split("."), qualified.split("."), replacement.split(".")
+    submodule = (".".join(new_parts[:-1]),) if new_parts[0] in support_modules and len(new_parts) > 2 else ()
     bound_prefix = qual_parts[: len(qual_parts) - len(text_parts) + 1]  # what the first spelled name is bound to
     if new_parts[: len(bound_prefix)] == bound_prefix:
-        return ".".join([text_parts[0], *new_parts[len(bound_prefix) :]]), (), ()
-    return replacement, (new_parts[0],), (text_parts[0],)
+        return ".".join([text_parts[0], *new_parts[len(bound_prefix) :]]), submodule, ()
+    return replacement, submodule or (new_parts[0],), (text_parts[0],)
 
 
 class RenameVisitor(RuleVisitor):
@@ -86,7 +90,8 @@ class RenameVisitor(RuleVisitor):
         if entry.replacement is None:
             self.record(node, entry, self.rule.summary)
             return
-        new_text, needs, unused = _spelled_replacement(text, qualified, entry.replacement)
+        new_text, needs, unused = _spelled_replacement(text, qualified, entry.replacement,
+                                                       self.proposals.support_modules)
         new_func = cst.parse_expression(new_text)
         call = self.proposals.call_funcs.get(id(node)) if entry.insert_args else None
         if entry.insert_args and call is None:  # a reference: the generic twin would default to CUDA's device
