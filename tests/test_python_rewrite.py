@@ -125,3 +125,8 @@ def test_the_repositorys_own_package_is_not_a_third_party_import(ruleset):
     assert [f.original for f in own] == ["triton"]
     _, foreign = port_python(source, ruleset)
     assert len(foreign) == 2
+
+
+def test_an_fstring_device_and_an_api_in_its_placeholder_are_both_ported(ruleset):
+    new, _ = port('import torch\ndevice = f"cuda:{torch.cuda.current_device()}"\n', ruleset)
+    assert 'device = f"npu:{torch.npu.current_device()}"' in new  # found half-ported in diffusers

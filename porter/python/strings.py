@@ -117,8 +117,9 @@ class ContextStringVisitor(RuleVisitor):
                 entry, new_node = rewritten
                 if entry.replacement is None:
                     self.record(literal, entry, self.rule.summary)
-                else:
-                    self.record(literal, entry, self.rule.summary, lambda _u, n=new_node: n, code_of(new_node))
+                else:  # rewritten again at apply time: an f-string's placeholders may carry edits of their own
+                    self.record(literal, entry, self.rule.summary, lambda updated: self._rewrite(updated)[1],
+                                code_of(new_node))
 
     def _rewrite(self, literal):
         if isinstance(literal, cst.SimpleString):
