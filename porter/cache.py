@@ -32,11 +32,11 @@ def code_hash() -> str:
     return source_hash(Path(porter.__file__).resolve().parent)
 
 
-def cache_key(ruleset_version: str, local_modules: frozenset[str], kind: str, data: bytes,
+def cache_key(ruleset_hash: str, local_modules: frozenset[str], kind: str, data: bytes,
               relpath: str = "", repo_backends: frozenset[str] = frozenset()) -> str:
     """The path is part of the key: safety policies judge a file by its name too (`hpu_accelerator.py`)."""
     digest = hashlib.sha256()
-    for part in (code_hash(), ruleset_version, ",".join(sorted(local_modules)), kind, relpath,
+    for part in (code_hash(), ruleset_hash, ",".join(sorted(local_modules)), kind, relpath,
                  ",".join(sorted(repo_backends))):
         digest.update(part.encode() + b"\0")
     digest.update(data)

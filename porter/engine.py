@@ -1,4 +1,6 @@
-"""The pipeline: discover -> port each file (a pure function, run in a process pool) -> write -> report."""
+"""Porting file contents: each file kind's frontend, run per file (a pure function) in a process pool.
+
+The pipeline around it (discover -> port -> write -> report) is `porter/pipeline.py`."""
 
 from __future__ import annotations
 
@@ -63,13 +65,13 @@ def _trigger_word(pattern: str, kind: str) -> str:
 def might_need_porting(ruleset: RuleSet, text: str) -> bool:
     """Cheap prefilter, derived from the rule data: text that fails it cannot produce a finding, so it is never
     parsed."""
-    triggers = _TRIGGERS.get(ruleset.version)
+    triggers = _TRIGGERS.get(ruleset.content_hash)
     if triggers is None:
         words = {_trigger_word(e.pattern, r.kind) for r in ruleset.rules
                  if r.kind in ("import", "env_var", "rename", "context_string", "method") for e in r.entries}
         triggers = [re.compile("|".join(sorted(map(re.escape, words))))]
         triggers += [re.compile(r.contexts[k]) for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
-        _TRIGGERS[ruleset.version] = triggers
+        _TRIGGERS[ruleset.content_hash] = triggers
     return any(trigger.search(text) for trigger in triggers)
 
 
@@ -78,11 +80,11 @@ _SCANNED: dict[str, frozenset[str]] = {}
 
 def _scanned_kinds(ruleset: RuleSet) -> frozenset[str]:
     """The file kinds some rule reads (the rest are copied unread), derived once per rule set."""
-    kinds = _SCANNED.get(ruleset.version)
+    kinds = _SCANNED.get(ruleset.content_hash)
     if kinds is None:
         rules_kinds = (r.contexts.get("kinds", ()) for r in ruleset.of_kind("text_residual", "env_var"))
         native = {"native"} if ruleset.of_kind(*NATIVE_KINDS) else set()
-        kinds = _SCANNED[ruleset.version] = frozenset({"python", *native}.union(*rules_kinds))
+        kinds = _SCANNED[ruleset.content_hash] = frozenset({"python", *native}.union(*rules_kinds))
     return kinds
 
 
@@ -161,7 +163,7 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
                           [input_finding(ruleset, "unreadable", str(exc))], str(exc))
     key = None
     if options.cache_dir is not None:
-        key = cache_key(ruleset.version, options.local_modules, source.kind, data, source.relpath,
+        key = cache_key(ruleset.content_hash, options.local_modules, source.kind, data, source.relpath,
                         options.repo_backends)
         cached = load(options.cache_dir, key, source.relpath)
         if cached is not None:

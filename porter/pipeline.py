@@ -171,7 +171,7 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
     options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends)
     results = port_files(request.source, sources, request.ruleset, options, on_result)
-    report = Report(__version__, request.ruleset.version, request.ruleset.target, str(request.source),
+    report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), results,
                     ignored_copied=len(ignored), skipped=skipped,
                     backend_support=backend_support.support_summary(request.ruleset, repo_backends, npu_evidence))

@@ -189,7 +189,7 @@ class RuleSet:
         return next((r for r in self.rules if r.id == rule_id), None)
 
     @functools.cached_property
-    def version(self) -> str:
+    def content_hash(self) -> str:
         """A content hash of the active rules: changes whenever any mapping changes."""
         digest = hashlib.sha256()
         for rule in self.rules:

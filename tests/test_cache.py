@@ -27,13 +27,13 @@ def test_a_hit_is_the_same_result_and_skips_porting(tmp_path, ruleset, monkeypat
 
 
 def test_changed_bytes_rules_or_modules_change_the_key(ruleset):
-    key = cache_key(ruleset.version, frozenset(), "python", b"x")
+    key = cache_key(ruleset.content_hash, frozenset(), "python", b"x")
     other_rules = load_ruleset("2.13.0")
     other_rules = dataclasses.replace(other_rules, rules=other_rules.rules[:-1])
-    assert key != cache_key(ruleset.version, frozenset(), "python", b"y")
-    assert key != cache_key(other_rules.version, frozenset(), "python", b"x")
-    assert key != cache_key(ruleset.version, frozenset({"pkg"}), "python", b"x")
-    assert key != cache_key(ruleset.version, frozenset(), "native", b"x")
+    assert key != cache_key(ruleset.content_hash, frozenset(), "python", b"y")
+    assert key != cache_key(other_rules.content_hash, frozenset(), "python", b"x")
+    assert key != cache_key(ruleset.content_hash, frozenset({"pkg"}), "python", b"x")
+    assert key != cache_key(ruleset.content_hash, frozenset(), "native", b"x")
 
 
 def test_a_corrupt_entry_is_a_miss(tmp_path, ruleset):
@@ -58,10 +58,10 @@ def test_unwritable_cache_only_costs_speed(tmp_path, ruleset):
 def test_a_change_to_porters_own_code_changes_the_key(ruleset, monkeypatch):
     import porter.cache
 
-    key = cache_key(ruleset.version, frozenset(), "python", b"x")
-    assert key == cache_key(ruleset.version, frozenset(), "python", b"x")
+    key = cache_key(ruleset.content_hash, frozenset(), "python", b"x")
+    assert key == cache_key(ruleset.content_hash, frozenset(), "python", b"x")
     monkeypatch.setattr(porter.cache, "code_hash", lambda: "edited")
-    assert key != cache_key(ruleset.version, frozenset(), "python", b"x")
+    assert key != cache_key(ruleset.content_hash, frozenset(), "python", b"x")
 
 
 def test_the_source_hash_covers_every_python_file(tmp_path):
