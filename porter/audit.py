@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from porter.python.backends import Markers
+from porter.python.backends import Markers, markers_of
 
 KINDS = ("duplicate-condition", "equal-values", "other-backend-edited", "torch-npu-import", "flipped-guard",
          "cuda-token-unreported")
@@ -154,7 +154,7 @@ def _end(node: ast.AST) -> int:
 def _other_backend_regions(tree: ast.Module, path: str, markers: Markers) -> list[tuple[int, int, str]]:
     """Line ranges that implement or are guarded by a backend other than the source one."""
     regions = []
-    others = markers.name_backends(path.replace("/", "_").removesuffix(".py")) - {markers.source.name}
+    others = markers.path_backends(path) - {markers.source.name}
     if others:
         regions.append((1, 10**9, f"the file implements {', '.join(sorted(others))}"))
     for node in ast.walk(tree):
@@ -278,8 +278,7 @@ def markers_from_rules() -> Markers:
     from porter.ruleset import load_ruleset
     from porter.surface import available_versions
 
-    rule = next(r for r in load_ruleset(available_versions("torch_npu")[-1]).rules if "markers" in r.contexts)
-    return Markers.from_data(rule.contexts["markers"])
+    return markers_of(load_ruleset(available_versions("torch_npu")[-1]))
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from porter.discover import SourceFile
 from porter.findings import FileResult, Finding, Outcome, Status
-from porter.python.backends import Markers, segments
+from porter.python.backends import Markers, markers_of, segments
 from porter.ruleset import RuleSet
 
 _COMMENT = re.compile(r"#[^\n'\"]*$", re.MULTILINE)
@@ -26,11 +26,6 @@ class Evidence:
     path: str
     line: int
     what: str
-
-
-def markers_of(ruleset: RuleSet) -> Markers | None:
-    rule = next((r for r in ruleset.rules if "markers" in r.contexts), None)
-    return Markers.from_data(rule.contexts["markers"]) if rule is not None else None
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -94,7 +89,7 @@ def left_to_its_backend(result: FileResult, ruleset: RuleSet) -> FileResult | No
     rule = next((r for r in ruleset.of_kind("backend_implementation")), None)
     if markers is None or rule is None:
         return None
-    others = markers.name_backends(re.sub(r"[./-]", "_", result.path)) - {markers.source.name}
+    others = markers.path_backends(result.path) - {markers.source.name}
     if not others:
         return None
     message = (f"this file implements {', '.join(sorted(others))}: porter leaves it alone "

@@ -6,6 +6,7 @@ accelerator); a string names a backend when its value is one of the backend's va
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -54,5 +55,20 @@ class Markers:
             found.add(self.source.name)
         return found
 
+    def path_backends(self, relpath: str) -> set[str]:
+        """Backends a file's path names (`accelerator/hpu_accelerator.py`, `csrc/npu/adam.cpp`), source included."""
+        return self.name_backends(re.sub(r"[./-]", "_", os.path.splitext(relpath)[0]))
+
     def mentions_source(self, text: str) -> bool:
         return bool(segments(text) & self.source.segments)
+
+
+_OF_RULESET: dict[str, Markers | None] = {}
+
+
+def markers_of(ruleset) -> Markers | None:
+    """The backend markers of a rule set (the `markers` of its safety rules), parsed once per rule set."""
+    if ruleset.content_hash not in _OF_RULESET:
+        rule = next((r for r in ruleset.rules if "markers" in r.contexts), None)
+        _OF_RULESET[ruleset.content_hash] = Markers.from_data(rule.contexts["markers"]) if rule is not None else None
+    return _OF_RULESET[ruleset.content_hash]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from porter.python.backends import Markers
+from porter.python.backends import markers_of
 from porter.python.safety.policies import POLICIES
 from porter.python.safety.veto import Safety
 from porter.python.safety.structure import StructureWalk
@@ -20,17 +20,12 @@ __all__ = ["ModuleContext", "apply_safety", "structure_walk"]
 @dataclass(frozen=True)
 class ModuleContext:
     relpath: str = ""
-    repo_backends: frozenset[str] = frozenset()  # other backends the repository names anywhere (see repo_scan)
-
-
-def _markers(ruleset) -> Markers | None:
-    rule = next(iter(ruleset.of_kind(*POLICIES)), None)
-    return Markers.from_data(rule.contexts["markers"]) if rule is not None else None
+    repo_backends: frozenset[str] = frozenset()  # other backends the repository names anywhere (porter.backend_support)
 
 
 def structure_walk(ruleset, import_bound: frozenset[str] | None) -> StructureWalk | None:
     """The visitor to add to the frontend's batched pass, or None when no safety policy is active."""
-    markers = _markers(ruleset)
+    markers = markers_of(ruleset)
     return StructureWalk(markers, import_bound) if markers is not None else None
 
 

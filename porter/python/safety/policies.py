@@ -14,14 +14,10 @@ from porter.python.safety.structure import inside, joined
 from porter.python.safety.veto import Safety
 
 
-def _path_words(relpath: str) -> str:
-    return re.sub(r"\.pyi?$", "", relpath).replace("/", "_").replace("-", "_")
-
-
 def backend_implementation(s: Safety, rule) -> None:
     source = s.markers.source.name
     module = s.structure.module_span
-    others = s.markers.name_backends(_path_words(s.context.relpath)) - {source}
+    others = s.markers.path_backends(s.context.relpath) - {source}
     if others:
         s.veto(module, rule, f"this file implements {', '.join(sorted(others))}: porter leaves it alone", True)
         return
@@ -32,7 +28,7 @@ def backend_implementation(s: Safety, rule) -> None:
     if not s.multi_backend():
         return
     why = "keeps its CUDA meaning in a repository that also supports other backends: its callers choose the backend"
-    if source in s.markers.name_backends(_path_words(s.context.relpath)):
+    if source in s.markers.path_backends(s.context.relpath):
         s.veto(module, rule, f"this file is named for CUDA and {why}")
         return
     for d in s.structure.definitions:
