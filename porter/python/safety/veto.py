@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 
 from porter.findings import Finding, Span, Status
@@ -67,10 +69,11 @@ class Safety:
         edits = self.edits_inside(region)
         tokens = [(span, text) for span, text, is_string in self.structure.source_tokens
                   if inside(span, region) and (is_string or not strings_only)]
-        tokens += [(span, name) for name in self.flagged_import_names() if not strings_only
+        tokens += [(span, name) for name in self.flagged_import_names if not strings_only
                    for span in self.structure.name_uses.get(name, ()) if inside(span, region)]
         return [(span, text) for span, text in tokens if not any(inside(span, e.span) for e in edits)]
 
+    @functools.cached_property
     def flagged_import_names(self) -> set[str]:
         """Names bound by imports of CUDA-only libraries (an `import` rule reported them, nothing converted them)."""
         import_rules = {r.id for r in self.ruleset.of_kind("import")}
