@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
 from porter.native import NATIVE_KINDS, port_native
 from porter.native.cmake import port_build
 from porter.python import ModuleContext, port_python
+from porter.python.prefilter import might_need_porting
 from porter.ruleset import RuleSet
 from porter.textfiles import port_text_file
 from porter.textio import UndecodableError, decode_python, looks_binary
@@ -46,33 +46,6 @@ def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
                 message = f"{entry.message} ({detail})" if detail else entry.message
                 return Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], message)
     raise KeyError(f"no input rule entry for {problem!r}")
-
-
-_TRIGGERS: dict[str, list[re.Pattern[str]]] = {}
-
-
-def _trigger_word(pattern: str, kind: str) -> str:
-    """A word every file using `pattern` must contain. Each segment of a used dotted name is spelled somewhere
-    in the file (in the use, or in the import that binds it), so any one is sound. For an API the first
-    segment after the root (`cuda` in `torch.cuda.Event`) is the most selective; a module path is spelled
-    whole in its import, so its longest segment is."""
-    segments = pattern.removesuffix("()").split(".")
-    if len(segments) == 1:
-        return segments[0]
-    return max(segments, key=len) if kind == "import" else segments[1]
-
-
-def might_need_porting(ruleset: RuleSet, text: str) -> bool:
-    """Cheap prefilter, derived from the rule data: text that fails it cannot produce a finding, so it is never
-    parsed."""
-    triggers = _TRIGGERS.get(ruleset.content_hash)
-    if triggers is None:
-        words = {_trigger_word(e.pattern, r.kind) for r in ruleset.rules
-                 if r.kind in ("import", "env_var", "rename", "context_string", "method") for e in r.entries}
-        triggers = [re.compile("|".join(sorted(map(re.escape, words))))]
-        triggers += [re.compile(r.contexts[k]) for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
-        _TRIGGERS[ruleset.content_hash] = triggers
-    return any(trigger.search(text) for trigger in triggers)
 
 
 _SCANNED: dict[str, frozenset[str]] = {}

@@ -33,21 +33,20 @@ VISITOR_FOR_KIND = {
 }
 
 
-def _imported_anywhere(module: cst.Module, name: str) -> bool:
-    """Whether any import statement of the module (functions included) imports `name` or a submodule of it."""
-    found = []
+def _imported_roots(module: cst.Module) -> frozenset[str]:
+    """First segments of every absolute module any import statement of the module (functions included) names."""
+    roots = set()
 
     class _Find(cst.CSTVisitor):
         def visit_Import(self, node: cst.Import) -> None:
-            found.extend(a for a in node.names if cst.helpers.get_full_name_for_node(a.name).split(".")[0] == name)
+            roots.update(cst.helpers.get_full_name_for_node(a.name).split(".")[0] for a in node.names)
 
         def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            module_name = cst.helpers.get_full_name_for_node(node.module) if node.module else ""
-            if not node.relative and module_name.split(".")[0] == name:
-                found.append(node)
+            if not node.relative and node.module is not None:
+                roots.add(cst.helpers.get_full_name_for_node(node.module).split(".")[0])
 
     module.visit(_Find())
-    return bool(found)
+    return frozenset(roots)
 
 
 def _imports_torch_unconditionally(module: cst.Module) -> bool:
@@ -60,15 +59,18 @@ def _imports_torch_unconditionally(module: cst.Module) -> bool:
     return False
 
 
-def _support_import(ruleset: RuleSet, module: cst.Module, relpath: str) -> tuple[str | None, Finding | None]:
+def _support_import(ruleset: RuleSet, module: cst.Module, relpath: str,
+                    imported_roots: frozenset[str] | None) -> tuple[str | None, Finding | None]:
     """The support import to add, or a finding saying why it is not added here (never twice, never into a build
-    script, only beside an unconditional module-level `import torch`)."""
+    script, only beside an unconditional module-level `import torch`). `imported_roots`: from the first scan, or
+    None when it could not tell."""
+    roots = _imported_roots(module) if imported_roots is None else imported_roots
     for rule in ruleset.of_kind("support_import"):
         for entry in rule.entries:
-            if _imported_anywhere(module, entry.pattern):
+            if entry.pattern in roots:
                 continue
             build = relpath.rsplit("/", 1)[-1] in rule.contexts.get("build_scripts", ()) or any(
-                _imported_anywhere(module, m) for m in rule.contexts.get("build_modules", ()))
+                m in roots for m in rule.contexts.get("build_modules", ()))
             if build or not _imports_torch_unconditionally(module):
                 why = "a build script" if build else "a module without an unconditional top-level `import torch`"
                 return None, Finding(rule.id, rule.category, Status.REVIEW,
@@ -120,7 +122,7 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
     module = wrapper.module.visit(ApplyEdits(proposals.edits))
     needed = {name for edit in proposals.edits for name in edit.needs_imports}
     if any(edit.adds_import for edit in proposals.edits):
-        support, finding = _support_import(ruleset, wrapper.module, context.relpath)
+        support, finding = _support_import(ruleset, wrapper.module, context.relpath, names.imported_roots)
         if support is not None:
             needed.add(support)
         if finding is not None:

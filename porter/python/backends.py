@@ -6,6 +6,7 @@ accelerator); a string names a backend when its value is one of the backend's va
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 _SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
-def segments(identifier: str) -> set[str]:
-    return {s.lower() for s in _SEGMENT.findall(identifier)}
+@functools.lru_cache(maxsize=1 << 16)  # a module repeats its identifiers many times
+def segments(identifier: str) -> frozenset[str]:
+    return frozenset(s.lower() for s in _SEGMENT.findall(identifier))
 
 
 @dataclass(frozen=True)

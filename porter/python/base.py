@@ -67,7 +67,20 @@ def root_name(node: cst.CSTNode) -> str | None:
     return node.value if isinstance(node, cst.Name) else None
 
 
-class RuleVisitor(cst.BatchableCSTVisitor):
+class CachedVisitorMethods(cst.BatchableCSTVisitor):
+    """libcst finds a batchable visitor's methods with `inspect.getmembers` on every instance, which costs more
+    than some visits; the names are a property of the class, so they are looked up once per class."""
+
+    _method_names: dict[type, tuple[str, ...]] = {}
+
+    def get_visitors(self):
+        names = self._method_names.get(type(self))
+        if names is None:
+            names = self._method_names[type(self)] = tuple(super().get_visitors())
+        return {name: getattr(self, name) for name in names}
+
+
+class RuleVisitor(CachedVisitorMethods):
     METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
 
     def __init__(self, rule: Rule, proposals: Proposals) -> None:
@@ -140,7 +153,7 @@ def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:
     return None
 
 
-class CallIndex(cst.BatchableCSTVisitor):
+class CallIndex(CachedVisitorMethods):
     """Runs first in the batch: records each call under its callee, which is visited after the call itself."""
 
     def __init__(self, proposals: Proposals) -> None:
@@ -158,6 +171,7 @@ class ModuleNames:
     import_bound: frozenset[str] | None  # every name an import binds anywhere; None: unknown (resolve every name)
     own_attributes: frozenset[str] = frozenset()  # attributes the module assigns, with receiver (`self.is_cuda`)
     own_functions: frozenset[str] = frozenset()  # functions and methods the module defines (`def cuda(self)`)
+    imported_roots: frozenset[str] | None = None  # first segments of every absolute module imported; None: unknown
 
 
 def scan_names(source: str) -> ModuleNames:
@@ -165,17 +179,20 @@ def scan_names(source: str) -> ModuleNames:
         tree = ast.parse(source)
     except SyntaxError:  # libcst accepts a few things this Python's ast does not: then resolve every name
         return ModuleNames(None)
-    bound, attributes, functions = set(), set(), set()
+    bound, attributes, functions, roots = set(), set(), set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             bound.update(a.asname or a.name.split(".")[0] for a in node.names)
+            roots.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             bound.update(a.asname or a.name for a in node.names)
+            if not node.level and node.module:
+                roots.add(node.module.split(".")[0])
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.add(node.name)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             attributes.add(f"{ast.unparse(node.value)}.{node.attr}")
-    return ModuleNames(frozenset(bound), frozenset(attributes), frozenset(functions))
+    return ModuleNames(frozenset(bound), frozenset(attributes), frozenset(functions), frozenset(roots))
 
 
 class ApplyEdits(cst.CSTTransformer):

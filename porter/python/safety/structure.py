@@ -10,7 +10,7 @@ from libcst.metadata import PositionProvider
 
 from porter.findings import Span
 from porter.python.backends import Markers, segments
-from porter.python.base import dotted_text
+from porter.python.base import CachedVisitorMethods, dotted_text
 
 
 def inside(inner: Span, outer: Span) -> bool:
@@ -104,7 +104,7 @@ def _is_prose(value: str) -> bool:
     return any(c.isspace() for c in value)
 
 
-class StructureWalk(cst.BatchableCSTVisitor):
+class StructureWalk(CachedVisitorMethods):
     """Runs in the frontend's batched pass; `found` is complete once the pass is over."""
 
     METADATA_DEPENDENCIES = (PositionProvider,)

@@ -40,21 +40,22 @@ class Safety:
         node.visit(_Names())
         return found
 
-    def module_backends(self) -> set[str]:
+    @functools.cached_property
+    def module_backends(self) -> frozenset[str]:
         """Other backends the module names anywhere (identifiers or string values)."""
         named = set()
         for name in self.structure.names:
             named |= self.markers.name_backends(name, dispatch_only=True)
         for literal in self.structure.literals:
             named |= self.markers.value_backends(literal.value)
-        return named - {self.markers.source.name}
+        return frozenset(named - {self.markers.source.name})
 
     def supports_target(self) -> bool:
         """Whether the repository (or this module) already names the backend porter ports to."""
-        return self.markers.target in self.context.repo_backends | self.module_backends()
+        return self.markers.target in self.context.repo_backends | self.module_backends
 
     def multi_backend(self) -> bool:
-        return bool(self.context.repo_backends) or bool(self.module_backends())
+        return bool(self.context.repo_backends) or bool(self.module_backends)
 
     # --- edits --------------------------------------------------------------------------------------------------
 

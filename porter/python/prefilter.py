@@ -1,0 +1,129 @@
+"""Whether a module can need the libcst pass at all, decided from the rule data before anything expensive runs.
+
+Sound by construction: a file is skipped only when no rule kind could match anything in it.
+1. Text any residual, string, environment-variable or method rule looks for (`cuda`, `"nccl"`) anywhere in the
+   file, comments included: parse it.
+2. No word of any API pattern (`distributed` of `torch.distributed.init_process_group`) anywhere: skip it.
+3. Otherwise the stdlib parser (about ten times cheaper than libcst) resolves every dotted name through the
+   module's imports, ignoring scopes (which can only add candidates), and the file is parsed only if some name or
+   import is one a rule matches. libcst then resolves the same names exactly.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from porter.ruleset import RuleSet
+
+API_KINDS = ("rename", "call_transform", "import")  # kinds that match qualified names or module paths
+TEXT_KINDS = ("env_var", "context_string", "method")  # kinds that match a string value or an attribute name
+
+
+@dataclass(frozen=True)
+class Triggers:
+    anywhere: tuple[re.Pattern[str], ...]  # step 1
+    api_words: re.Pattern[str]  # step 2
+    apis: frozenset[str]  # qualified names matched exactly
+    api_prefixes: tuple[str, ...]  # qualified names matched with everything below them
+    modules: frozenset[str]  # module paths an import rule matches, with everything below them
+
+
+def _api_word(pattern: str, kind: str) -> str:
+    """A word every file using `pattern` must contain. Each segment of a used dotted name is spelled somewhere
+    in the file (in the use, or in the import that binds it), so any one is sound. For an API the first
+    segment after the root (`cuda` in `torch.cuda.Event`) is the most selective; a module path is spelled
+    whole in its import, so its longest segment is."""
+    segments = pattern.split(".")
+    if len(segments) == 1:
+        return segments[0]
+    return max(segments, key=len) if kind == "import" else segments[1]
+
+
+def _api(pattern: str) -> str:
+    """`torch.cuda.get_device_properties().major` (an entry on a call's result) is used as its callee."""
+    return pattern.split("(", 1)[0]
+
+
+_OF_RULESET: dict[str, Triggers] = {}
+
+
+def triggers_of(ruleset: RuleSet) -> Triggers:
+    triggers = _OF_RULESET.get(ruleset.content_hash)
+    if triggers is None:
+        literals = sorted({re.escape(_api(e.pattern)) for r in ruleset.of_kind(*TEXT_KINDS) for e in r.entries})
+        residual_texts = [r.contexts[k] for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
+        api_rules = ruleset.of_kind(*API_KINDS)
+        words = {_api_word(_api(e.pattern), r.kind) for r in api_rules for e in r.entries}
+        report_only = [e.pattern for r in ruleset.of_kind("rename") for e in r.entries if e.replacement is None]
+        residual = [p for r in ruleset.of_kind("residual") for p in r.contexts.get("api_prefixes", ())]
+        triggers = _OF_RULESET[ruleset.content_hash] = Triggers(
+            anywhere=tuple(re.compile(t) for t in ["|".join(literals) or r"(?!)", *dict.fromkeys(residual_texts)]),
+            api_words=re.compile("|".join(sorted(map(re.escape, words))) or r"(?!)"),
+            apis=frozenset(_api(e.pattern) for r in ruleset.of_kind("rename", "call_transform") for e in r.entries),
+            api_prefixes=tuple(sorted({*report_only, *residual})),
+            modules=frozenset(e.pattern for r in ruleset.of_kind("import") for e in r.entries),
+        )
+    return triggers
+
+
+def might_need_porting(ruleset: RuleSet, text: str) -> bool:
+    triggers = triggers_of(ruleset)
+    if any(pattern.search(text) for pattern in triggers.anywhere):
+        return True
+    if not triggers.api_words.search(text):
+        return False
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True  # libcst decides, and reports what it cannot read
+    return _names_an_api(tree, triggers)
+
+
+def _below(path: str, roots) -> bool:
+    """Whether `path` is one of `roots` or lies below one (`a.b.c` below `a.b`)."""
+    return any(path == root or path.startswith(root + ".") for root in roots)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else None
+    return None
+
+
+def _names_an_api(tree: ast.Module, triggers: Triggers) -> bool:
+    bound: dict[str, set[str]] = defaultdict(set)  # local name -> every module path an import binds it to
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if _below(alias.name, triggers.modules):
+                    return True
+                local = alias.asname or alias.name.split(".")[0]
+                bound[local].add(alias.name if alias.asname else local)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if _below(node.module, triggers.modules):
+                return True
+            for alias in node.names:
+                path = f"{node.module}.{alias.name}"
+                if _below(path, triggers.modules):
+                    return True
+                bound[alias.asname or alias.name].add(path)
+    if not bound:
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Name, ast.Attribute)):
+            continue
+        dotted = _dotted(node)
+        if dotted is None:
+            continue
+        root, _, rest = dotted.partition(".")
+        for origin in bound.get(root, ()):
+            qualified = f"{origin}.{rest}" if rest else origin
+            if qualified in triggers.apis or qualified.startswith(triggers.api_prefixes):
+                return True
+    return False

@@ -1,0 +1,61 @@
+"""The prefilter may skip a file only when porting it would change and report nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from porter.python import port_python
+from porter.python.prefilter import might_need_porting, triggers_of
+from tests.rule_entry_uses import ENTRY_KINDS, entry_use
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+PYTHON_FIXTURES = sorted(FIXTURES.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", PYTHON_FIXTURES, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_a_skipped_fixture_ports_to_nothing(ruleset, path):
+    source = path.read_text(encoding="utf-8", errors="replace")
+    if might_need_porting(ruleset, source):
+        return
+    try:
+        assert port_python(source, ruleset) == (None, [])
+    except Exception as exc:  # noqa: BLE001 - a file libcst cannot read is reported as such, never skipped silently
+        pytest.fail(f"skipped, but porting it raises {type(exc).__name__}")
+
+
+def test_every_entrys_minimal_use_is_parsed(ruleset):
+    uses = [entry_use(rule, entry)[0] for rule in ruleset.rules if rule.kind in ENTRY_KINDS for entry in rule.entries]
+    assert len(uses) > 200
+    assert [use for use in uses if not might_need_porting(ruleset, use)] == []
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\ny = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w\n",  # an advice rule, no CUDA word
+    "import torch\nmodule = torch.utils.cpp_extension.load(name, sources)\n",  # only the resolved name shows it
+    "import torch.utils as u\ndef build():\n    return u.cpp_extension.load_inline(name, src)\n",  # an alias
+    "import apex\n",  # an import rule
+    "from torch.utils import cpp_extension\n",  # an import rule on a module path
+    "import torch.utils\nx = (",  # not Python: libcst reports it
+])
+def test_uses_the_rules_match_are_parsed(ruleset, source):
+    assert might_need_porting(ruleset, source)
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\nx = torch.zeros(3)\n",  # no word of any rule
+    "import torch.distributed as dist\nrank = dist.get_world_size()\n",  # an API word, but no API a rule maps
+    "from mylib import utils\nutils.cpp_extension.load(name)\n",  # the words, bound to another library
+    "import torch\n\ndef load_inline():\n    return torch.zeros(1)\n",  # a local function sharing the name
+])
+def test_files_no_rule_matches_are_skipped(ruleset, source):
+    assert not might_need_porting(ruleset, source)
+    assert port_python(source, ruleset) == (None, [])
+
+
+def test_the_triggers_come_from_the_rule_data(ruleset):
+    triggers = triggers_of(ruleset)
+    patterns = {e.pattern.split("(")[0] for r in ruleset.of_kind("rename", "call_transform") for e in r.entries}
+    assert triggers.apis == patterns
+    assert triggers.modules == {e.pattern for r in ruleset.of_kind("import") for e in r.entries}
