@@ -4,7 +4,9 @@ Shared by tests/test_rule_entries.py and scripts/render_rule_docs.py (which repo
 
 from __future__ import annotations
 
-ENTRY_KINDS = ("rename", "method", "context_string", "env_var", "import", "call_transform")  # Python kinds with entries
+from porter import kinds
+
+ENTRY_KINDS = kinds.with_entry_tests()
 KNOWN_GAPS: dict[str, str] = {}  # entry pattern: why its minimal use fails today (its test is a strict xfail)
 CALL_ARGUMENTS = "query, key, value"  # enough positional arguments for a call_transform's rebuild...
 MORE_ARGUMENTS = {"flash_attn_varlen_func": ", cu_q, cu_k, max_q, max_k"}  # ...except where a valid call needs more

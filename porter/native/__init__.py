@@ -10,6 +10,7 @@ import functools
 import re
 from typing import Any
 
+from porter import kinds
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome, Status
 from porter.native import macros
 from porter.native.edits import Edit, render
@@ -19,7 +20,7 @@ from porter.native.syntax import CUDA_SUFFIXES, Locator, error_nodes, parse, par
 from porter.ruleset import Rule, RuleSet
 from porter.textio import looks_binary
 
-NATIVE_KINDS = (*PASSES, "native_inventory")
+NATIVE_KINDS = kinds.reading("native")
 
 __all__ = ["NATIVE_KINDS", "inventory", "port_native"]
 
