@@ -15,7 +15,7 @@ from pathlib import Path
 
 import porter
 from porter.findings import FileResult
-from porter.textio import write_atomic
+from porter.lossless_io import write_atomic
 
 
 def source_hash(package: Path) -> str:

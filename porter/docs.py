@@ -7,7 +7,7 @@ from pathlib import Path
 
 from porter.ruleset import Rule
 from porter.templating import render
-from porter.textio import write_atomic
+from porter.lossless_io import write_atomic
 
 
 def rule_page(rule: Rule, exercised: int | None = None) -> str:

@@ -27,7 +27,7 @@ REGISTRY: tuple[Kind, ...] = (
     Kind("context_string", "python", (_VISITOR,), entry_tests=True),
     Kind("method", "python", (_VISITOR,), entry_tests=True),
     Kind("import", "python", (_VISITOR,), entry_tests=True),
-    Kind("env_var", "python", (_VISITOR, "porter.textfiles"), entry_tests=True),  # and the text kinds it names
+    Kind("env_var", "python", (_VISITOR, "porter.text_frontend"), entry_tests=True),  # and the text kinds it names
     Kind("call_transform", "python", (_VISITOR,), entry_tests=True),
     Kind("residual", "python", (_VISITOR,)),
     Kind("support_import", "python", ("porter.python",)),
@@ -36,7 +36,7 @@ REGISTRY: tuple[Kind, ...] = (
     Kind("cuda_only_guard", "python", (_POLICY,)),
     Kind("distinct_values", "python", (_POLICY,)),
     Kind("value_consistency", "python", (_POLICY,)),
-    Kind("text_residual", "any", ("porter.textfiles",)),
+    Kind("text_residual", "any", ("porter.text_frontend",)),
     Kind("input", "any", ("porter.engine",)),
     Kind("cpp_rename", "native", (_PASS,)),
     Kind("cpp_call", "native", (_PASS,)),

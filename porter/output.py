@@ -8,7 +8,7 @@ from pathlib import Path
 
 from porter.discover import INCOMPLETE_MARKER
 from porter.findings import FileResult, Outcome
-from porter.textio import atomic_target, write_atomic
+from porter.lossless_io import atomic_target, write_atomic
 
 _MARKER_TEXT = """porter is writing this tree, or was interrupted while writing it: it is incomplete.
 Run `porter port` again with the same output: it replaces this tree without --force.

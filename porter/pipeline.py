@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from porter import __version__, backend_support
+from porter import __version__, backend_support, cache
 from porter.discover import REPORT_DIR_NAME, SourceFile, discover, local_modules
 from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Outcome, Report
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
-from porter.textio import write_atomic
+from porter.lossless_io import write_atomic
 from porter.report import write_reports
 from porter.ruleset import RuleSet
 
@@ -171,6 +171,8 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
     options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends)
     results = port_files(request.source, sources, request.ruleset, options, on_result)
+    if options.cache_dir is not None:
+        cache.evict(options.cache_dir, options.cache_max_bytes)
     report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), results,
                     ignored_copied=len(ignored), skipped=skipped,

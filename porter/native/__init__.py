@@ -18,7 +18,7 @@ from porter.native.inventory import KERNEL_KEYWORD, inventory
 from porter.native.passes import PASSES, Hit, Shape
 from porter.native.syntax import CUDA_SUFFIXES, Locator, error_nodes, parse, parser
 from porter.ruleset import Rule, RuleSet
-from porter.textio import looks_binary
+from porter.lossless_io import looks_binary
 
 NATIVE_KINDS = kinds.reading("native")
 

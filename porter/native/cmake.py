@@ -13,8 +13,8 @@ from tree_sitter import Language, Parser
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
 from porter.native.syntax import Locator, walk
 from porter.ruleset import RuleSet
-from porter.textfiles import port_text_file
-from porter.textio import looks_binary
+from porter.text_frontend import port_text_file
+from porter.lossless_io import looks_binary
 
 _PARSER = Parser(Language(tree_sitter_cmake.language()))
 

@@ -16,7 +16,7 @@ from porter.parity import catalog
 from porter.parity.analyze import Analysis, analyze
 from porter.parity.cases import Case, CaseError, declared_in, forget_declared
 from porter.templating import render
-from porter.textio import write_atomic
+from porter.lossless_io import write_atomic
 
 CONFIG = "parity.yaml"
 USER_MODULE = "user_cases"

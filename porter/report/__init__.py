@@ -14,7 +14,7 @@ from porter.report.csv_views import render_csv
 from porter.report.html import render_html
 from porter.report.markdown import render_markdown
 from porter.report.sarif import render_sarif
-from porter.textio import write_atomic
+from porter.lossless_io import write_atomic
 
 
 def _json(report: Report) -> str:

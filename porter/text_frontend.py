@@ -7,7 +7,7 @@ import re
 
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome, Span
 from porter.ruleset import RuleSet
-from porter.textio import looks_binary
+from porter.lossless_io import looks_binary
 
 
 def _rename_env_vars(text: str, kind: str, ruleset: RuleSet) -> tuple[str, list[Finding]]:
