@@ -1,4 +1,4 @@
-"""`porter parity ...`: click commands only; the work is in harness, report and suite.
+"""`porter parity ...`: click commands only; the work is in harness, views and suite.
 
 Exit codes: 0 every case passes, 1 a case fails (or errors while running), 2 a usage or input
 error (no suite, a missing or corrupt golden, a backend that cannot be used here).
@@ -121,7 +121,7 @@ def compare(suite, device, golden_dir, patterns, world_size, launcher_args, juni
     loaded, cases = _load(suite, patterns, device, world_size, launcher_args)  # first: it imports torch for this device
     from rich.console import Console
 
-    from porter.parity import golden, report
+    from porter.parity import golden, views
     from porter.parity.device import DeviceError
     from porter.parity.harness import compare as run_compare
 
@@ -133,15 +133,15 @@ def compare(suite, device, golden_dir, patterns, world_size, launcher_args, juni
         reference_environment = golden.load_manifest(golden_dir).get("environment", {})
     except (DeviceError, golden.GoldenError) as exc:
         _input_error(str(exc))
-    report.print_table(verdicts, Console())
+    views.print_table(verdicts, Console())
     if junit:
-        report.write_junit(verdicts, junit, environment)
+        views.write_junit(verdicts, junit, environment)
     if json_path:
-        report.write_json(verdicts, json_path, environment, reference_environment)
+        views.write_json(verdicts, json_path, environment, reference_environment)
     guess = suite.resolve().parent / REPORT_GUESS
     report_path = report_path or (guess if guess.is_file() else None)
     if report_path is not None:
-        report.update_compatibility_report(report_path, verdicts, loaded.directory)
+        views.update_compatibility_report(report_path, verdicts, loaded.directory)
         click.echo(f"parity section written to {report_path.parent}")
     if any(v.status == "error" and v.deciding and v.deciding.metric == "golden" for v in verdicts):
         sys.exit(EXIT_INPUT)

@@ -1,4 +1,5 @@
-"""Views of a compare run: console table, JUnit XML, JSON, and the compatibility report's parity section.
+"""Views of a compare run: console table, JUnit XML, JSON, and the parity section it adds to the compatibility
+report (`porter/report/`).
 
 A parity record (``porter.findings.ParityRecord``, one per case; ``Report.parity`` holds the list) has:
 
