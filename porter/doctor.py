@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from porter.surface import release
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 CANN_HOME_VARS = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")
 SET_ENV = "source /usr/local/Ascend/ascend-toolkit/set_env.sh  (or the set_env.sh of your CANN install)"
@@ -57,11 +59,6 @@ class Machine:
         return env
 
 
-def _release(version: str) -> tuple[int, ...]:
-    """2.13.0.post1 / 2.13.0+cpu -> (2, 13, 0)."""
-    return tuple(int(p) for p in re.findall(r"\d+", version.split("+")[0])[:3])
-
-
 def _required_torch(dist: metadata.Distribution) -> str | None:
     for requirement in dist.requires or ():
         match = re.match(r"torch\s*==\s*([\d.]+)", requirement)
@@ -95,16 +92,16 @@ def _versions(machine: Machine, target: str) -> tuple[list[Check], bool]:
         return checks, False
     checks.append(Check("torch_npu", OK, npu.version))
     wanted = _required_torch(npu)
-    if torch is not None and wanted and _release(torch.version) != _release(wanted):
+    if torch is not None and wanted and release(torch.version) != release(wanted):
         checks.append(Check("torch / torch_npu pairing", FAIL,
                             f"torch_npu {npu.version} requires torch {wanted}.*, found torch {torch.version}",
                             f'pip install "torch=={wanted}.*"  (or the torch_npu release built for torch '
-                            f'{".".join(map(str, _release(torch.version)))})'))
+                            f'{".".join(map(str, release(torch.version)))})'))
     elif torch is not None:
         checks.append(Check("torch / torch_npu pairing", OK, f"torch_npu {npu.version} is built for torch {wanted or '?'}"))
-    if _release(npu.version) != _release(target):
+    if release(npu.version) != release(target):
         checks.append(Check("port target", WARN, f"the port was made for torch_npu {target}, this machine has "
-                            f"{npu.version}", f"porter port SRC -o DST --target {'.'.join(map(str, _release(npu.version)))}"
+                            f"{npu.version}", f"porter port SRC -o DST --target {'.'.join(map(str, release(npu.version)))}"
                             f'  (or pip install "torch-npu=={target}")'))
     else:
         checks.append(Check("port target", OK, f"torch_npu {target}"))

@@ -7,7 +7,6 @@ import difflib
 import functools
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import yaml
 
 from porter import kinds
 from porter.resources import data_dir
+from porter.surface import release
 
 KINDS = kinds.NAMES  # the schema's `kind` enum
 
@@ -57,15 +57,11 @@ class Rule:
     origin: str = ""
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
-
-
 def applies_to(item: Rule | Entry, target: str) -> bool:
-    key = _version_key(target)
-    if item.since and key < _version_key(item.since):
+    key = release(target)
+    if item.since and key < release(item.since):
         return False
-    return not (item.until and key >= _version_key(item.until))
+    return not (item.until and key >= release(item.until))
 
 
 def _entry(raw: dict) -> Entry:

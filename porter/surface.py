@@ -39,16 +39,17 @@ def _targets_dir() -> Path:
     return data_dir("rules") / "targets"
 
 
-def _version_key(version: str) -> tuple:
-    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part)
-                 for part in re.findall(r"\d+|[A-Za-z]+", version))
+def release(version: str) -> tuple[int, int, int]:
+    """The release a version names, for comparing versions: 2.13.0.post1 / 2.13.0+cpu / 2.13 -> (2, 13, 0)."""
+    numbers = [int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3]]
+    return tuple(numbers + [0] * (3 - len(numbers)))
 
 
 def available_versions(package: str) -> list[str]:
     prefix = f"{package}-"
     versions = [path.stem[len(prefix):] for path in _targets_dir().glob(f"{prefix}*.json")
                 if path.stem[len(prefix):][:1].isdigit()]
-    return sorted(versions, key=_version_key)
+    return sorted(versions, key=release)
 
 
 @lru_cache(maxsize=None)

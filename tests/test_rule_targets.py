@@ -3,8 +3,8 @@
 import libcst as cst
 import pytest
 
-from porter.ruleset import load_ruleset
-from porter.surface import available_versions, load_surface
+from porter.ruleset import Entry, applies_to, load_ruleset
+from porter.surface import available_versions, load_surface, release
 
 # A string value has no dotted name to look up; each one is tied to the registration that makes it valid.
 STRING_EVIDENCE = {
@@ -142,3 +142,17 @@ def test_emitted_cpp_name_exists(kind, name):
 def test_cpp_name_check_can_fail():
     assert not any("aclrtMallocc" in _npu_snapshot()[ns] for ns in ("c_functions", "c_constants", "c_types"))
     assert "kPrivateUse2" not in _torch_header_words() and "kPrivateUse1" in _torch_header_words()
+
+
+@pytest.mark.parametrize("version, expected", [
+    ("2.13.0", (2, 13, 0)), ("2.13.0.post1", (2, 13, 0)), ("2.13.0+cpu", (2, 13, 0)), ("2.13", (2, 13, 0)),
+    ("2.1.0rc1", (2, 1, 0)), ("2.10+cu121", (2, 10, 0)),
+])
+def test_a_version_compares_by_its_release(version, expected):
+    assert release(version) == expected
+
+
+def test_since_and_until_select_by_release():
+    entry = Entry("torch.cuda.x", since="2.5.0", until="2.13")
+    assert [applies_to(entry, target) for target in ("2.4.1", "2.5.0.post2", "2.12.9", "2.13.0+cpu")] == \
+        [False, True, True, False]
