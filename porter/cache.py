@@ -1,8 +1,12 @@
 """A content-addressed cache of per-file results, so a re-run over a huge repository only ports what changed.
 
-The key covers everything a result depends on: porter's own code (a hash of its package's source files, so an
-edited checkout never reuses results of the code before the edit), the active rules (their content hash), the
-repository's own module names, the file's kind and its bytes. An unreadable or corrupt entry is a miss.
+On by default in the user's cache directory. The key covers everything a result depends on: porter's own code (a
+hash of its package's source files, so an edited checkout never reuses results of the code before the edit), the
+active rules (their content hash, which covers the target version), the repository's own module names and other
+backends, the file's path, kind and bytes. Each entry carries a hash of its own content: an unreadable, truncated
+or altered entry is a miss, and the fresh result replaces it. Entries are written atomically under unique
+temporary names, so runs sharing a cache never see each other's half-written files; the least recently used
+entries are evicted when the cache outgrows its bound.
 """
 
 from __future__ import annotations
@@ -11,11 +15,20 @@ import base64
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import porter
 from porter.findings import FileResult
-from porter.lossless_io import write_atomic
+from porter.lossless_io import atomic_target
+
+DEFAULT_MAX_BYTES = 2 << 30
+_EVICT_TO = 0.8  # of the bound, so that a cache at its bound is not trimmed again by every run
+
+
+def default_directory() -> Path:
+    """`$XDG_CACHE_HOME/porter`, or `~/.cache/porter`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "porter"
 
 
 def source_hash(package: Path) -> str:
@@ -43,17 +56,29 @@ def cache_key(ruleset_hash: str, local_modules: frozenset[str], kind: str, data:
     return digest.hexdigest()
 
 
+def _entry_path(directory: Path, key: str) -> Path:
+    return directory / key[:2] / f"{key}.json"
+
+
 def load(directory: Path, key: str, relpath: str) -> FileResult | None:
+    path = _entry_path(directory, key)
     try:
-        entry = json.loads((directory / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+        checksum, _, payload = path.read_bytes().partition(b"\n")
+        if hashlib.sha256(payload).hexdigest().encode() != checksum:
+            return None
+        entry = json.loads(payload)
         result = FileResult.from_dict({**entry["result"], "path": relpath})
         if entry.get("new_bytes") is not None:
             result.new_bytes = base64.b64decode(entry["new_bytes"])
-        result.generated = {path: base64.b64decode(data) for path, data in entry.get("generated", {}).items()}
+        result.generated = {name: base64.b64decode(data) for name, data in entry.get("generated", {}).items()}
     except (OSError, ValueError, KeyError, TypeError):
         return None
     for finding in result.findings:
         finding.path = relpath
+    try:
+        os.utime(path)  # eviction removes the least recently used entries first
+    except OSError:
+        pass
     return result
 
 
@@ -61,7 +86,31 @@ def store(directory: Path, key: str, result: FileResult) -> None:
     entry = {"result": result.to_dict(),
              "new_bytes": None if result.new_bytes is None else base64.b64encode(result.new_bytes).decode(),
              "generated": {path: base64.b64encode(data).decode() for path, data in result.generated.items()}}
+    payload = json.dumps(entry).encode()
     try:
-        write_atomic(directory / key[:2] / f"{key}.json", json.dumps(entry).encode())
+        with atomic_target(_entry_path(directory, key)) as tmp:  # no fsync: a torn entry fails its checksum
+            tmp.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
     except OSError:
         pass  # a cache that cannot be written only costs speed
+
+
+def evict(directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+    """Remove the least recently used entries while the cache is larger than `max_bytes`; returns how many."""
+    entries = []
+    for path in directory.glob("??/*.json"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # another run evicted it
+        entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    if total <= max_bytes:
+        return 0
+    removed = 0
+    for _, size, path in sorted(entries):
+        if total <= max_bytes * _EVICT_TO:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+        removed += 1
+    return removed

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from porter import __version__
+from porter import __version__, cache
 from porter.config import ConfigError, load_config
 from porter.docs import catalogue, rule_page, write_rule_pages
 from porter.engine import DEFAULT_MAX_FILE_SIZE, PortOptions
@@ -54,7 +54,11 @@ def _common_options(func):
         click.option("--max-file-size", type=int, default=DEFAULT_MAX_FILE_SIZE, show_default=True,
                      help="Larger source files are copied without porting (bytes)."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PORTER_CACHE_DIR",
-                     help="Cache per-file results here (or $PORTER_CACHE_DIR): re-runs only port changed files."),
+                     help="Where per-file results are cached, so a re-run only ports what changed (default: "
+                          "$PORTER_CACHE_DIR, else $XDG_CACHE_HOME/porter or ~/.cache/porter)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
+        click.option("--cache-max-mb", type=click.IntRange(min=1), default=cache.DEFAULT_MAX_BYTES >> 20,
+                     show_default=True, help="Evict the least recently used cache entries beyond this size."),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
         click.option("-v", "--verbose", is_flag=True, help="Print a line for every file with findings."),
     ]
@@ -79,6 +83,10 @@ def _configured(source: Path, **given):
     if unknown:
         raise click.UsageError(f"[tool.porter] format: unknown {', '.join(sorted(unknown))}; known: {', '.join(sorted(RENDERERS))}")
     return given
+
+
+def _cache_dir(given: Path | None, no_cache: bool) -> Path | None:
+    return None if no_cache else given or cache.default_directory()
 
 
 def _finish(report, fail_on: str, quiet: bool) -> None:
@@ -138,7 +146,8 @@ def main() -> None:
                    "copied unchanged.")
 @_common_options
 def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_parity, skip_ignored, target, rule_files,
-         include, exclude, no_gitignore, formats, fail_on, jobs, max_file_size, cache_dir, quiet, verbose):
+         include, exclude, no_gitignore, formats, fail_on, jobs, max_file_size, cache_dir, no_cache, cache_max_mb,
+         quiet, verbose):
     """Port SOURCE into OUTPUT (or in place) and write the compatibility report.
 
     Defaults for --target, --include, --exclude, --fail-on, --rules and --format may come from [tool.porter] in
@@ -154,7 +163,8 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
         report_dir=report_dir, in_place=in_place, dry_run=dry_run or show_diff, force=force, include=include,
         exclude=exclude, respect_gitignore=not no_gitignore, skip_ignored=skip_ignored,
         formats=formats or DEFAULT_FORMATS,
-        options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=cache_dir), parity=not no_parity,
+        options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=_cache_dir(cache_dir, no_cache),
+                            cache_max_bytes=cache_max_mb << 20), parity=not no_parity,
     )
     _finish(_run(request, quiet, verbose, show_diff), fail_on, quiet or show_diff)
 
@@ -165,7 +175,7 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
               help="Write the report files here (with --format alone: ./porter-report). Default: console only.")
 @_common_options
 def analyze(source, report_dir, target, rule_files, include, exclude, no_gitignore, formats, fail_on, jobs,
-            max_file_size, cache_dir, quiet, verbose):
+            max_file_size, cache_dir, no_cache, cache_max_mb, quiet, verbose):
     """Report what porting SOURCE involves: effort summary and top actions on the console; files only if asked.
 
     Defaults may come from [tool.porter] in SOURCE/pyproject.toml, as for `port`."""
@@ -178,7 +188,8 @@ def analyze(source, report_dir, target, rule_files, include, exclude, no_gitigno
     request = PortRequest(
         source=source, output=None, ruleset=_ruleset(target, rule_files), report_dir=report_dir, include=include,
         exclude=exclude, respect_gitignore=not no_gitignore, formats=formats or DEFAULT_FORMATS,
-        options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=cache_dir), parity=False,
+        options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=_cache_dir(cache_dir, no_cache),
+                            cache_max_bytes=cache_max_mb << 20), parity=False,
         dry_run=report_dir is None,
     )
     report = _run(request, quiet, verbose)

@@ -13,7 +13,7 @@ from pathlib import Path
 import libcst as cst
 
 from porter.backend_support import left_to_its_backend
-from porter.cache import cache_key, load, store
+from porter.cache import DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, cache_key, load, store
 from porter.discover import SourceFile
 from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
 from porter.native import NATIVE_KINDS, port_native
@@ -36,6 +36,7 @@ class PortOptions:
     local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules: never "third party"
     repo_backends: frozenset[str] = frozenset()  # other backends the repository names (porter.backend_support)
     cache_dir: Path | None = None  # where per-file results are cached (None: no cache)
+    cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES  # least recently used entries beyond this are evicted
 
 
 def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:

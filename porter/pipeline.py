@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from porter import __version__, backend_support
+from porter import __version__, backend_support, cache
 from porter.discover import REPORT_DIR_NAME, SourceFile, discover, local_modules
 from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
@@ -171,6 +171,8 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
     options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends)
     results = port_files(request.source, sources, request.ruleset, options, on_result)
+    if options.cache_dir is not None:
+        cache.evict(options.cache_dir, options.cache_max_bytes)
     report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), results,
                     ignored_copied=len(ignored), skipped=skipped,

@@ -77,3 +77,91 @@ def test_the_source_hash_covers_every_python_file(tmp_path):
     edited = source_hash(tmp_path)
     (tmp_path / "b.py").write_text("")
     assert len({first, edited, source_hash(tmp_path)}) == 3
+
+
+def test_an_altered_entry_that_still_parses_is_a_miss_and_is_rewritten(tmp_path, ruleset):
+    (tmp_path / "a.py").write_text(SOURCE)
+    cache = tmp_path / "cache"
+    options = PortOptions(jobs=1, cache_dir=cache)
+    fresh = _port(tmp_path, ruleset, options)
+    entry = next(cache.rglob("*.json"))
+    entry.write_bytes(entry.read_bytes().replace(b"npu", b"gpu"))  # valid JSON, wrong content
+    assert load(cache, entry.stem, "a.py") is None
+    assert _port(tmp_path, ruleset, options).new_bytes == fresh.new_bytes
+    assert load(cache, entry.stem, "a.py").new_bytes == fresh.new_bytes  # the fresh result replaced it
+
+
+def test_eviction_removes_the_least_recently_used_entries_first(tmp_path, ruleset):
+    import os
+
+    from porter.cache import evict
+
+    cache = tmp_path / "cache"
+    result = _port(tmp_path / "none", ruleset, PortOptions(jobs=1))  # an unreadable file: any result will do
+    keys = [f"{index:064x}" for index in range(10)]
+    for age, key in enumerate(keys):
+        store(cache, key, result)
+        path = cache / key[:2] / f"{key}.json"
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    size = (cache / keys[0][:2] / f"{keys[0]}.json").stat().st_size
+    load(cache, keys[0], "a.py")  # a hit makes the oldest entry the most recent
+    assert evict(cache, max_bytes=size * 10) == 0
+    removed = evict(cache, max_bytes=size * 5)
+    left = {p.stem for p in cache.rglob("*.json")}
+    assert removed == 6 and keys[0] in left and keys[1] not in left and keys[9] in left
+
+
+def _port_cli(source, output, *args):
+    from click.testing import CliRunner
+
+    from porter.cli import main
+
+    result = CliRunner().invoke(main, ["port", str(source), "-o", str(output), "-q", "--no-parity", *args])
+    assert result.exit_code == 0, result.output
+    return output
+
+
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+PROJECT = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "mini_gpt"
+
+
+def test_cold_warm_and_corrupted_caches_give_identical_outputs(tmp_path, monkeypatch):
+    monkeypatch.delenv("PORTER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cold = _tree_bytes(_port_cli(PROJECT, tmp_path / "cold"))
+    entries = list((tmp_path / "xdg" / "porter").rglob("*.json"))
+    assert entries, "the cache is on by default, in the XDG cache folder"
+    warm = _tree_bytes(_port_cli(PROJECT, tmp_path / "cold", "--force"))
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:-7])
+    corrupted = _tree_bytes(_port_cli(PROJECT, tmp_path / "cold", "--force"))
+    assert cold == warm == corrupted
+    assert any(b"npu" in data for data in cold.values())
+
+
+def test_no_cache_writes_no_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("PORTER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    _port_cli(PROJECT, tmp_path / "out", "--no-cache")
+    assert not (tmp_path / "xdg").exists()
+
+
+def test_one_worker_and_many_give_identical_outputs(tmp_path):
+    from porter.engine import PARALLEL_THRESHOLD
+
+    source = tmp_path / "src"
+    for index in range(PARALLEL_THRESHOLD + 8):  # enough files for the process pool
+        package = source / f"pkg{index % 3}"
+        package.mkdir(parents=True, exist_ok=True)
+        name = sorted(PROJECT.glob("*.py"))[index % 3]
+        (package / f"{name.stem}_{index}.py").write_bytes(name.read_bytes())
+    outputs = []
+    for jobs in ("1", "2"):
+        output = _port_cli(source, tmp_path / f"jobs{jobs}", "-j", jobs, "--no-cache")
+        outputs.append({path: data.replace(str(output).encode(), b"OUT")  # the reports name the output folder
+                        for path, data in _tree_bytes(output).items()})
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) > PARALLEL_THRESHOLD
