@@ -142,15 +142,12 @@ def describe(case: Case, check: Check | None, status: str) -> str:
     if check is None:
         return f"case {case.name!r}: {status} (no tensors to compare)"
     relation = "within" if check.passed else "violates"
-    value = _fmt(check.value)
-    text = f"case {case.name!r}: {check.tensor} {check.metric} = {value} {relation} {_fmt(check.threshold)}"
+    number = standards.format_number
+    text = (f"case {case.name!r}: {check.tensor} {check.metric} = {number(check.value)} {relation} "
+            f"{number(check.threshold)}")
     if check.standard:
         text += f" ({check.standard} standard"
-        text += f", reference {_fmt(check.reference)})" if check.reference is not None else ")"
+        text += f", reference {number(check.reference)})" if check.reference is not None else ")"
     if check.note:
         text += f"; {check.note}"
     return text
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -147,8 +147,9 @@ def known_thresholds() -> set[str]:
     return {"factor"} | {name for standard in STANDARDS for name in resolve(standard, "fp32")}
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
+def format_number(value) -> str:
+    """A measured or threshold value as the tables and messages show it: 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def markdown_table() -> str:
@@ -161,13 +162,13 @@ def markdown_table() -> str:
         for rule in rules:
             if rule.limit is not None:
                 sign = "≥" if rule.bound == "min" else "≤"
-                cells = " | ".join(_fmt(rule.limit[d]) for d in DTYPES)
+                cells = " | ".join(format_number(rule.limit[d]) for d in DTYPES)
                 lines.append(f"| {standard} | `{rule.metric}` | target {sign} limit | {cells} | {rule.source} |")
             if rule.floor is not None:
-                cells = " | ".join(_fmt(rule.floor[d]) for d in DTYPES)
-                lines.append(f"| {standard} | `{rule.metric}_floor` | target ≤ {_fmt(rule.factor)} × max(reference, "
+                cells = " | ".join(format_number(rule.floor[d]) for d in DTYPES)
+                lines.append(f"| {standard} | `{rule.metric}_floor` | target ≤ {format_number(rule.factor)} × max(reference, "
                              f"floor) (`{rule.metric}_factor`) | {cells} | {rule.source} |")
         for name, per_dtype in PARAMETERS[standard].items():
-            cells = " | ".join(_fmt(per_dtype[d]) for d in DTYPES)
+            cells = " | ".join(format_number(per_dtype[d]) for d in DTYPES)
             lines.append(f"| {standard} | `{name}` | parameter | {cells} | {PARAMETER_SOURCES[name]} |")
     return "\n".join(lines) + "\n"
