@@ -41,6 +41,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from porter.python.base import dotted_name
+
 EXTRACTOR = "scripts/extract_api_surface.py"
 NAMESPACES = ("python", "tensor_methods", "module_methods", "ops", "env_vars",
               "c_functions", "c_constants", "c_types", "c_headers")
@@ -118,15 +120,6 @@ class PyModule:
 
 def is_public(name: str) -> bool:
     return not name.startswith("_")
-
-
-def dotted(expr: ast.AST) -> str:
-    if isinstance(expr, ast.Name):
-        return expr.id
-    if isinstance(expr, ast.Attribute):
-        base = dotted(expr.value)
-        return f"{base}.{expr.attr}" if base else ""
-    return ""
 
 
 def string_list(expr: ast.AST) -> list[str]:
@@ -226,7 +219,7 @@ class PythonPackage:
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 self._collect_assignment(module, stmt)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
-                    and dotted(stmt.value.func) in ("__all__.append", "__all__.extend") and stmt.value.args:
+                    and dotted_name(stmt.value.func) in ("__all__.append", "__all__.extend") and stmt.value.args:
                 call = stmt.value
                 added = string_list(call.args[0]) if call.func.attr == "extend" else string_list(ast.Tuple(call.args))
                 module.all_names = (module.all_names or []) + added
@@ -351,7 +344,7 @@ class PythonPackage:
             elif stmt.name == "__init__":
                 for sub in ast.walk(stmt):
                     if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store) \
-                            and dotted(sub.value) == "self":
+                            and dotted_name(sub.value) == "self":
                         members.add(sub.attr)
         return {m for m in members if is_public(m)}
 
@@ -388,7 +381,7 @@ class PythonPackage:
         """torch.<name> -> package module, from torch._register_device_module(name, module)."""
         aliases = {}
         for module_name, call in self.calls():
-            if dotted(call.func).endswith("_register_device_module") and len(call.args) == 2 \
+            if (dotted_name(call.func) or "").endswith("_register_device_module") and len(call.args) == 2 \
                     and isinstance(call.args[0], ast.Constant):
                 resolved = self.resolve_expr(module_name, call.args[1])
                 if resolved[0] == "module":
@@ -409,7 +402,7 @@ def privateuse1_methods(package: PythonPackage) -> dict[str, set[str]]:
     """
     backend, flags = None, None
     for _, call in package.calls():
-        func = dotted(call.func)
+        func = dotted_name(call.func) or ""
         if func.endswith("rename_privateuse1_backend") and call.args \
                 and isinstance(call.args[0], ast.Constant):
             backend = call.args[0].value
@@ -446,10 +439,10 @@ def patched_methods(package: PythonPackage) -> dict[str, set[str]]:
             continue
         for node in ast.walk(module.tree):
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-                owner, name = dotted(node.value), node.attr
-            elif isinstance(node, ast.Call) and dotted(node.func) == "setattr" and len(node.args) == 3 \
+                owner, name = dotted_name(node.value), node.attr
+            elif isinstance(node, ast.Call) and dotted_name(node.func) == "setattr" and len(node.args) == 3 \
                     and isinstance(node.args[1], ast.Constant):
-                owner, name = dotted(node.args[0]), node.args[1].value
+                owner, name = dotted_name(node.args[0]), node.args[1].value
             else:
                 continue
             if owner in owners and isinstance(name, str) and is_public(name):
@@ -475,13 +468,13 @@ def python_env_vars(package: PythonPackage) -> set[str]:
         for node in ast.walk(module.tree):
             key = None
             if isinstance(node, ast.Call) and node.args:
-                func = dotted(node.func)
+                func = dotted_name(node.func) or ""
                 if func.endswith(("getenv", "putenv", "environ.get", "environ.setdefault", "environ.pop")):
                     key = key_of(node.args[0])
-            elif isinstance(node, ast.Subscript) and dotted(node.value).endswith("environ"):
+            elif isinstance(node, ast.Subscript) and (dotted_name(node.value) or "").endswith("environ"):
                 key = key_of(node.slice)
             elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops) \
-                    and dotted(node.comparators[0]).endswith("environ"):
+                    and (dotted_name(node.comparators[0]) or "").endswith("environ"):
                 key = key_of(node.left)
             if key and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 found.add(key)

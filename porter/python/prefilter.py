@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from porter.python.base import dotted_name
 from porter.ruleset import RuleSet
 
 API_KINDS = ("rename", "call_transform", "import")  # kinds that match qualified names or module paths
@@ -87,15 +88,6 @@ def _below(path: str, roots) -> bool:
     return any(path == root or path.startswith(root + ".") for root in roots)
 
 
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr}" if inner else None
-    return None
-
-
 def _names_an_api(tree: ast.Module, triggers: Triggers) -> bool:
     bound: dict[str, set[str]] = defaultdict(set)  # local name -> every module path an import binds it to
     for node in ast.walk(tree):
@@ -118,7 +110,7 @@ def _names_an_api(tree: ast.Module, triggers: Triggers) -> bool:
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Name, ast.Attribute)):
             continue
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted is None:
             continue
         root, _, rest = dotted.partition(".")
