@@ -15,7 +15,7 @@ import libcst as cst
 from porter.backend_support import left_to_its_backend
 from porter.cache import DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, cache_key, load, store
 from porter.discover import SourceFile
-from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
+from porter.findings import FileResult, Finding, Outcome, entry_finding
 from porter.native import NATIVE_KINDS, port_native
 from porter.native.cmake import port_build
 from porter.python import ModuleContext, port_python
@@ -44,8 +44,7 @@ def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
     for rule in ruleset.of_kind("input"):
         for entry in rule.entries:
             if entry.pattern == problem:
-                message = f"{entry.message} ({detail})" if detail else entry.message
-                return Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], message)
+                return entry_finding(rule, entry, detail=detail)
     raise KeyError(f"no input rule entry for {problem!r}")
 
 

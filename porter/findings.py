@@ -6,6 +6,10 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from porter.ruleset import Entry, Rule
 
 SCHEMA_VERSION = "1.0"
 
@@ -67,6 +71,15 @@ class Finding:
             message=data["message"], span=Span(**data["span"]) if data.get("span") else None,
             original=data.get("original", ""), replacement=data.get("replacement"), path=data.get("path", ""),
         )
+
+
+def entry_finding(rule: Rule, entry: Entry, span: Span | None = None, original: str = "",
+                  replacement: str | None = None, detail: str = "") -> Finding:
+    """A finding for a rule entry that matched: the entry's status, its message (the rule's summary when it has
+    none) and the `detail` of this match in parentheses."""
+    message = entry.message or rule.summary
+    return Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], f"{message} ({detail})" if detail else message,
+                   span, original, replacement)
 
 
 @dataclass

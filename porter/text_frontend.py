@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome, Span
+from porter.findings import FileResult, Finding, Outcome, Span, entry_finding
 from porter.ruleset import RuleSet
 from porter.lossless_io import looks_binary
 
@@ -24,8 +24,7 @@ def _rename_env_vars(text: str, kind: str, ruleset: RuleSet) -> tuple[str, list[
             for match in reversed(list(name_re.finditer(line))):
                 entry = entries[match.group(1)]
                 span = Span(number + 1, match.start() + 1, number + 1, match.end())
-                findings.append(Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status],
-                                        entry.message or rule.summary, span, match.group(1), entry.replacement))
+                findings.append(entry_finding(rule, entry, span, match.group(1), entry.replacement))
                 if entry.replacement is not None:
                     line = line[: match.start()] + entry.replacement + line[match.end() :]
             lines[number] = line
@@ -42,11 +41,8 @@ def _residual_lines(text: str, kind: str, ruleset: RuleSet) -> list[Finding]:
         hits = [number for number, line in enumerate(lines, start=1) if pattern.search(line)]
         if hits:
             entry, first = rule.entries[0], lines[hits[0] - 1]
-            findings.append(Finding(
-                rule.id, rule.category, STATUS_OF_ENTRY[entry.status],
-                f"{entry.message} ({len(hits)} line(s); first at line {hits[0]})",
-                Span(hits[0], 1, hits[0], len(first)), first.strip(),
-            ))
+            findings.append(entry_finding(rule, entry, Span(hits[0], 1, hits[0], len(first)), first.strip(),
+                                          detail=f"{len(hits)} line(s); first at line {hits[0]}"))
     return findings
 
 

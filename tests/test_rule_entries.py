@@ -7,9 +7,9 @@ import ast
 
 import pytest
 
-from porter.findings import STATUS_OF_ENTRY, Status
+from porter.findings import STATUS_OF_ENTRY, Span, Status, entry_finding
 from porter.python import port_python
-from porter.ruleset import load_ruleset
+from porter.ruleset import Entry, Rule, load_ruleset
 from tests.rule_entry_uses import ENTRY_KINDS, KNOWN_GAPS, entry_use
 
 RULES = load_ruleset("2.13.0").rules
@@ -40,3 +40,17 @@ def test_entry_does_what_its_status_says(rule, entry, ruleset):
         assert rewritten, f"{use!r} became:\n{produced}"
     else:
         assert unchanged in lines, f"an entry without a replacement was rewritten:\n{produced}"
+
+
+@pytest.mark.parametrize(("message", "detail", "expected"), [
+    ("Use the ACL call.", "", "Use the ACL call."),
+    ("Use the ACL call.", "line 3", "Use the ACL call. (line 3)"),
+    ("", "line 3", "the rule's summary (line 3)"),
+])
+def test_a_finding_from_an_entry_carries_its_status_and_message(message, detail, expected):
+    rule = Rule("USR001", "mine", "rename", "device-api", "the rule's summary", "d", ())
+    entry = Entry("cudaX", status="review", replacement="aclX", message=message)
+    finding = entry_finding(rule, entry, Span(1, 2, 1, 6), "cudaX", "aclX", detail=detail)
+    assert (finding.rule_id, finding.category, finding.status, finding.message) == \
+        ("USR001", "device-api", Status.REVIEW, expected)
+    assert (finding.span, finding.original, finding.replacement) == (Span(1, 2, 1, 6), "cudaX", "aclX")

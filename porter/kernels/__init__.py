@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from porter.findings import STATUS_OF_ENTRY, Finding
+from porter.findings import Finding, entry_finding
 from porter.kernels.generate import PARITY_MODULE, folder, generate
 from porter.kernels.inventory import FEATURES, kernels, launches
 from porter.kernels.plan import KernelPlan, OpPlan, bound_ops, default_ops, plan_kernel
@@ -33,8 +33,7 @@ class KernelPort:
 
 def _finding(rule: Rule, pattern: str, node, detail: str) -> Finding:
     entry = next(e for e in rule.entries if e.pattern == pattern)
-    return Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], f"{entry.message} ({detail})",
-                   span(node), " ".join(text(node).split())[:120])
+    return entry_finding(rule, entry, span(node), " ".join(text(node).split())[:120], detail=detail)
 
 
 def _kernel_finding(rules: dict[str, Rule], plan: KernelPlan, ops: list[OpPlan], out: str) -> Finding:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from porter import kinds
-from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome, Status
+from porter.findings import FileResult, Finding, Outcome, Status, entry_finding
 from porter.native import macros
 from porter.native.edits import Edit, render
 from porter.native.inventory import KERNEL_KEYWORD, inventory
@@ -73,8 +73,7 @@ def _finding(hit: Hit, data: bytes, edits: list[Edit], locate: Locator) -> Findi
                        f"`{hit.original}` is called in a shape no entry of this rule covers: port the call by hand",
                        span, source)
     replacement = None if hit.edit is None else render(data, edits, hit.start, hit.end).decode(errors="replace")
-    return Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], entry.message or rule.summary, span,
-                   source, replacement)
+    return entry_finding(rule, entry, span, source, replacement)
 
 
 def _residual(data: bytes, relpath: str, ruleset: RuleSet, claimed: set[str]) -> list[Finding]:

@@ -10,7 +10,7 @@ from typing import Any
 import tree_sitter_cmake
 from tree_sitter import Language, Parser
 
-from porter.findings import STATUS_OF_ENTRY, FileResult, Finding, Outcome
+from porter.findings import FileResult, Finding, Outcome, entry_finding
 from porter.native.syntax import Locator, walk
 from porter.ruleset import RuleSet
 from porter.text_frontend import port_text_file
@@ -45,9 +45,8 @@ def cmake_findings(data: bytes, ruleset: RuleSet) -> list[Finding]:
             text = data[argument.start_byte : argument.end_byte].decode(errors="replace").strip('"')
             for rule, entry, want_command, glob in patterns:
                 if want_command in ("*", command) and any(fnmatch.fnmatchcase(part, glob) for part in text.split(";")):
-                    findings.append(Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status],
-                                            f"{entry.message} (`{command}(... {text} ...)`)",
-                                            locate.span(argument.start_byte, argument.end_byte), text))
+                    findings.append(entry_finding(rule, entry, locate.span(argument.start_byte, argument.end_byte),
+                                                  text, detail=f"`{command}(... {text} ...)`"))
                     break
     return findings
 

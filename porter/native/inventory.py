@@ -10,7 +10,7 @@ from collections import Counter
 
 from tree_sitter import Node
 
-from porter.findings import STATUS_OF_ENTRY, Finding
+from porter.findings import Finding, entry_finding
 from porter.native.syntax import parse, span, walk
 from porter.ruleset import Rule
 
@@ -31,8 +31,7 @@ def inventory(data: bytes, rule: Rule, relpath: str = "x.cu") -> list[Finding]:
 
     def add(kind: str, node: Node, text: str, detail: str) -> None:
         entry = entries[kind]
-        findings.append(Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status],
-                                f"{entry.message} ({detail})", span(node), text))
+        findings.append(entry_finding(rule, entry, span(node), text, detail=detail))
 
     for node in walk(parse(data, relpath).root_node):
         text = data[node.start_byte : node.end_byte]
