@@ -55,10 +55,20 @@ def test_schema_and_loader_accept_the_same_keys():
 
 
 def test_contexts_are_described_only_for_known_kinds():
-    conditions = ruleset.shipped_schema()["definitions"]["rule"]["allOf"]
-    tests = [c["if"]["properties"]["kind"] for c in conditions]
-    kinds = [kind for test in tests for kind in test.get("enum", [test.get("const")])]
-    assert kinds and set(kinds) <= set(ruleset.KINDS), set(kinds) - set(ruleset.KINDS)
+    kinds = _kinds_with_described_contexts()
+    assert kinds and kinds <= set(ruleset.KINDS), kinds - set(ruleset.KINDS)
+
+
+def _kinds_with_described_contexts() -> set[str]:
+    tests = [c["if"]["properties"]["kind"] for c in ruleset.shipped_schema()["definitions"]["rule"]["allOf"]]
+    return {kind for test in tests for kind in test.get("enum", [test.get("const")])}
+
+
+def test_every_kind_whose_rules_have_contexts_has_them_described():
+    with_contexts = {rule.kind for path in data_dir("rules").glob("*.yaml") for rule in load_rule_file(path)
+                     if rule.contexts}
+    assert with_contexts and with_contexts <= _kinds_with_described_contexts(), \
+        f"contexts of {sorted(with_contexts - _kinds_with_described_contexts())} are not in rules/schema.json"
 
 
 def test_the_kind_list_comes_from_the_loader(tmp_path, monkeypatch, fresh_validator):
@@ -86,6 +96,8 @@ def test_an_entry_key_the_loader_declares_is_accepted(tmp_path, monkeypatch, fre
      "rule USR001, entry 'torch.cuda.x'", "'replacment' (did you mean 'replacement'?)"),
     ({**RULE, "kind": "residual", "contexts": {"identifier": "cuda", "string": "cuda", "api_prefix": []}},
      "rule USR001, contexts", "'api_prefix' (did you mean 'api_prefixes'?)"),
+    ({**RULE, "kind": "cpp_call", "contexts": {"report_other_shape": False}},
+     "rule USR001, contexts", "'report_other_shape' (did you mean 'report_other_shapes'?)"),
     ({**RULE, "example": {"before": "a", "afterr": "b"}}, "rule USR001, example", "'afterr'"),
 ])
 def test_an_unknown_key_names_the_file_the_place_and_the_key(tmp_path, rule, where, key):
@@ -103,6 +115,8 @@ def test_an_unknown_key_names_the_file_the_place_and_the_key(tmp_path, rule, whe
     ({**RULE, "since": 2.1}, "since: 2.1 is not of type 'string'"),
     ({**RULE, "kind": "residual", "contexts": {"identifier": "(", "string": "x"}}, "identifier: '(' is not a 'regex'"),
     ({**RULE, "kind": "native_inventory", "contexts": {"api": "x"}}, "'headers' is a required property"),
+    ({**RULE, "kind": "cpp_rename", "contexts": {"nodes": "identifier"}}, "'identifier' is not of type 'array'"),
+    ({**RULE, "kind": "kernel", "contexts": {"atomics": "("}}, "atomics: '(' is not a 'regex'"),
 ])
 def test_wrong_values_are_named(tmp_path, rule, message):
     with pytest.raises(RuleError, match="mine.yaml: rule ") as error:
