@@ -22,8 +22,9 @@ torch_npu is never imported (it needs an NPU); its wheel is read statically:
 * env_vars     -- os.environ / os.getenv keys in the Python sources, env-name string
                   literals in the headers, and NUL-delimited upper-case strings in the
                   shared libraries that pass the filter in ``binary_env_vars``.
-* c_*          -- a brace-aware scan of the ACL/HCCL C headers and the torch_npu C++
-                  headers (namespace-qualified); c_headers: every header path under
+* c_*          -- the tree-sitter-cpp parse of the ACL/HCCL C headers and the torch_npu C++
+                  headers (namespace-qualified; the first branch of each #if, attribute-like
+                  macros blanked); c_headers: every header path under
                   ``include/``, as an ``#include`` spells it with NpuExtension's include path.
 
 The torch part imports the installed torch and lists public names by introspection.
@@ -41,6 +42,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from porter.native.syntax import parser
 from porter.python.base import dotted_name
 
 EXTRACTOR = "scripts/extract_api_surface.py"
@@ -54,6 +56,7 @@ CPP_API_HEADER_DIRS = ("torch_npu/csrc",)
 # One header per ATen kernel: kernel plumbing, not API anyone ports to.
 CPP_HEADER_EXCLUDES = ("torch_npu/csrc/aten/ops",)
 HEADER_SUFFIXES = (".h", ".hpp")
+HEADER_PARSER = parser("cpp")
 ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 # Families whose upper-case binary strings are taken as env vars even without a
 # Python-side read of the same family (see binary_env_vars).
@@ -541,243 +544,150 @@ class CDeclarations:
     types: set[str] = field(default_factory=set)
 
 
-COMMENT_OR_LITERAL = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
-ACCESS_LABEL = re.compile(r"^\s*(public|private|protected)\s*:(?!:)")
-ATTRIBUTE_MACRO = re.compile(r"\b[A-Z][A-Z0-9_]*\s*\([^()]*\)|__attribute__\s*\(\(.*?\)\)|__declspec\s*\([^()]*\)")
-NOT_FUNCTION_NAMES = {"if", "while", "for", "switch", "return", "sizeof", "decltype", "alignas", "static_assert",
-                      "void", "int", "char", "bool", "auto", "const", "unsigned", "long", "float", "double"}
-IDENT = r"[A-Za-z_]\w*"
+# An all-capital macro before a declaration's type or name (`ACL_FUNC_VISIBILITY aclError f(...)`,
+# `class C10_NPU_API NPUStream`, `ACL_DEPRECATED_MESSAGE("...") ...`): the grammar cannot know it expands to an
+# attribute, so it is blanked before parsing.
+ATTRIBUTE_MACRO = re.compile(rb'\b[A-Z][A-Z0-9_]*(?:\s*\((?:"(?:\\.|[^"\\])*"|[^()"])*\))?(?=[ \t]+(?:[A-Za-z_]|::))')
+NOT_API_NAMES = {"std"}  # namespaces whose specialisations (std::hash<...>) are not the package's API
+RECORDS = ("class_specifier", "struct_specifier", "union_specifier")
+BRANCHES = ("linkage_specification", "declaration_list", "template_declaration", "ERROR")  # scanned like their parent
 
 
-def strip_comments(text: str) -> str:
-    """Drop comments; string literals become "" so their contents cannot confuse the scan."""
-    return COMMENT_OR_LITERAL.sub(lambda m: " " if m.group(0)[0] == "/" else m.group(0)[0] * 2, text)
+def prepared(data: bytes) -> bytes:
+    """The header as the parser should see it: continuation lines joined, only the first branch of each `#if` chain
+    (alternative branches often repeat a declaration's opening line), no directive but `#define`, and
+    attribute-like macros blanked."""
+    lines = data.replace(b"\\\n", b" ").split(b"\n")
+    open_branches = []  # one flag per open #if: whether its first branch is over
+    for index, line in enumerate(lines):
+        directive = re.match(rb"\s*#\s*(\w*)", line)
+        keyword = directive.group(1) if directive else None
+        if keyword is not None and keyword.startswith(b"if"):
+            open_branches.append(False)
+        elif keyword in (b"else", b"elif", b"elifdef", b"elifndef") and open_branches:
+            open_branches[-1] = True
+        elif keyword == b"endif" and open_branches:
+            open_branches.pop()
+        if any(open_branches) or keyword not in (None, b"define"):
+            lines[index] = b""
+        elif keyword is None:
+            lines[index] = ATTRIBUTE_MACRO.sub(lambda match: b" " * len(match.group(0)), line)
+    return b"\n".join(lines)
 
 
-def split_preprocessor(text: str) -> tuple[list[str], str]:
-    """(directive lines, code with directives blanked), keeping only the first branch of
-    each #if/#else chain: alternative branches often repeat a declaration's opening line."""
-    text = text.replace("\\\n", " ")
-    directives, code = [], []
-    in_alternative = []  # one flag per open #if
-    for line in text.split("\n"):
-        directive = re.match(r"\s*#\s*(\w*)", line)
-        if directive:
-            keyword = directive.group(1)
-            if keyword.startswith("if"):
-                in_alternative.append(False)
-            elif keyword in ("else", "elif") and in_alternative:
-                in_alternative[-1] = True
-            elif keyword == "endif" and in_alternative:
-                in_alternative.pop()
-            elif not any(in_alternative):
-                directives.append(line)
-            code.append("")
-        else:
-            code.append("" if any(in_alternative) else line)
-    return directives, "\n".join(code)
+def declared_name(node) -> str | None:
+    """The name a declarator declares, through pointers, references, arrays and parentheses."""
+    while node is not None and node.type not in ("identifier", "field_identifier", "type_identifier",
+                                                 "qualified_identifier", "destructor_name", "operator_name"):
+        node = inner_declarator(node)
+    return None if node is None else node.text.decode()
 
 
-def object_like_defines(lines: list[str]) -> set[str]:
-    names = set()
-    for line in lines:
-        match = re.match(rf"\s*#\s*define\s+({IDENT})(\s+(.*))?$", line)
-        if not match or not match.group(3) or not match.group(3).strip():
-            continue  # include guards, flag macros, function-like macros
-        value = match.group(3)
-        if "__attribute__" in value or "declspec" in value or match.group(1).startswith("_"):
-            continue
-        names.add(match.group(1))
-    return names
+def inner_declarator(node):
+    """What a pointer, reference, array or parenthesised declarator wraps."""
+    return node.child_by_field_name("declarator") or next(
+        (child for child in node.named_children if child.type.endswith(("declarator", "identifier"))), None)
 
 
-def strip_angle_brackets(text: str) -> str:
-    out, depth = [], 0
-    for char in text:
-        if char == "<":
-            depth += 1
-        elif char == ">" and depth:
-            depth -= 1
-        elif not depth:
-            out.append(char)
-    return "".join(out)
-
-
-def matching_brace(text: str, start: int) -> int:
-    depth = 0
-    for index in range(start, len(text)):
-        if text[index] == "{":
-            depth += 1
-        elif text[index] == "}":
-            depth -= 1
-            if depth == 0:
-                return index
-    raise ValueError("unbalanced braces")
-
-
-def strip_template_prefix(text: str) -> str:
-    if not text.startswith("template"):
-        return text
-    start = text.find("<")
-    depth = 0
-    for index in range(start, len(text)):
-        depth += {"<": 1, ">": -1}.get(text[index], 0)
-        if depth == 0:
-            return text[index + 1:].lstrip()
-    return text
-
-
-def function_name(statement: str) -> str | None:
-    """Name declared by `ret name(args)`; None for variables, operators, function pointers."""
-    statement = ATTRIBUTE_MACRO.sub(" ", strip_angle_brackets(statement))
-    if "(" not in statement:
+def function_name(declarator) -> str | None:
+    """The name a function declarator declares; None for operators, destructors and macro-looking names."""
+    while declarator is not None and declarator.type != "function_declarator":
+        declarator = inner_declarator(declarator)
+    if declarator is None:
         return None
-    head, arguments = statement.split("(", 1)
-    if "=" in head or re.search(r"\boperator\b", head) or arguments.lstrip().startswith(("*", "&")):
+    name = declarator.child_by_field_name("declarator")
+    if name is None or name.type not in ("identifier", "field_identifier", "qualified_identifier"):
         return None
-    match = re.search(rf"((?:{IDENT}::)*~?{IDENT})\s*$", head)
-    if not match:
-        return None
-    name = match.group(1)
-    last = name.split("::")[-1]
-    if last in NOT_FUNCTION_NAMES or "~" in name or last.isupper():
-        return None
-    return name
+    text = name.text.decode()
+    return None if "operator" in text or "~" in text or text.split("::")[-1].isupper() else text
 
 
 class HeaderScanner:
-    """Brace-aware scan of one header into functions, constants and types."""
+    """One header's public functions, constants and types, from its tree-sitter-cpp parse."""
 
     def __init__(self, out: CDeclarations):
         self.out = out
 
-    def scan(self, text: str) -> None:
-        directives, code = split_preprocessor(strip_comments(text))
-        self.out.constants |= object_like_defines(directives)
-        self.block(code, scope=[], class_name=None, public=True)
+    def scan(self, data: bytes) -> None:
+        self.block(HEADER_PARSER.parse(prepared(data)).root_node, [], None, True)
 
-    def qualify(self, scope: list[str], name: str) -> str:
+    @staticmethod
+    def qualify(scope: list[str], name: str) -> str:
         return "::".join(scope + [name])
 
-    def block(self, code: str, scope: list[str], class_name: str | None, public: bool) -> None:
-        statement, index = "", 0
-        while index < len(code):
-            char = code[index]
-            if char == "{" and statement.count("(") > statement.count(")"):  # `arg={}` default
-                end = matching_brace(code, index)
-                statement += code[index:end + 1]
-                index = end + 1
-            elif char == "{":
-                end = matching_brace(code, index)
-                statement, public, keep = self.braced(statement, code[index + 1:end], scope, class_name, public)
-                statement = statement + " {} " if keep else ""
-                index = end + 1
-            elif char == ";":
-                public = self.statement(statement, scope, class_name, public)
-                statement, index = "", index + 1
-            elif char == "}":  # closes an extern "C" block whose opening sat in an #ifdef
-                statement, index = "", index + 1
-            else:
-                statement += char
-                index += 1
+    def block(self, node, scope: list[str], class_name: str | None, public: bool) -> None:
+        for child in node.named_children:
+            if child.type == "access_specifier":
+                public = child.text.decode() == "public"
+            elif child.type in BRANCHES:
+                self.block(child, scope, class_name, public)
+            elif child.type == "namespace_definition":
+                self.namespace(child, scope)
+            elif public:
+                self.declaration(child, scope, class_name)
 
-    def take_access(self, statement: str, public: bool) -> tuple[str, bool]:
-        while match := ACCESS_LABEL.match(statement):
-            public = match.group(1) == "public"
-            statement = statement[match.end():]
-        return statement, public
+    def namespace(self, node, scope: list[str]) -> None:
+        name, body = node.child_by_field_name("name"), node.child_by_field_name("body")
+        if name is not None and body is not None and name.text.decode() not in NOT_API_NAMES:  # unnamed: internal
+            self.block(body, scope + name.text.decode().split("::"), None, True)
 
-    def braced(self, header: str, body: str, scope: list[str], class_name: str | None,
-               public: bool) -> tuple[str, bool, bool]:
-        """Handle `header { body }`; returns (statement so far, access, wait for ';')."""
-        header, public = self.take_access(header, public)
-        text = strip_template_prefix(" ".join(header.split()))
-        if re.match(r'extern\s*""$', text):
-            self.block(body, scope, class_name, public)
-            return "", public, False
-        namespace = re.match(rf"(?:inline\s+)?namespace\s+((?:{IDENT}::)*{IDENT})$", text)
-        if namespace:
-            if namespace.group(1) != "std":
-                self.block(body, scope + namespace.group(1).split("::"), None, True)
-            return "", public, False
-        if text.startswith("namespace"):  # anonymous namespace: internal linkage
-            return "", public, False
-        if re.search(r"\benum\b", text) and "(" not in text:
-            self.enum(text, body, scope, public)
-            return text, public, True
-        record = re.search(r"\b(struct|union|class)\b(.*)$", text)
-        if record and "(" not in record.group(2) and "=" not in text:
-            self.record(record.group(1), record.group(2), body, scope, public)
-            return text, public, True
-        if "=" in text.split("(")[0]:  # brace initialiser of a variable
-            return text, public, True
-        name = function_name(text)
-        if name and public and name.split("::")[-1] != class_name:
-            self.out.functions.add(self.qualify(scope, name))
-        return "", public, False
+    def declaration(self, node, scope: list[str], class_name: str | None) -> None:
+        kind = node.type
+        if kind == "preproc_def":
+            self.define(node)
+        elif kind in RECORDS or kind == "enum_specifier":
+            self.specifier(node, scope)
+        elif kind == "alias_declaration":
+            self.out.types.add(self.qualify(scope, node.child_by_field_name("name").text.decode()))
+        elif kind in ("declaration", "field_declaration", "type_definition", "function_definition"):
+            specifier, declarators = node.child_by_field_name("type"), node.children_by_field_name("declarator")
+            declares = specifier is not None and (specifier.child_by_field_name("body") or not declarators)
+            if declares and (specifier.type in RECORDS or specifier.type == "enum_specifier"):  # not `struct a *b;`
+                self.specifier(specifier, scope)
+            for declarator in declarators:
+                self.declarator(node, declarator, scope, class_name)
 
-    def enum(self, header: str, body: str, scope: list[str], public: bool) -> None:
-        match = re.search(rf"\benum\b\s*(class|struct)?\s*({IDENT})?", header)
-        scoped, name = match.group(1), match.group(2)
-        if name and public:
-            self.out.types.add(self.qualify(scope, name))
-        member_scope = scope + [name] if scoped and name else scope
-        depth, item, items = 0, "", []
-        for char in body + ",":
-            depth += char == "("
-            depth -= char == ")"
-            if char == "," and depth == 0:
-                items.append(item)
-                item = ""
-            else:
-                item += char
-        for item in items:
-            member = re.match(rf"\s*({IDENT})\s*(=|$)", item)
-            if member and public:
-                self.out.constants.add(self.qualify(member_scope, member.group(1)))
+    def declarator(self, node, declarator, scope: list[str], class_name: str | None) -> None:
+        if node.type == "type_definition":
+            name = declared_name(declarator)
+            if name:
+                self.out.types.add(self.qualify(scope, name))
+            return
+        function = function_name(declarator)
+        if function is not None:
+            if function.split("::")[-1] != class_name:  # constructors are not callable by name
+                self.out.functions.add(self.qualify(scope, function))
+            return
+        has_value = declarator.type == "init_declarator" or node.child_by_field_name("default_value") is not None
+        constant = any(child.type == "type_qualifier" and child.text.decode() in ("const", "constexpr")
+                       for child in node.children)
+        name = declared_name(declarator)
+        if has_value and constant and name and "::" not in name:
+            self.out.constants.add(self.qualify(scope, name))
 
-    def record(self, keyword: str, rest: str, body: str, scope: list[str], public: bool) -> None:
-        rest = ATTRIBUTE_MACRO.sub(" ", re.split(r"(?<!:):(?!:)", rest)[0])
-        names = re.findall(rf"(?:{IDENT}::)*{IDENT}|<", re.sub(r"\bfinal\b", " ", rest))
-        if not names or "<" in names or not public:
+    def specifier(self, node, scope: list[str]) -> None:
+        name_node, body = node.child_by_field_name("name"), node.child_by_field_name("body")
+        name = None if name_node is None or name_node.type == "template_type" else name_node.text.decode()
+        if node.type == "enum_specifier":
+            if name:
+                self.out.types.add(self.qualify(scope, name))
+            scoped = any(child.type in ("class", "struct") for child in node.children)
+            members = scope + [name] if scoped and name else scope
+            for enumerator in body.named_children if body is not None else ():
+                if enumerator.type == "enumerator":
+                    self.out.constants.add(self.qualify(members, enumerator.child_by_field_name("name").text.decode()))
+            return
+        if name is None:
             return  # anonymous record or template specialisation
-        name = names[-1]
         self.out.types.add(self.qualify(scope, name))
-        if scope:  # C++ header: members of a class are API too (C struct fields are not)
-            self.block(body, scope + name.split("::"), name.split("::")[-1], keyword != "class")
+        if body is not None and scope:  # C++ header: members of a class are API too (C struct fields are not)
+            self.block(body, scope + name.split("::"), name.split("::")[-1], node.type != "class_specifier")
 
-    def statement(self, statement: str, scope: list[str], class_name: str | None, public: bool) -> bool:
-        statement, public = self.take_access(statement, public)
-        text = strip_template_prefix(" ".join(statement.split()))
-        if not text or not public or text.startswith(("friend ", "using namespace", "static_assert")):
-            return public
-        if text.startswith("typedef"):
-            pointer = re.search(rf"\(\s*\*\s*({IDENT})\s*\)\s*\(", text)
-            name = pointer.group(1) if pointer else re.findall(IDENT, re.sub(r"\[.*?\]", "", text))[-1]
-            self.out.types.add(self.qualify(scope, name))
-            return public
-        alias = re.match(rf"using\s+({IDENT})\s*=", text)
-        if alias:
-            self.out.types.add(self.qualify(scope, alias.group(1)))
-            return public
-        forward = re.fullmatch(rf"(?:struct|class|union)\s+(?:{IDENT}\s+)*({IDENT})", text)
-        if forward:
-            self.out.types.add(self.qualify(scope, forward.group(1)))
-            return public
-        if "{}" in text and "=" not in text:  # tail of a record/enum definition
-            return public
-        name = function_name(text)
-        if name:
-            if name.split("::")[-1] != class_name:
-                self.out.functions.add(self.qualify(scope, name))
-            return public
-        if "=" not in text:  # fields and plain declarations are not constants
-            return public
-        declarator = text.split("=", 1)[0]
-        constant = re.search(rf"\b({IDENT})\s*(?:\[[^\]]*\]\s*)?$", declarator)
-        if constant and "(" not in declarator and re.search(r"\b(const|constexpr)\b", declarator):
-            self.out.constants.add(self.qualify(scope, constant.group(1)))
-        return public
+    def define(self, node) -> None:
+        name, value = node.child_by_field_name("name").text.decode(), node.child_by_field_name("value")
+        text = "" if value is None else value.text.decode().strip()
+        if text and not name.startswith("_") and "__attribute__" not in text and "declspec" not in text:
+            self.out.constants.add(name)  # object-like macros with a value: not include guards or attributes
 
 
 def header_files(include: Path, dirs: tuple[str, ...], excludes: tuple[str, ...] = ()) -> list[Path]:
@@ -793,10 +703,7 @@ def header_files(include: Path, dirs: tuple[str, ...], excludes: tuple[str, ...]
 def scan_headers(paths: list[Path]) -> CDeclarations:
     out = CDeclarations()
     for path in paths:
-        try:
-            HeaderScanner(out).scan(path.read_text(encoding="utf-8", errors="replace"))
-        except ValueError as error:
-            print(f"warning: skipped {path}: {error}", file=sys.stderr)
+        HeaderScanner(out).scan(path.read_bytes())
     return out
 
 

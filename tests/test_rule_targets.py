@@ -1,10 +1,20 @@
 """Every name a rule emits exists in the torch_npu (or torch) release it claims to support."""
 
+import functools
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
 import libcst as cst
 import pytest
 
+from porter.resources import data_dir
 from porter.ruleset import Entry, applies_to, load_ruleset
 from porter.surface import available_versions, load_surface, release
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # A string value has no dotted name to look up; each one is tied to the registration that makes it valid.
 STRING_EVIDENCE = {
@@ -60,8 +70,6 @@ def test_snapshot_exists_for_every_supported_target():
 
 def test_names_in_advice_exist_too():
     """Messages and docs tell users what to call instead: those torch_npu names and variables must be real."""
-    import re
-
     npu = load_surface("torch_npu", "2.13.0")
     api = re.compile(r"\b(?:torch_npu|torch\.npu)(?:\.\w+)+")
     env = re.compile(r"\b(?:HCCL|ASCEND|PYTORCH_NPU|TORCH_NPU)_[A-Z0-9_]+\b")
@@ -75,14 +83,6 @@ def test_names_in_advice_exist_too():
 
 
 # ---------------------------------------------------------------------------- C++ names (native rules)
-
-import functools  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from porter.resources import data_dir  # noqa: E402
 
 CPP_BUILTINS = {"reinterpret_cast", "void", "uint32_t", "nullptr"}
 # torch's own C++ names a rule emits (the NPU's dispatch key and device type): checked against the installed
@@ -156,3 +156,38 @@ def test_since_and_until_select_by_release():
     entry = Entry("torch.cuda.x", since="2.5.0", until="2.13")
     assert [applies_to(entry, target) for target in ("2.4.1", "2.5.0.post2", "2.12.9", "2.13.0+cpu")] == \
         [False, True, True, False]
+
+
+HEADER = b"""
+namespace ns {
+#ifdef _WIN32
+struct Params : public Base {
+#else
+struct EXPORT_API Params : public Base {
+#endif
+  Params() : input_desc(nullptr) {}
+  const int** input_desc;
+  static constexpr int kLimit = 4;
+  struct other::Thing pack() const;
+};
+inline std::shared_ptr<Logger>& GetLogger() { return logger; }
+struct Opaque *handle(void);
+enum class Mode { FAST, SLOW };
+}  // namespace ns
+"""
+
+
+def test_the_header_scan_follows_the_grammar_not_the_text():
+    script = ROOT / "scripts" / "extract_api_surface.py"
+    spec = importlib.util.spec_from_file_location("extract_api_surface_for_headers", script)
+    extractor = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = extractor  # dataclasses look their module up while the class is built
+    try:
+        spec.loader.exec_module(extractor)
+        found = extractor.CDeclarations()
+        extractor.HeaderScanner(found).scan(HEADER)
+    finally:
+        del sys.modules[spec.name]
+    assert found.functions == {"ns::Params::pack", "ns::GetLogger", "ns::handle"}  # no constructor, no initialiser
+    assert found.constants == {"ns::Params::kLimit", "ns::Mode::FAST", "ns::Mode::SLOW"}
+    assert found.types == {"ns::Params", "ns::Mode"}  # `struct other::Thing` and `struct Opaque *` only name a type
