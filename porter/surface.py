@@ -11,7 +11,7 @@ from pathlib import Path
 from porter.resources import data_dir
 
 NAMESPACES = ("python", "tensor_methods", "module_methods", "ops", "env_vars",
-              "c_functions", "c_constants", "c_types")
+              "c_functions", "c_constants", "c_types", "c_headers")  # what scripts/extract_api_surface.py writes
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: loads are cached

@@ -44,10 +44,9 @@ from pathlib import Path
 
 from porter.native.syntax import parser
 from porter.python.base import dotted_name
+from porter.surface import NAMESPACES
 
 EXTRACTOR = "scripts/extract_api_surface.py"
-NAMESPACES = ("python", "tensor_methods", "module_methods", "ops", "env_vars",
-              "c_functions", "c_constants", "c_types", "c_headers")
 TORCH_OPS_NAMESPACE = "npu"
 # Opt-in shim that rebinds CUDA names to NPU ones; what it patches is not torch_npu API.
 PATCH_SCAN_EXCLUDES = ("torch_npu.contrib.transfer_to_npu",)
