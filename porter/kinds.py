@@ -20,7 +20,7 @@ class Kind:
 
 _VISITOR = "porter.python:VISITOR_FOR_KIND"
 _POLICY = "porter.python.safety.policies:POLICIES"
-_PASS = "porter.native.passes:PASSES"
+NATIVE_PASS = "porter.native.passes:PASSES"
 
 REGISTRY: tuple[Kind, ...] = (
     Kind("rename", "python", (_VISITOR,), entry_tests=True),
@@ -38,9 +38,9 @@ REGISTRY: tuple[Kind, ...] = (
     Kind("value_consistency", "python", (_POLICY,)),
     Kind("text_residual", "any", ("porter.text_frontend",)),
     Kind("input", "any", ("porter.engine",)),
-    Kind("cpp_rename", "native", (_PASS,)),
-    Kind("cpp_call", "native", (_PASS,)),
-    Kind("cpp_include", "native", (_PASS,)),
+    Kind("cpp_rename", "native", (NATIVE_PASS,)),
+    Kind("cpp_call", "native", (NATIVE_PASS,)),
+    Kind("cpp_include", "native", (NATIVE_PASS,)),
     Kind("native_inventory", "native", ("porter.native",)),
     Kind("kernel", "native", ("porter.kernels",)),
     Kind("cmake_command", "build", ("porter.native.cmake",)),
@@ -52,6 +52,11 @@ NAMES: tuple[str, ...] = tuple(kind.name for kind in REGISTRY)
 def reading(files: str) -> tuple[str, ...]:
     """The kinds whose rules the frontend for `files` reads."""
     return tuple(kind.name for kind in REGISTRY if kind.files == files)
+
+
+def handled_by(handler: str) -> tuple[str, ...]:
+    """The kinds one handler (a module or `module:TABLE`) applies."""
+    return tuple(kind.name for kind in REGISTRY if handler in kind.handlers)
 
 
 def with_entry_tests() -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from porter import kinds
 from porter.discover import classify
 from porter.engine import port_bytes
 from porter.python import port_python
@@ -63,7 +64,7 @@ def test_ok_lines_are_left_alone(rule, ruleset):
 
 
 def _python_example(rule):
-    return rule.example_before and rule.kind not in ("input", "text_residual", "native_inventory", "cpp_rename", "cpp_call", "cpp_include", "cmake_command", "kernel")
+    return rule.example_before and rule.kind in kinds.reading("python")
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if _python_example(r)], ids=lambda r: r.id)

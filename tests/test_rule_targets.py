@@ -9,6 +9,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+from porter import kinds
 from porter.ruleset import Entry, applies_to, load_ruleset
 from porter.surface import available_versions, load_surface, release
 
@@ -104,7 +105,7 @@ def _cpp_emitted(rule):
 
 def _cpp_cases():
     for rule in load_ruleset("2.13.0").rules:
-        if rule.kind in ("cpp_rename", "cpp_call", "cpp_include"):
+        if rule.kind in kinds.handled_by(kinds.NATIVE_PASS):
             for kind, name in sorted(set(_cpp_emitted(rule))):
                 yield pytest.param(kind, name, id=f"{rule.id}-{name}")
 
