@@ -39,11 +39,12 @@ import re
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from porter.native.syntax import parser
-from porter.python.base import dotted_name
+from porter.python.base import dotted_text
 from porter.surface import NAMESPACES
 
 EXTRACTOR = "scripts/extract_api_surface.py"
@@ -221,7 +222,7 @@ class PythonPackage:
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 self._collect_assignment(module, stmt)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
-                    and dotted_name(stmt.value.func) in ("__all__.append", "__all__.extend") and stmt.value.args:
+                    and dotted_text(stmt.value.func) in ("__all__.append", "__all__.extend") and stmt.value.args:
                 call = stmt.value
                 added = string_list(call.args[0]) if call.func.attr == "extend" else string_list(ast.Tuple(call.args))
                 module.all_names = (module.all_names or []) + added
@@ -346,7 +347,7 @@ class PythonPackage:
             elif stmt.name == "__init__":
                 for sub in ast.walk(stmt):
                     if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store) \
-                            and dotted_name(sub.value) == "self":
+                            and dotted_text(sub.value) == "self":
                         members.add(sub.attr)
         return {m for m in members if is_public(m)}
 
@@ -383,7 +384,7 @@ class PythonPackage:
         """torch.<name> -> package module, from torch._register_device_module(name, module)."""
         aliases = {}
         for module_name, call in self.calls():
-            if (dotted_name(call.func) or "").endswith("_register_device_module") and len(call.args) == 2 \
+            if (dotted_text(call.func) or "").endswith("_register_device_module") and len(call.args) == 2 \
                     and isinstance(call.args[0], ast.Constant):
                 resolved = self.resolve_expr(module_name, call.args[1])
                 if resolved[0] == "module":
@@ -404,7 +405,7 @@ def privateuse1_methods(package: PythonPackage) -> dict[str, set[str]]:
     """
     backend, flags = None, None
     for _, call in package.calls():
-        func = dotted_name(call.func) or ""
+        func = dotted_text(call.func) or ""
         if func.endswith("rename_privateuse1_backend") and call.args \
                 and isinstance(call.args[0], ast.Constant):
             backend = call.args[0].value
@@ -441,10 +442,10 @@ def patched_methods(package: PythonPackage) -> dict[str, set[str]]:
             continue
         for node in ast.walk(module.tree):
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-                owner, name = dotted_name(node.value), node.attr
-            elif isinstance(node, ast.Call) and dotted_name(node.func) == "setattr" and len(node.args) == 3 \
+                owner, name = dotted_text(node.value), node.attr
+            elif isinstance(node, ast.Call) and dotted_text(node.func) == "setattr" and len(node.args) == 3 \
                     and isinstance(node.args[1], ast.Constant):
-                owner, name = dotted_name(node.args[0]), node.args[1].value
+                owner, name = dotted_text(node.args[0]), node.args[1].value
             else:
                 continue
             if owner in owners and isinstance(name, str) and is_public(name):
@@ -470,22 +471,21 @@ def python_env_vars(package: PythonPackage) -> set[str]:
         for node in ast.walk(module.tree):
             key = None
             if isinstance(node, ast.Call) and node.args:
-                func = dotted_name(node.func) or ""
+                func = dotted_text(node.func) or ""
                 if func.endswith(("getenv", "putenv", "environ.get", "environ.setdefault", "environ.pop")):
                     key = key_of(node.args[0])
-            elif isinstance(node, ast.Subscript) and (dotted_name(node.value) or "").endswith("environ"):
+            elif isinstance(node, ast.Subscript) and (dotted_text(node.value) or "").endswith("environ"):
                 key = key_of(node.slice)
             elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops) \
-                    and (dotted_name(node.comparators[0]) or "").endswith("environ"):
+                    and (dotted_text(node.comparators[0]) or "").endswith("environ"):
                 key = key_of(node.left)
             if key and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 found.add(key)
     return found
 
 
-def op_names(wheel: Wheel) -> set[str]:
-    """Op names in the custom: section of the op registration yaml files."""
-    names = set()
+def custom_op_lines(wheel: Wheel) -> Iterator[str]:
+    """The lines of the custom: section of the op registration yaml files (the ops torch_npu adds)."""
     for path in sorted((wheel.package_dir / "csrc" / "aten").glob("*.yaml")):
         section = None
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -493,10 +493,11 @@ def op_names(wheel: Wheel) -> set[str]:
             if top_key:
                 section = top_key.group(1)
             elif section == "custom":
-                op = re.search(r"\bfunc:\s*([A-Za-z_]\w*)", line)
-                if op:
-                    names.add(op.group(1))
-    return names
+                yield line
+
+
+def op_names(wheel: Wheel) -> set[str]:
+    return {op.group(1) for line in custom_op_lines(wheel) if (op := re.search(r"\bfunc:\s*([A-Za-z_]\w*)", line))}
 
 
 def split_top_level(text: str) -> list[str]:
@@ -522,15 +523,10 @@ def op_signatures(wheel: Wheel) -> dict[str, list[str]]:
     """`torch_npu.<op>` -> its parameter names, from the schemas of the custom: section (overloads skipped)."""
     schema = re.compile(r"\bfunc:\s*([A-Za-z]\w*)\((.*)\)\s*->")
     signatures = {}
-    for path in sorted((wheel.package_dir / "csrc" / "aten").glob("*.yaml")):
-        section = None
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            top_key = re.match(r"([A-Za-z_]\w*):", line)
-            if top_key:
-                section = top_key.group(1)
-            elif section == "custom" and (match := schema.search(line)):
-                params = [arg.split("=")[0].split()[-1] for arg in split_top_level(match.group(2)) if arg != "*"]
-                signatures.setdefault(f"{wheel.package}.{match.group(1)}", params)
+    for line in custom_op_lines(wheel):
+        if match := schema.search(line):
+            params = [arg.split("=")[0].split()[-1] for arg in split_top_level(match.group(2)) if arg != "*"]
+            signatures.setdefault(f"{wheel.package}.{match.group(1)}", params)
     return dict(sorted(signatures.items()))
 
 

@@ -8,7 +8,7 @@ import ast
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from porter.python.base import dotted_name
+from porter.python.base import dotted_text
 
 # Canonical dotted name (after resolving imports) -> op kind.
 CALLS = {
@@ -131,7 +131,7 @@ class _Constants:
             self._add(self.assigned, node.target, node.value)
         elif isinstance(node, ast.keyword) and node.arg:
             self._add(self.keywords, ast.Name(node.arg), node.value)
-        elif isinstance(node, ast.Call) and (dotted_name(node.func) or "").endswith("add_argument") and node.args:
+        elif isinstance(node, ast.Call) and (dotted_text(node.func) or "").endswith("add_argument") and node.args:
             flag = node.args[0]
             default = next((k.value for k in node.keywords if k.arg == "default"), None)
             if isinstance(flag, ast.Constant) and isinstance(flag.value, str) and default is not None:
@@ -210,7 +210,7 @@ class _Visitor(ast.NodeVisitor):
         self.dtypes: Counter = Counter()
 
     def _canonical(self, func: ast.AST) -> str | None:
-        name = dotted_name(func)
+        name = dotted_text(func)
         if name is None:
             return None
         head, _, rest = name.partition(".")
@@ -307,7 +307,7 @@ class _Visitor(ast.NodeVisitor):
         return isinstance(node, ast.Call) and CALLS.get(self._canonical(node.func) or "") == "silu"
 
     def visit_Attribute(self, node: ast.Attribute):
-        if dotted_name(node.value) and self._canonical(node.value) == "torch" and node.attr in DTYPE_SPELLINGS:
+        if dotted_text(node.value) and self._canonical(node.value) == "torch" and node.attr in DTYPE_SPELLINGS:
             self.dtypes[DTYPE_SPELLINGS[node.attr]] += 1
         self.generic_visit(node)
 

@@ -51,24 +51,14 @@ def code_of(node: cst.CSTNode) -> str:
     return _EMPTY_MODULE.code_for_node(node)
 
 
-def dotted_text(node: cst.CSTNode) -> str | None:
-    """`a.b.c` for a chain of names and attributes; None when a call or subscript is part of it."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
+def dotted_text(node: cst.CSTNode | ast.AST) -> str | None:
+    """`a.b.c` for a chain of names and attributes, of libcst or of the standard library's `ast` (the prefilter,
+    the parity analyzer and the API extractor read code with `ast`); None when a call or subscript is part of it."""
+    if isinstance(node, (cst.Name, ast.Name)):
+        return node.value if isinstance(node, cst.Name) else node.id
+    if isinstance(node, (cst.Attribute, ast.Attribute)):
         inner = dotted_text(node.value)
-        return f"{inner}.{node.attr.value}" if inner else None
-    return None
-
-
-def dotted_name(node: ast.AST) -> str | None:
-    """`dotted_text` for the standard library's `ast` nodes (the prefilter, the parity analyzer and the API
-    extractor read code with `ast`: much faster than libcst where nothing is rewritten)."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = dotted_name(node.value)
-        return f"{inner}.{node.attr}" if inner else None
+        return f"{inner}.{node.attr.value if isinstance(node, cst.Attribute) else node.attr}" if inner else None
     return None
 
 

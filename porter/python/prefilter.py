@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from porter.python.base import dotted_name
+from porter.python.base import dotted_text
 from porter.ruleset import RuleSet
 
 API_KINDS = ("rename", "call_transform", "import")  # kinds that match qualified names or module paths
@@ -110,7 +110,7 @@ def _names_an_api(tree: ast.Module, triggers: Triggers) -> bool:
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Name, ast.Attribute)):
             continue
-        dotted = dotted_name(node)
+        dotted = dotted_text(node)
         if dotted is None:
             continue
         root, _, rest = dotted.partition(".")
