@@ -2,7 +2,7 @@
 
 Every other list of kinds derives from this table: the schema's `kind` enum (porter.ruleset), the kinds that make
 the native frontend read C/C++/CUDA files (porter.native), the kinds whose entries get a generated test each
-(tests/rule_entry_uses.py). tests/test_rule_kinds.py checks that every kind has its handler and every handler table
+(tests/rule_entry_uses.py), the kinds the fixture and target tests select. tests/test_rule_kinds.py checks that every kind has its handler and every handler table
 holds only kinds listed here."""
 
 from __future__ import annotations
