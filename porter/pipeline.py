@@ -186,7 +186,9 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         return report
     if marker is not None:
         report.incomplete = True
-        _write_report(report, report_dir, request)  # what a reader finds if the writes below are interrupted
+        # What a reader finds if the writes below are interrupted; the other views (HTML with every diff: seconds
+        # on a large tree) are rendered once, at the end.
+        _write_report(report, report_dir, request, formats=tuple(f for f in request.formats if f in ("json", "md")))
         failed_copies = _write_outputs(request, results, ignored)
         report.files.extend(failed_copies)
         report.ignored_copied -= len(failed_copies)
@@ -199,10 +201,11 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     return report
 
 
-def _write_report(report: Report, report_dir: Path, request: PortRequest, rule_pages: bool = False) -> None:
+def _write_report(report: Report, report_dir: Path, request: PortRequest, rule_pages: bool = False,
+                  formats: tuple[str, ...] | None = None) -> None:
     used = {f.rule_id for f in report.findings}
     try:
-        write_reports(report, report_dir, request.formats)
+        write_reports(report, report_dir, request.formats if formats is None else formats)
         if rule_pages:
             write_rule_pages([rule for rule in request.ruleset.rules if rule.id in used], report_dir / "rules")
     except OSError as exc:

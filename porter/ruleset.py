@@ -165,15 +165,24 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader
 
 def load_rule_file(path: Path) -> list[Rule]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read rules: {exc}") from exc
+    return list(_rules_of_text(text, path))
+
+
+@functools.lru_cache(maxsize=256)  # a run loads the rule set more than once; validating it costs most
+def _rules_of_text(text: str, path: Path) -> tuple[Rule, ...]:
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
         raise RuleError(f"{path}: cannot read rules: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules' list")
     error = _schema_error(data, path)
     if error is not None:
         raise error
-    return [_rule(raw, path.name) for raw in data["rules"]]
+    return tuple(_rule(raw, path.name) for raw in data["rules"])
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Every view (Markdown, HTML, console) renders this one digest of a Report, so the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -91,7 +92,7 @@ class Action:
         messages = {item.finding.message for item in self.items}
         return headline(messages.pop() if len(messages) == 1 else self.kind)
 
-    @property
+    @functools.cached_property  # read once per item by `detail`: recomputing it made the report quadratic
     def advice(self) -> str | None:
         """What to do, when every finding of the action says the same apart from its trailing detail."""
         common = _without_trailing_detail(self.items[0].finding.message)
@@ -106,7 +107,7 @@ class Action:
         unsaid = re.sub(r"`([^`]*)`", lambda m: "" if m[1] in item.finding.original else m[0], rest)
         return rest if len(unsaid.split()) > 1 else ""  # `kernel `x`` beside `__global__ void x` says nothing new
 
-    @property
+    @functools.cached_property
     def has_details(self) -> bool:
         return any(self.detail(item) for item in self.items)
 
