@@ -92,41 +92,53 @@ def unified_diff(src_root: Path, result: FileResult) -> str:
     return "".join(difflib.unified_diff(old, new, f"a/{result.path}", f"b/{result.path}"))
 
 
-def _write_outputs(request: PortRequest, results: list[FileResult], ignored: list[SourceFile]) -> list[FileResult]:
-    """Write the output tree; returns the ignored files that could not be copied (they join the report)."""
-    src = request.source
-    copies = [FileResult(s.relpath, s.kind, Outcome.COPIED) for s in ignored]
-    if request.in_place:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        backup = src.parent / f"{src.name}.porter-backup-{stamp}"
-        backup_originals(src, backup, results)
-        targets = [r for r in results if r.outcome is Outcome.CONVERTED]
-        dst = src
-    else:
-        targets, dst = results + copies, request.output
-    for result in targets:
+class _TreeWriter:
+    """Writes each file of the output tree as soon as its result arrives, so the parent never holds the whole new
+    tree: a written result keeps its diff and drops its new bytes. A file that cannot be written becomes an error
+    with a finding; the run goes on."""
+
+    def __init__(self, request: PortRequest) -> None:
+        self.request = request
+        self.dst = request.source if request.in_place else request.output
+        self.backup = None
+        if request.in_place:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.backup = request.source.parent / f"{request.source.name}.porter-backup-{stamp}"
+
+    def write(self, result: FileResult) -> None:
+        if not self.request.in_place or result.outcome is Outcome.CONVERTED:
+            if self.backup is not None:
+                backup_originals(self.request.source, self.backup, [result])
+            self._guarded(result, lambda: write_file(self.request.source, self.dst, result))
+        for relpath, data in sorted(result.generated.items()):  # new files beside their source, also in place
+            if ".." in Path(relpath).parts or Path(relpath).is_absolute():
+                self._failed(result, OSError(f"{relpath}: outside the output tree"), relpath)
+                continue
+            self._guarded(result, lambda: write_atomic(self.dst / relpath, data), relpath)
+        result.new_bytes = None
+
+    def copy_ignored(self, ignored: list[SourceFile]) -> list[FileResult]:
+        """Copy what .gitignore excludes; returns the copies that failed (they join the report)."""
+        if self.request.in_place:
+            return []
+        copies = [FileResult(s.relpath, s.kind, Outcome.COPIED) for s in ignored]
+        for copy in copies:
+            self._guarded(copy, lambda: write_file(self.request.source, self.dst, copy))
+        return [c for c in copies if c.outcome is Outcome.ERROR]
+
+    def _guarded(self, result: FileResult, write: Callable[[], None], generated: str | None = None) -> None:
         try:
-            write_file(src, dst, result)
+            write()
         except OSError as exc:
-            result.findings.append(input_finding(request.ruleset, "write-failed", str(exc)))
-            result.findings[-1].path = result.path
+            self._failed(result, exc, generated)
+
+    def _failed(self, result: FileResult, exc: OSError, generated: str | None) -> None:
+        detail = f"{generated}: {exc}" if generated else str(exc)
+        result.findings.append(input_finding(self.request.ruleset, "write-failed", detail))
+        result.findings[-1].path = result.path
+        if generated is None:
             result.error = f"write failed: {exc}"
             result.outcome = Outcome.ERROR
-    _write_generated(request, results, dst)
-    return [c for c in copies if c.outcome is Outcome.ERROR]
-
-
-def _write_generated(request: PortRequest, results: list[FileResult], dst: Path) -> None:
-    """New files a frontend made from a source (kernels, build entries): beside it, also with --in-place."""
-    for result in results:
-        for relpath, data in sorted(result.generated.items()):
-            try:
-                if ".." in Path(relpath).parts or Path(relpath).is_absolute():
-                    raise OSError(f"{relpath}: outside the output tree")
-                write_atomic(dst / relpath, data)
-            except OSError as exc:
-                result.findings.append(input_finding(request.ruleset, "write-failed", f"{relpath}: {exc}"))
-                result.findings[-1].path = result.path
 
 
 def _start_output(root: Path) -> Path:
@@ -170,30 +182,36 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     on_start(len(sources))
     repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
     options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends)
-    results = port_files(request.source, sources, request.ruleset, options, on_result)
-    if options.cache_dir is not None:
-        cache.evict(options.cache_dir, options.cache_max_bytes)
     report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
-                    None if request.output is None else str(request.output), results,
+                    None if request.output is None else str(request.output), [],
                     ignored_copied=len(ignored), skipped=skipped,
                     backend_support=backend_support.support_summary(request.ruleset, repo_backends, npu_evidence))
-    for result in results:
+    writer = None
+    if marker is not None:
+        report.incomplete = True  # what a reader finds if the run is interrupted
+        _write_report(report, report_dir, request, formats=tuple(f for f in request.formats if f in ("json", "md")))
+        writer = _TreeWriter(request)
+
+    def ported(result: FileResult) -> None:
         if result.outcome is Outcome.CONVERTED:
             result.diff = unified_diff(request.source, result)
             if on_diff is not None:
                 on_diff(result.diff)
+        if writer is not None:
+            writer.write(result)
+        on_result(result)
+
+    report.files = port_files(request.source, sources, request.ruleset, options, ported)
+    if options.cache_dir is not None:
+        cache.evict(options.cache_dir, options.cache_max_bytes)
     if request.dry_run:
         return report
-    if marker is not None:
-        report.incomplete = True
-        # What a reader finds if the writes below are interrupted; the other views (HTML with every diff: seconds
-        # on a large tree) are rendered once, at the end.
-        _write_report(report, report_dir, request, formats=tuple(f for f in request.formats if f in ("json", "md")))
-        failed_copies = _write_outputs(request, results, ignored)
+    if writer is not None:
+        failed_copies = writer.copy_ignored(ignored)
         report.files.extend(failed_copies)
         report.ignored_copied -= len(failed_copies)
         if request.parity:
-            report.parity_suite = _generate_parity_suite(request, results, out_root / "parity")
+            report.parity_suite = _generate_parity_suite(request, report.files, out_root / "parity")
         report.incomplete = False
     _write_report(report, report_dir, request, rule_pages=True)
     if marker is not None:

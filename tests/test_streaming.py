@@ -1,0 +1,30 @@
+"""Results are written as they arrive: the parent never holds the whole new tree."""
+
+from __future__ import annotations
+
+from porter.engine import PortOptions
+from porter.findings import Outcome
+from porter.pipeline import PortRequest, run
+
+LINES = "x{n} = torch.zeros({n}).cuda()\ntorch.cuda.synchronize()\n"
+
+
+def test_each_file_is_written_before_the_next_arrives_and_its_new_bytes_dropped(tmp_path, ruleset):
+    source = tmp_path / "src"
+    source.mkdir()
+    for index in range(12):
+        body = "".join(LINES.format(n=n) for n in range(40))
+        (source / f"m{index}.py").write_text(f"import torch\n{body}")
+    seen, held = [], []
+
+    def arrived(result):
+        held.append(sum(r.new_bytes is not None for r in seen))
+        assert (tmp_path / "out" / result.path).is_file()  # already written
+        seen.append(result)
+
+    report = run(PortRequest(source, tmp_path / "out", ruleset, options=PortOptions(jobs=1), parity=False),
+                 on_result=arrived)
+    assert [r.outcome for r in report.files] == [Outcome.CONVERTED] * 12
+    assert held == [0] * 12
+    assert all(r.diff for r in report.files)  # the report keeps what it shows
+    assert b"npu" in (tmp_path / "out" / "m0.py").read_bytes()
