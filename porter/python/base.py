@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import PositionProvider, QualifiedNameSource, ScopeProvider
@@ -41,6 +41,8 @@ class Proposals:
     own_attributes: frozenset[str] = frozenset()  # `receiver.attribute` the module itself assigns (`self.is_cuda`)
     own_functions: frozenset[str] = frozenset()  # function and method names the module itself defines
     support_modules: frozenset[str] = frozenset()  # what support_import rules add (`torch_npu`)
+    qualified: dict[int, frozenset[str]] = field(default_factory=dict)  # imported_names by id(node): every rule's
+    # visitor asks for the same nodes
 
     def covers(self, span: Span) -> bool:
         start, end = (span.line, span.column), (span.end_line, span.end_column)
@@ -96,22 +98,26 @@ class RuleVisitor(CachedVisitorMethods):
     def is_called(self, node: cst.CSTNode) -> bool:
         return id(node) in self.proposals.call_funcs
 
-    def imported_names(self, node: cst.CSTNode) -> set[str]:
+    def imported_names(self, node: cst.CSTNode) -> frozenset[str]:
         """Fully qualified names of `node` when it resolves through an import (aliases included).
 
-        Resolved on demand, and only for names rooted in an import: most names in a file never need it.
+        Resolved on demand, once per node, and only for names rooted in an import: most names in a file never
+        need it.
         """
+        known = self.proposals.qualified.get(id(node))
+        if known is None:
+            known = self.proposals.qualified[id(node)] = self._resolve(node)
+        return known
+
+    def _resolve(self, node: cst.CSTNode) -> frozenset[str]:
         bound = self.proposals.import_bound
         if bound is not None and root_name(node) not in bound:
-            return set()
+            return frozenset()
         scope = self.get_metadata(ScopeProvider, node, None)
         if scope is None:
-            return set()
-        return {
-            q.name
-            for q in scope.get_qualified_names_for(node)
-            if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN)
-        }
+            return frozenset()
+        return frozenset(q.name for q in scope.get_qualified_names_for(node)
+                         if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN))
 
     def record(
         self,
