@@ -28,3 +28,22 @@ def test_each_file_is_written_before_the_next_arrives_and_its_new_bytes_dropped(
     assert held == [0] * 12
     assert all(r.diff for r in report.files)  # the report keeps what it shows
     assert b"npu" in (tmp_path / "out" / "m0.py").read_bytes()
+
+
+def test_a_rerun_into_the_same_output_rewrites_only_what_differs(tmp_path, ruleset):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    (source / "notes.txt").write_text("plain\n")
+    out = tmp_path / "out"
+
+    def port():
+        run(PortRequest(source, out, ruleset, force=True, options=PortOptions(jobs=1), parity=False))
+
+    port()
+    stamps = {name: (out / name).stat().st_ino for name in ("train.py", "notes.txt")}
+    (out / "notes.txt").write_text("edited in the output\n")
+    port()
+    assert (out / "train.py").stat().st_ino == stamps["train.py"]  # identical: not written again
+    assert (out / "notes.txt").read_text() == "plain\n"  # differed: replaced by the source's copy
+    assert b"npu" in (out / "train.py").read_bytes()
