@@ -4,6 +4,7 @@ The pipeline around it (discover -> port -> write -> report) is `porter/pipeline
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 from collections.abc import Callable, Iterator
@@ -142,11 +143,20 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
         if cached is not None:
             return cached
     result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules, options.repo_backends)
+    if result.outcome is Outcome.CONVERTED:
+        result.diff = unified_diff(source.relpath, data, result.new_bytes)
     if key is not None and result.outcome is not Outcome.ERROR:
         store(options.cache_dir, key, result)
     for finding in result.findings:
         finding.path = source.relpath
     return result
+
+
+def unified_diff(relpath: str, old: bytes, new: bytes) -> str:
+    """What the report shows of a converted file; computed where it is ported, so the cache keeps it too."""
+    before = old.decode("utf-8", errors="replace").splitlines(keepends=True)
+    after = new.decode("utf-8", errors="replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(before, after, f"a/{relpath}", f"b/{relpath}"))
 
 
 def _port_chunk(root: Path, chunk: list[SourceFile], ruleset: RuleSet, options: PortOptions) -> list[FileResult]:

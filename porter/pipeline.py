@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,12 +83,6 @@ def check_request(request: PortRequest) -> None:
         raise UsageError(f"cannot read the output {dst}: {exc}") from exc
     if occupied and not request.force:
         raise UsageError(f"the output {dst} exists and is not empty; choose another place or pass --force")
-
-
-def unified_diff(src_root: Path, result: FileResult) -> str:
-    old = (src_root / result.path).read_bytes().decode("utf-8", errors="replace").splitlines(keepends=True)
-    new = result.new_bytes.decode("utf-8", errors="replace").splitlines(keepends=True)
-    return "".join(difflib.unified_diff(old, new, f"a/{result.path}", f"b/{result.path}"))
 
 
 class _TreeWriter:
@@ -193,10 +186,8 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         writer = _TreeWriter(request)
 
     def ported(result: FileResult) -> None:
-        if result.outcome is Outcome.CONVERTED:
-            result.diff = unified_diff(request.source, result)
-            if on_diff is not None:
-                on_diff(result.diff)
+        if result.diff is not None and on_diff is not None:
+            on_diff(result.diff)
         if writer is not None:
             writer.write(result)
         on_result(result)
