@@ -60,25 +60,44 @@ def _entry_path(directory: Path, key: str) -> Path:
     return directory / key[:2] / f"{key}.json"
 
 
-def load(directory: Path, key: str, relpath: str) -> FileResult | None:
+def load_payload(directory: Path, key: str) -> bytes | None:
+    """The payload stored under `key`, or None when there is none or it fails its checksum."""
     path = _entry_path(directory, key)
     try:
         checksum, _, payload = path.read_bytes().partition(b"\n")
-        if hashlib.sha256(payload).hexdigest().encode() != checksum:
-            return None
+    except OSError:
+        return None
+    if hashlib.sha256(payload).hexdigest().encode() != checksum:
+        return None
+    try:
+        os.utime(path)  # eviction removes the least recently used entries first
+    except OSError:
+        pass
+    return payload
+
+
+def store_payload(directory: Path, key: str, payload: bytes) -> None:
+    try:
+        with atomic_target(_entry_path(directory, key)) as tmp:  # no fsync: a torn entry fails its checksum
+            tmp.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    except OSError:
+        pass  # a cache that cannot be written only costs speed
+
+
+def load(directory: Path, key: str, relpath: str) -> FileResult | None:
+    payload = load_payload(directory, key)
+    if payload is None:
+        return None
+    try:
         entry = json.loads(payload)
         result = FileResult.from_dict({**entry["result"], "path": relpath})
         if entry.get("new_bytes") is not None:
             result.new_bytes = base64.b64decode(entry["new_bytes"])
         result.generated = {name: base64.b64decode(data) for name, data in entry.get("generated", {}).items()}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     for finding in result.findings:
         finding.path = relpath
-    try:
-        os.utime(path)  # eviction removes the least recently used entries first
-    except OSError:
-        pass
     return result
 
 
@@ -86,12 +105,7 @@ def store(directory: Path, key: str, result: FileResult) -> None:
     entry = {"result": result.to_dict(),
              "new_bytes": None if result.new_bytes is None else base64.b64encode(result.new_bytes).decode(),
              "generated": {path: base64.b64encode(data).decode() for path, data in result.generated.items()}}
-    payload = json.dumps(entry).encode()
-    try:
-        with atomic_target(_entry_path(directory, key)) as tmp:  # no fsync: a torn entry fails its checksum
-            tmp.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-    except OSError:
-        pass  # a cache that cannot be written only costs speed
+    store_payload(directory, key, json.dumps(entry).encode())
 
 
 def evict(directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
+import hashlib
+import importlib.metadata
+import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +17,7 @@ from porter import __version__, backend_support, cache
 from porter.discover import REPORT_DIR_NAME, SourceFile, discover, local_modules
 from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
-from porter.findings import FileResult, Outcome, Report
+from porter.findings import FileResult, Finding, Outcome, Report
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
 from porter.lossless_io import write_atomic
 from porter.report import write_reports
@@ -141,6 +145,60 @@ def _start_output(root: Path) -> Path:
         raise UsageError(f"cannot write to {root}: {exc}") from exc
 
 
+def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
+    """The parity suite, taken from the result cache when neither the Python sources nor porter nor the rules
+    changed since it was generated (with the findings its generation added). Its generation reads and checks the
+    whole repository: without this it cost a warm run more than everything else together."""
+    from porter.parity.suite import CONFIG, TEMPLATES, USER_MODULE
+
+    cache_dir = request.options.cache_dir
+    if cache_dir is None:
+        return _generate_parity_suite(request, results, out_dir)
+    key = _suite_key(request, results)
+    payload = cache.load_payload(cache_dir, key)
+    if payload is not None:
+        try:
+            entry = json.loads(payload)
+            added = {path: [Finding.from_dict(f) for f in findings] for path, findings in entry["findings"].items()}
+            files = {name: base64.b64decode(data) for name, data in entry["files"].items()}
+        except (ValueError, KeyError, TypeError):
+            entry = None
+        if entry is not None:
+            for name, data in files.items():
+                if name != f"{USER_MODULE}.py" or not (out_dir / name).exists():  # the user's cases survive
+                    write_atomic(out_dir / name, data)
+            for result in results:
+                result.findings.extend(added.get(result.path, ()))
+            return entry["suite"]
+    counts = {id(result): len(result.findings) for result in results}
+    suite = _generate_parity_suite(request, results, out_dir)
+    names = [CONFIG, *TEMPLATES, f"{USER_MODULE}.py"]
+    entry = {"suite": suite,
+             "files": {n: base64.b64encode((out_dir / n).read_bytes()).decode() for n in names if (out_dir / n).is_file()},
+             "findings": {r.path: [f.to_dict() for f in r.findings[counts.get(id(r), 0):]]
+                          for r in results if len(r.findings) > counts.get(id(r), 0)}}
+    cache.store_payload(cache_dir, key, json.dumps(entry).encode())
+    return suite
+
+
+def _suite_key(request: PortRequest, results: list[FileResult]) -> str:
+    try:
+        torch = importlib.metadata.version("torch")  # the generated cases are checked by running them
+    except importlib.metadata.PackageNotFoundError:
+        torch = ""
+    digest = hashlib.sha256(f"parity-suite\0{cache.code_hash()}\0{request.ruleset.content_hash}\0{torch}\0".encode())
+    for result in sorted(results, key=lambda r: r.path):
+        if result.kind == "python" and result.outcome is not Outcome.ERROR:
+            try:
+                data = (request.source / result.path).read_bytes()
+            except OSError:
+                continue
+            digest.update(f"{result.path}\0{hashlib.sha256(data).hexdigest()}\0".encode())
+        for generated in sorted(result.generated):
+            digest.update(f"generated\0{generated}\0".encode())
+    return digest.hexdigest()
+
+
 def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
     from porter.kernels import parity_modules
     from porter.parity.suite import generate_suite
@@ -202,7 +260,7 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         report.files.extend(failed_copies)
         report.ignored_copied -= len(failed_copies)
         if request.parity:
-            report.parity_suite = _generate_parity_suite(request, report.files, out_root / "parity")
+            report.parity_suite = _parity_suite(request, report.files, out_root / "parity")
         report.incomplete = False
     _write_report(report, report_dir, request, rule_pages=True)
     if marker is not None:

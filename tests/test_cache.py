@@ -1,6 +1,7 @@
 """The per-file result cache: a hit gives exactly the fresh result; any change to the inputs is a miss."""
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 from porter.cache import cache_key, load, store
@@ -111,12 +112,13 @@ def test_eviction_removes_the_least_recently_used_entries_first(tmp_path, rulese
     assert removed == 6 and keys[0] in left and keys[1] not in left and keys[9] in left
 
 
-def _port_cli(source, output, *args):
+def _port_cli(source, output, *args, parity=False):
     from click.testing import CliRunner
 
     from porter.cli import main
 
-    result = CliRunner().invoke(main, ["port", str(source), "-o", str(output), "-q", "--no-parity", *args])
+    options = [] if parity else ["--no-parity"]
+    result = CliRunner().invoke(main, ["port", str(source), "-o", str(output), "-q", *options, *args])
     assert result.exit_code == 0, result.output
     return output
 
@@ -165,3 +167,31 @@ def test_one_worker_and_many_give_identical_outputs(tmp_path):
                         for path, data in _tree_bytes(output).items()})
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) > PARALLEL_THRESHOLD
+
+
+def test_a_warm_run_takes_the_parity_suite_and_its_findings_from_the_cache(tmp_path, monkeypatch):
+    import porter.pipeline
+    from porter.findings import Finding, Status
+
+    generate = porter.pipeline._generate_parity_suite
+    calls = []
+
+    def generate_and_report(request, results, out_dir):
+        calls.append(out_dir)
+        results[0].findings.append(Finding("PY001", "device", Status.REVIEW, "a finding the suite added"))
+        return generate(request, results, out_dir)
+
+    monkeypatch.setattr(porter.pipeline, "_generate_parity_suite", generate_and_report)
+    out = tmp_path / "out"
+    cold = _tree_bytes(_port_cli(PROJECT, out, parity=True))
+    assert len(calls) == 1 and "parity/parity.yaml" in cold
+    warm = _tree_bytes(_port_cli(PROJECT, out, "--force", parity=True))
+    assert len(calls) == 1, "nothing changed: the suite comes from the cache"
+    assert warm == cold  # the report holds the suite's finding again
+    assert b"a finding the suite added" in warm["porter-report/report.json"]
+
+    changed = tmp_path / "changed"
+    shutil.copytree(PROJECT, changed)
+    (changed / "model.py").write_text((changed / "model.py").read_text() + "\n# edited\n")
+    _port_cli(changed, tmp_path / "out2", parity=True)
+    assert len(calls) == 2, "a changed source regenerates the suite"
