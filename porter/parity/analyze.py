@@ -72,19 +72,23 @@ class Analysis:
 
 
 def analyze(sources: dict[str, str]) -> Analysis:
-    trees = {}
+    """One file's tree at a time: sizes at a call are evaluated once every file's constants are known, from the
+    call's own nodes, so the trees of a large repository are never all held at once."""
+    constants = _Constants()
+    usages, dtypes, deferred = [], Counter(), []
     for path, text in sorted(sources.items()):
         try:
-            trees[path] = ast.parse(text)
+            tree = ast.parse(text)
         except (SyntaxError, ValueError):
             continue
-    constants = _Constants(trees.values())
-    usages, dtypes = [], Counter()
-    for path, tree in trees.items():
-        visitor = _Visitor(path, _aliases(tree), constants)
+        constants.add(tree)
+        visitor = _Visitor(path, _aliases(tree))
         visitor.visit(tree)
         usages.extend(visitor.usages)
         dtypes.update(visitor.dtypes)
+        deferred.extend(visitor.deferred)
+    for usage, name, node in deferred:
+        usage.dims, usage.params = _sizes(constants, usage.op, name, node), _params(constants, usage.op, name, node)
     found = [d for d in ("bf16", "fp16") if dtypes[d]]
     sizes = {name: constants.first(*names) for name, names in MODEL_SIZES.items()}
     return Analysis(usages, ["fp32", *found], {k: v for k, v in sizes.items() if v})
@@ -110,12 +114,13 @@ def _aliases(tree: ast.AST) -> dict[str, str]:
 class _Constants:
     """Integer and boolean constants by bare name, from assignments, annotated fields and keywords."""
 
-    def __init__(self, trees):
+    def __init__(self):
         self.assigned: dict[str, Counter] = defaultdict(Counter)
         self.keywords: dict[str, Counter] = defaultdict(Counter)
-        for tree in trees:
-            for node in ast.walk(tree):
-                self._collect(node)
+
+    def add(self, tree: ast.AST) -> None:
+        for node in ast.walk(tree):
+            self._collect(node)
 
     def _collect(self, node):
         if isinstance(node, ast.arguments):  # `def __init__(self, n_embd=128)`: a config default
@@ -204,9 +209,10 @@ def _is_size(name: str, value) -> bool:
 
 
 class _Visitor(ast.NodeVisitor):
-    def __init__(self, path: str, aliases: dict, constants: _Constants):
-        self.path, self.aliases, self.constants = path, aliases, constants
+    def __init__(self, path: str, aliases: dict):
+        self.path, self.aliases = path, aliases
         self.usages: list[Usage] = []
+        self.deferred: list[tuple[Usage, str, ast.Call]] = []  # sizes and parameters to read once constants are known
         self.dtypes: Counter = Counter()
 
     def _canonical(self, func: ast.AST) -> str | None:
@@ -225,7 +231,8 @@ class _Visitor(ast.NodeVisitor):
         name = self._canonical(node.func)
         op = self._op_for(name, node)
         if op:
-            self._add(op, node, self._sizes(op, name or "", node), self._params(op, name or "", node))
+            self._add(op, node)
+            self.deferred.append((self.usages[-1], name or "", node))
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("half", "bfloat16") and not node.args:
             self.dtypes[DTYPE_SPELLINGS[node.func.attr]] += 1
         if name == FSDP:
@@ -250,52 +257,6 @@ class _Visitor(ast.NodeVisitor):
                 return METHODS[node.func.attr]
         return None
 
-    def _sizes(self, op: str, name: str, node: ast.Call) -> dict:
-        positional, keyword_only = SIZE_ARGS.get(op, ((), ()))
-        args = node.args
-        if name.startswith(FUNCTIONAL):
-            # F.linear(x, w, b), F.conv2d(x, w, b, stride, padding): tensors, not module sizes; only a
-            # normalisation's shape (F.layer_norm(x, (hidden,))) is a size.
-            args = node.args[1:2] if op in ("layer_norm", "rms_norm") else []
-        sizes = dict(zip(positional, (self.constants.evaluate(arg) for arg in args)))
-        for kw in node.keywords:
-            field_name = KEYWORD_ALIASES.get(kw.arg, kw.arg)
-            if field_name in positional or field_name in keyword_only:
-                sizes[field_name] = self.constants.evaluate(kw.value)
-        return {k: v for k, v in sizes.items() if _is_size(k, v)}
-
-    def _params(self, op: str, name: str, node: ast.Call) -> dict:
-        kwargs = {kw.arg: kw.value for kw in node.keywords if kw.arg}
-        params = {}
-        if op == "einsum" and node.args and isinstance(node.args[0], ast.Constant):
-            params["equation"] = node.args[0].value
-        if op in ("sdpa", "npu_fusion_attention"):
-            causal = kwargs.get("is_causal", kwargs.get("causal"))
-            if causal is not None:
-                value = self.constants.evaluate(causal)
-                params["is_causal"] = bool(value) if value is not None else True
-            if name.startswith("flash_attn."):
-                params["layout"] = "BSND"
-        if op == "gelu" and isinstance(kwargs.get("approximate"), ast.Constant):
-            params["approximate"] = kwargs["approximate"].value
-        if op == "cross_entropy":
-            for key in ("ignore_index", "label_smoothing"):
-                if isinstance(kwargs.get(key), ast.Constant):
-                    params[key] = kwargs[key].value
-        if op in ("adamw", "adam", "sgd"):
-            if self._true(kwargs.get("fused")) or name.startswith("apex."):
-                params["impl"] = "fused"
-            elif self._true(kwargs.get("foreach")):
-                params["impl"] = "foreach"
-        if op == "topk" and len(node.args) >= (1 if isinstance(node.func, ast.Attribute) else 2):
-            k = self.constants.evaluate(node.args[0 if isinstance(node.func, ast.Attribute) else 1])
-            if isinstance(k, int) and k > 0:
-                params["k"] = k
-        return params
-
-    def _true(self, node) -> bool:
-        return node is not None and self.constants.evaluate(node) is True
-
     def visit_BinOp(self, node: ast.BinOp):
         if isinstance(node.op, ast.MatMult):
             self._add("matmul", node)
@@ -314,3 +275,52 @@ class _Visitor(ast.NodeVisitor):
     def visit_Constant(self, node: ast.Constant):
         if isinstance(node.value, str) and node.value in ("float16", "bfloat16", "fp16", "bf16"):
             self.dtypes[DTYPE_SPELLINGS[node.value]] += 1
+
+
+def _sizes(constants: _Constants, op: str, name: str, node: ast.Call) -> dict:
+    positional, keyword_only = SIZE_ARGS.get(op, ((), ()))
+    args = node.args
+    if name.startswith(FUNCTIONAL):
+        # F.linear(x, w, b), F.conv2d(x, w, b, stride, padding): tensors, not module sizes; only a
+        # normalisation's shape (F.layer_norm(x, (hidden,))) is a size.
+        args = node.args[1:2] if op in ("layer_norm", "rms_norm") else []
+    sizes = dict(zip(positional, (constants.evaluate(arg) for arg in args)))
+    for kw in node.keywords:
+        field_name = KEYWORD_ALIASES.get(kw.arg, kw.arg)
+        if field_name in positional or field_name in keyword_only:
+            sizes[field_name] = constants.evaluate(kw.value)
+    return {k: v for k, v in sizes.items() if _is_size(k, v)}
+
+
+def _params(constants: _Constants, op: str, name: str, node: ast.Call) -> dict:
+    kwargs = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+    params = {}
+    if op == "einsum" and node.args and isinstance(node.args[0], ast.Constant):
+        params["equation"] = node.args[0].value
+    if op in ("sdpa", "npu_fusion_attention"):
+        causal = kwargs.get("is_causal", kwargs.get("causal"))
+        if causal is not None:
+            value = constants.evaluate(causal)
+            params["is_causal"] = bool(value) if value is not None else True
+        if name.startswith("flash_attn."):
+            params["layout"] = "BSND"
+    if op == "gelu" and isinstance(kwargs.get("approximate"), ast.Constant):
+        params["approximate"] = kwargs["approximate"].value
+    if op == "cross_entropy":
+        for key in ("ignore_index", "label_smoothing"):
+            if isinstance(kwargs.get(key), ast.Constant):
+                params[key] = kwargs[key].value
+    if op in ("adamw", "adam", "sgd"):
+        if _true(constants, kwargs.get("fused")) or name.startswith("apex."):
+            params["impl"] = "fused"
+        elif _true(constants, kwargs.get("foreach")):
+            params["impl"] = "foreach"
+    if op == "topk" and len(node.args) >= (1 if isinstance(node.func, ast.Attribute) else 2):
+        k = constants.evaluate(node.args[0 if isinstance(node.func, ast.Attribute) else 1])
+        if isinstance(k, int) and k > 0:
+            params["k"] = k
+    return params
+
+
+def _true(constants: _Constants, node) -> bool:
+    return node is not None and constants.evaluate(node) is True
