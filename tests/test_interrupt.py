@@ -19,7 +19,7 @@ from porter.discover import INCOMPLETE_MARKER
 
 BODY = "import torch\n\n" + "".join(
     f"def f{i}(x, device='cuda'):\n    torch.cuda.synchronize()\n    return x.to('cuda:0') + torch.zeros(4).cuda()\n\n"
-    for i in range(4)
+    for i in range(40)  # enough work per file that an interrupt lands mid-run on a fast machine
 )
 
 
