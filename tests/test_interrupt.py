@@ -47,6 +47,12 @@ def _wait_for_workers(run: subprocess.Popen, count: int) -> list[int]:
     raise AssertionError("porter never started its worker pool")
 
 
+def _default_sigint() -> None:
+    """A shell starts a job with Ctrl-C at its default action; the test process (pytest, torch) may not have it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -62,7 +68,8 @@ def test_ctrl_c_mid_run_stops_the_pool_exits_130_and_the_next_run_replaces_the_o
     command = [sys.executable, "-m", "porter", "port", str(src), "-o", str(out), "--no-parity", "-j", "2"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                           start_new_session=True)  # its own process group, as a terminal's foreground job
+                           start_new_session=True,  # its own process group, as a terminal's foreground job
+                           preexec_fn=_default_sigint)
     try:
         workers = _wait_for_workers(run, 2)  # the pool is at work
         time.sleep(0.2)
@@ -73,7 +80,7 @@ def test_ctrl_c_mid_run_stops_the_pool_exits_130_and_the_next_run_replaces_the_o
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
-    assert code == 130, run.stderr.read()
+    assert code == 130, f"exit {code}: {run.stderr.read()}"
     assert elapsed < 2.0
     assert not [pid for pid in workers if _alive(pid)]
     with pytest.raises(ProcessLookupError):
