@@ -1,4 +1,5 @@
-"""flash-attn and xFormers attention calls -> torch_npu.npu_fusion_attention (or SDPA where shapes are not at hand).
+"""flash-attn and xFormers attention calls -> torch_npu.npu_fusion_attention (or SDPA where shapes are not at hand);
+flash-attn's decode call on a KV cache -> torch_npu.npu_fused_infer_attention_score.
 
 Facts the translation rests on (torch-npu 2.13.0 `_op_plugin_docs.py`, flash-attn 2.x docstrings):
 - flash-attn takes [batch, seq, heads, dim] (BSND) or packed [tokens, heads, dim] (TND with cumulative lengths);
@@ -8,6 +9,9 @@ Facts the translation rests on (torch-npu 2.13.0 `_op_plugin_docs.py`, flash-att
 - flash-attn >= 2.1 aligns the causal mask to the bottom-right corner: sparse_mode=3 (rightDownCausal) with the
   2048x2048 mask whose True entries are masked. xFormers' LowerTriangularMask is top-left: sparse_mode=2.
 - cu_seqlens holds [0, l0, l0+l1, ...]; actual_seq_qlen/kvlen want the running sums without the leading 0.
+- flash_attn_with_kvcache attends to k_cache[b, :cache_seqlens[b]] (the whole cache without cache_seqlens), causal
+  bottom-right against that length; npu_fused_infer_attention_score's actual_seq_lengths_kv is each batch's valid
+  key count (one value: every batch), its atten_mask may be (B, 1, S_q, S_kv) with True masked (sparse_mode=0).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from porter.python.transforms.args import UNKNOWN, CallArgs, Refuse, Rewrite, atom, keywords, signature
 
 NPU_ATTENTION = "torch_npu.npu_fusion_attention"
+NPU_INFER_ATTENTION = "torch_npu.npu_fused_infer_attention_score"
 SDPA = "torch.nn.functional.scaled_dot_product_attention"
 _MASK = "torch.ones(2048, 2048, dtype=torch.bool, device={device}).triu(1)"
 _BSND_FROM_PACKED = ".permute(2, 0, 3, 1, 4).unbind(0)"  # [B, S, n, H, D] -> n tensors of [B, H, S, D]
@@ -39,6 +44,33 @@ QKV_PACKED = ("qkv", *DENSE[3:])
 KV_PACKED = ("q", "kv", *DENSE[3:])
 VARLEN = ("q", "k", "v", "cu_seqlens_q", "cu_seqlens_k", "max_seqlen_q", "max_seqlen_k", *DENSE[3:], "block_table")
 XFORMERS = ("query", "key", "value", "attn_bias", "p", "scale", "op", "output_dtype")
+KVCACHE = ("q", "k_cache", "v_cache", "k", "v", "rotary_cos", "rotary_sin", "cache_seqlens", "cache_batch_idx",
+           "cache_leftpad", "block_table", "softmax_scale", "causal", "window_size", "softcap", "rotary_interleaved",
+           "alibi_slopes", "num_splits", "return_softmax_lse")
+
+_APPEND = ("appends the new keys/values to k_cache/v_cache in place at cache_seqlens before attending: write them "
+           "into the cache first (row b: `k_cache[b, n:n + k.shape[1]] = k[b]` with n = cache_seqlens[b]), then the "
+           "call without k/v and with cache_seqlens + k.shape[1] converts")
+_ROTARY = ("the kernel rotates q and the appended k at positions cache_seqlens + i: apply the rotary embedding "
+           "beforehand (torch_npu.npu_rotary_mul), then the call without rotary_cos/rotary_sin converts")
+_KVCACHE_FLAGS = (  # checked before _FLAGS' window_size, softcap and alibi_slopes
+    ("k", None, "review", _APPEND),
+    ("v", None, "review", _APPEND),
+    ("rotary_cos", None, "review", _ROTARY),
+    ("rotary_sin", None, "review", _ROTARY),
+    ("cache_batch_idx", None, "review", "the cache rows are picked by cache_batch_idx, which "
+     "npu_fused_infer_attention_score has no counterpart for: gather k_cache[cache_batch_idx] (a copy) or keep the "
+     "cache in batch order"),
+    ("cache_leftpad", None, "review", "a left-padded cache: the NPU op reads keys from KV_S - kv_padding_size - "
+     "actual_seq_lengths_kv to KV_S - kv_padding_size, so kv_padding_size = k_cache.shape[1] - cache_seqlens and "
+     "actual_seq_lengths_kv = cache_seqlens - cache_leftpad; translate by hand and check on device"),
+    ("block_table", None, "review", "a paged cache: npu_fused_infer_attention_score takes block_table with "
+     "block_size and needs actual_seq_lengths_kv, but for BSND queries its cache is (num_blocks, block_size, "
+     "kv_heads * head_dim) where flash-attn's is (num_blocks, block_size, kv_heads, head_dim): reshape and check "
+     "on device"),
+    ("return_softmax_lse", False, "review", "npu_fused_infer_attention_score returns the log-sum-exp with "
+     "softmax_lse_flag=True, shaped (batch, heads, seq, 1) where flash-attn's is (batch, heads, seq)"),
+)
 
 _TOP_LEFT_MASKS = {"xformers.ops.LowerTriangularMask", "xformers.ops.fmha.LowerTriangularMask",
                    "xformers.ops.fmha.attn_bias.LowerTriangularMask"}
@@ -46,11 +78,13 @@ _BOTTOM_RIGHT_MASKS = {"xformers.ops.LowerTriangularFromBottomRightMask",
                        "xformers.ops.fmha.attn_bias.LowerTriangularFromBottomRightMask"}
 
 
-def _flag_problem(args: CallArgs) -> Refuse | None:
+def _flag_problem(args: CallArgs, flags: tuple = _FLAGS) -> Refuse | None:
     if args.error:
         return Refuse("review", f"cannot bind the arguments statically: {args.error}")
-    for name, default, status, why in _FLAGS:
+    for name, default, status, why in flags:
         if args.given(name) and not args.is_default(name, default):
+            if args.literal(name) is UNKNOWN and default is None:  # a tensor, or None only at run time
+                return Refuse("review", f"`{name}={args.code(name)}` (unless it is None at run time): {why}")
             if args.literal(name) is UNKNOWN:
                 return Refuse("review", f"`{name}={args.code(name)}` is decided at run time; {why}")
             return Refuse(status, f"`{name}={args.code(name)}`: {why}")
@@ -196,5 +230,54 @@ def memory_efficient_attention(args: CallArgs) -> Rewrite | Refuse:
     return Rewrite(rewrite.code, rewrite.needs, note=" ".join(filter(None, (rewrite.note, note))), review=True)
 
 
+def _kv_lengths(args: CallArgs) -> str | None:
+    """actual_seq_lengths_kv from cache_seqlens, an int (every batch) or a (batch,) tensor."""
+    lengths = args.literal("cache_seqlens")
+    if lengths is None:
+        return None
+    if isinstance(lengths, int):
+        return f"[{lengths}]"
+    return f"torch.as_tensor({args.code('cache_seqlens')}).reshape(-1).tolist()"
+
+
+def _causal_length_mask(args: CallArgs, q: str, k_cache: str) -> list | Refuse:
+    """Bottom-right causal against each batch's cache_seqlens, as a (B or 1, 1, S_q, S_kv) mask: row i of the query
+    sees keys j <= cache_seqlens - S_q + i."""
+    if args.is_default("causal", False):
+        return []
+    if args.literal("cache_seqlens") is UNKNOWN and not args.is_plain("cache_seqlens"):
+        return Refuse("review", f"`cache_seqlens={args.code('cache_seqlens')}` is needed twice for the causal mask; "
+                                "bind it to a name")
+    device = f"device={q}.device"
+    mask = (f"torch.arange({k_cache}.shape[1], {device}) >= torch.as_tensor({args.code('cache_seqlens')}, {device})"
+            f".reshape(-1, 1, 1, 1) + torch.arange(1 - {q}.shape[1], 1, {device})[:, None]")
+    if args.literal("causal") is not UNKNOWN:
+        return [("atten_mask", mask)]
+    if not args.is_plain("causal"):
+        return Refuse("review", f"`causal={args.code('causal')}` is decided at run time; name it so it can be read twice")
+    return [("atten_mask", f"{mask} if {args.code('causal')} else None")]
+
+
+@signature(KVCACHE, 8)
+def flash_attn_with_kvcache(args: CallArgs) -> Rewrite | Refuse:
+    """Attention of q on a KV cache that is only read: no append, rotary, paged or left-padded cache."""
+    problem = _flag_problem(args, _KVCACHE_FLAGS) or _flag_problem(args, _FLAGS[:3])
+    if problem:
+        return problem
+    if not (args.is_plain("q") and args.is_plain("k_cache")):
+        return Refuse("review", "bind q and k_cache to names so their head counts can be read")
+    q, k_cache, v_cache = (args.code(name) for name in ("q", "k_cache", "v_cache"))
+    scale = _scale(args, "softmax_scale", q)
+    lengths = _kv_lengths(args)
+    mask = _mask(args, "causal", 3, q) if lengths is None else _causal_length_mask(args, q, k_cache)
+    for problem in (scale, mask):
+        if isinstance(problem, Refuse):
+            return problem
+    pairs = [("num_heads", f"{q}.shape[2]"), ("num_key_value_heads", f"{k_cache}.shape[2]"),
+             ("input_layout", '"BSND"'), ("scale", scale), ("actual_seq_lengths_kv", lengths), *mask]
+    code = f"{NPU_INFER_ATTENTION}({q}, {k_cache}, {v_cache}, {keywords(pairs)})[0]"
+    return Rewrite(code, ("torch_npu", "torch") if mask or "torch." in (lengths or "") else ("torch_npu",))
+
+
 TRANSFORMS = (flash_attn_func, flash_attn_qkvpacked_func, flash_attn_kvpacked_func, flash_attn_varlen_func,
-              memory_efficient_attention)
+              memory_efficient_attention, flash_attn_with_kvcache)
