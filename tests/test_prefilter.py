@@ -36,6 +36,7 @@ def test_every_entrys_minimal_use_is_parsed(ruleset):
     "import torch\nmodule = torch.utils.cpp_extension.load(name, sources)\n",  # only the resolved name shows it
     "import torch.utils as u\ndef build():\n    return u.cpp_extension.load_inline(name, src)\n",  # an alias
     "import apex\n",  # an import rule
+    "import torch.nn.functional as F\ny = F.scaled_dot_product_attention(q, k, v)\n",  # advice, no CUDA word
     "from torch.utils import cpp_extension\n",  # an import rule on a module path
     "import torch.utils\nx = (",  # not Python: libcst reports it
 ])

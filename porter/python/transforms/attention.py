@@ -44,6 +44,7 @@ QKV_PACKED = ("qkv", *DENSE[3:])
 KV_PACKED = ("q", "kv", *DENSE[3:])
 VARLEN = ("q", "k", "v", "cu_seqlens_q", "cu_seqlens_k", "max_seqlen_q", "max_seqlen_k", *DENSE[3:], "block_table")
 XFORMERS = ("query", "key", "value", "attn_bias", "p", "scale", "op", "output_dtype")
+SDPA_PARAMS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 KVCACHE = ("q", "k_cache", "v_cache", "k", "v", "rotary_cos", "rotary_sin", "cache_seqlens", "cache_batch_idx",
            "cache_leftpad", "block_table", "softmax_scale", "causal", "window_size", "softcap", "rotary_interleaved",
            "alibi_slopes", "num_splits", "return_softmax_lse")
@@ -279,5 +280,36 @@ def flash_attn_with_kvcache(args: CallArgs) -> Rewrite | Refuse:
     return Rewrite(code, ("torch_npu", "torch") if mask or "torch." in (lengths or "") else ("torch_npu",))
 
 
+@signature(SDPA_PARAMS, 6)
+def scaled_dot_product_attention_advice(args: CallArgs) -> Refuse:
+    """Performance advice, never a rewrite: SDPA is correct on NPU as it is (torch_npu registers its own kernel)."""
+    why = "SDPA already runs on NPU (torch_npu registers a kernel for it): measure the gain before switching"
+    if args.error:
+        return Refuse("review", f"torch_npu.npu_fusion_attention with input_layout=\"BNSD\" is the fused kernel: {why}")
+    q, k, v = (atom(args.code(name)) for name in ("query", "key", "value"))
+    keep_prob = _keep_prob(args, "dropout_p")
+    pairs = [("scale", args.code("scale") if not args.is_default("scale", None) else f"{q}.shape[-1] ** -0.5"),
+             ("keep_prob", keep_prob)]
+    notes = [why]
+    if not args.is_default("attn_mask", None):  # SDPA refuses a mask together with is_causal
+        mask = atom(args.code("attn_mask"))
+        pairs.append(("atten_mask", f"~{mask}"))
+        notes.append(f"a boolean attn_mask keeps the positions where it is True, the NPU masks them, hence ~{mask}; "
+                     f"an additive float mask becomes pse={mask} / scale instead (the NPU adds pse before scaling)")
+    elif not args.is_default("is_causal", False):
+        causal, mask = args.code("is_causal"), _MASK.format(device=f"{q}.device")
+        if args.literal("is_causal") is UNKNOWN:
+            pairs += [("atten_mask", f"{mask} if {causal} else None"), ("sparse_mode", f"2 if {causal} else 0")]
+        else:
+            pairs += [("atten_mask", mask), ("sparse_mode", "2")]
+        notes.append("is_causal is top-left aligned: sparse_mode=2 (leftUpCausal) with the 2048x2048 mask whose "
+                     "True entries are masked")
+    if keep_prob is not None:
+        notes.append("SDPA drops out whenever dropout_p > 0, in eval too, as keep_prob=1 - dropout_p does")
+    code = f'{NPU_ATTENTION}({q}, {k}, {v}, {q}.shape[1], "BNSD", {keywords(pairs)})[0]'
+    return Refuse("review", f"`{code}` computes the same on [batch, heads, seq, dim] inputs (K/V with fewer "
+                            f"heads are grouped-query attention there too). {'; '.join(notes)}")
+
+
 TRANSFORMS = (flash_attn_func, flash_attn_qkvpacked_func, flash_attn_kvpacked_func, flash_attn_varlen_func,
-              memory_efficient_attention, flash_attn_with_kvcache)
+              memory_efficient_attention, flash_attn_with_kvcache, scaled_dot_product_attention_advice)
