@@ -13,7 +13,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Kind:
     name: str
-    files: str  # the file kind whose frontend reads these rules (porter.discover): python, native, build, any
+    # the file kind whose frontend reads these rules (porter.discover): python, native, build, any; or
+    # repository: found over the whole ported tree after every file (the parity suite's generation)
+    files: str
     handlers: tuple[str, ...]  # where its rules are applied: `module` (which reads `of_kind("name")`) or `module:TABLE`
     entry_tests: bool = False  # each entry is an API mapping that tests/test_rule_entries.py ports on its own
 
@@ -44,6 +46,7 @@ REGISTRY: tuple[Kind, ...] = (
     Kind("native_inventory", "native", ("porter.native",)),
     Kind("kernel", "native", ("porter.kernels",)),
     Kind("cmake_command", "build", ("porter.native.cmake",)),
+    Kind("parity_case", "repository", ("porter.pipeline",)),
 )
 
 NAMES: tuple[str, ...] = tuple(kind.name for kind in REGISTRY)

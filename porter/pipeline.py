@@ -17,7 +17,7 @@ from porter import __version__, backend_support, cache
 from porter.discover import REPORT_DIR_NAME, SourceFile, discover, local_modules
 from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
-from porter.findings import FileResult, Finding, Outcome, Report
+from porter.findings import FileResult, Finding, Outcome, Report, Span, entry_finding
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
 from porter.lossless_io import write_atomic
 from porter.report import write_reports
@@ -211,8 +211,22 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
             except OSError:
                 continue
     generated = parity_modules(path for result in results for path in result.generated)
-    cases = generate_suite(sources, out_dir, modules=generated)
-    return str(out_dir) if cases else None
+    suite = generate_suite(sources, out_dir, modules=generated)
+    _report_dropped_cases(request.ruleset, suite.dropped, results)
+    return str(out_dir) if suite.cases else None
+
+
+def _report_dropped_cases(ruleset: RuleSet, dropped: list[dict], results: list[FileResult]) -> None:
+    """A generated case that could not run is a finding at the use it was generated from."""
+    by_path = {result.path: result for result in results}
+    rules = [(rule, entry) for rule in ruleset.of_kind("parity_case") for entry in rule.entries
+             if entry.pattern == "case-cannot-run"]
+    for case in dropped:
+        path, _, line = (case.get("source") or "").rpartition(":")
+        if path in by_path and line.isdigit():
+            span = Span(int(line), 1, int(line), 1)
+            by_path[path].findings.extend(entry_finding(rule, entry, span, detail=f"case {case['name']}: {case['error']}")
+                                          for rule, entry in rules)
 
 
 def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,

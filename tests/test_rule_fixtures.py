@@ -1,13 +1,16 @@
 """Every rule has a before/after fixture pair; porting `before` gives `after`, porting `after` changes nothing."""
 
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from porter import kinds
 from porter.discover import classify
-from porter.engine import port_bytes
+from porter.engine import PortOptions, port_bytes
+from porter.pipeline import PortRequest, run
 from porter.python import port_python
 from porter.ruleset import load_ruleset
 
@@ -25,7 +28,23 @@ def _pair(rule):
 
 
 def _port(path, ruleset):
+    rule = ruleset.by_id(path.parent.name)
+    if rule is not None and rule.kind in kinds.reading("repository"):
+        return _port_as_repository(path, ruleset)
     return port_bytes(path.name, classify(path.name), path.read_bytes(), ruleset)
+
+
+def _port_as_repository(path, ruleset):
+    """A rule found over the whole tree (after every file is ported) sees its fixture as a one-file repository."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source, output = Path(scratch) / "src", Path(scratch) / "out"
+        source.mkdir()
+        shutil.copyfile(path, source / path.name)
+        report = run(PortRequest(source, output, ruleset, options=PortOptions(jobs=1, cache_dir=None)))
+        result = next(r for r in report.files if r.path == path.name)
+        ported = (output / path.name).read_bytes()
+        result.new_bytes = None if ported == path.read_bytes() else ported
+        return result
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)

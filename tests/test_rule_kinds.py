@@ -48,7 +48,7 @@ def test_a_handler_table_holds_exactly_the_kinds_registered_for_it():
 
 def test_kind_names_are_unique_and_files_are_frontends():
     assert len(set(kinds.NAMES)) == len(kinds.NAMES)
-    assert {kind.files for kind in kinds.REGISTRY} <= {"python", "native", "build", "any"}
+    assert {kind.files for kind in kinds.REGISTRY} <= {"python", "native", "build", "any", "repository"}
 
 
 def test_every_built_in_rule_uses_a_registered_kind_and_every_kind_is_used():

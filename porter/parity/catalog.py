@@ -35,7 +35,7 @@ def _ids(shape: list[int], high: int) -> dict:
 def _einsum_inputs(dims: dict) -> dict:
     operands = dims["equation"].split("->")[0].split(",")
     names = "abcdefgh"
-    return {names[i]: [dims.get(letter, 16) for letter in op.strip()] for i, op in enumerate(operands)}
+    return {names[i]: [dims.get(letter, 16) for letter in op if not letter.isspace()] for i, op in enumerate(operands)}
 
 
 def _x(d: dict, last: str) -> list[int]:
@@ -52,7 +52,7 @@ def _linear(d: dict) -> dict:
 def _conv(spatial: tuple[str, ...]) -> Callable[[dict], dict]:
     def build(d: dict) -> dict:
         inputs = {
-            "x": [d["batch"], d["in_channels"], *(d[s] for s in spatial)],
+            "x": [d["batch"], d["in_channels"], *(max(d[s], _conv_reach(d)) for s in spatial)],
             "weight": [d["out_channels"], d["in_channels"] // d.get("groups", 1), *([d["kernel_size"]] * len(spatial))],
         }
         if d.get("bias", True):
@@ -60,6 +60,16 @@ def _conv(spatial: tuple[str, ...]) -> Callable[[dict], dict]:
         return inputs
 
     return build
+
+
+def _conv_reach(d: dict) -> int:
+    """The smallest input extent the (dilated, padded) kernel fits in: a kernel wider than the default image
+    would make a case that cannot run."""
+    padding = d.get("padding", 0)
+    if padding == "same":
+        return 1
+    padding = padding if isinstance(padding, int) else 0  # "valid"
+    return max(1, d.get("dilation", 1) * (d["kernel_size"] - 1) + 1 - 2 * padding)
 
 
 def _attention(d: dict) -> dict:
@@ -96,11 +106,11 @@ _KINDS = [
            _einsum_inputs, params={"equation": "bhqd,bhkd->bhqk"}, reduction_dims=("d",)),
     OpKind("conv1d", "tensor", "reduction", "reduction",
            {"batch": 2, "in_channels": 256, "out_channels": 256, "length": 128, "kernel_size": 3,
-            "stride": 1, "padding": 1, "groups": 1, "bias": True},
+            "stride": 1, "padding": 0, "groups": 1, "bias": True},  # torch's defaults, as the runner's
            _conv(("length",)), reduction_dims=("in_channels", "kernel_size")),
     OpKind("conv2d", "tensor", "reduction", "reduction",
            {"batch": 2, "in_channels": 64, "out_channels": 64, "height": 32, "width": 32, "kernel_size": 3,
-            "stride": 1, "padding": 1, "groups": 1, "bias": True},
+            "stride": 1, "padding": 0, "groups": 1, "bias": True},  # torch's defaults, as the runner's
            _conv(("height", "width")), reduction_dims=("in_channels", "kernel_size")),
     OpKind("sdpa", "tensor", "reduction", "reduction", ATTENTION_DIMS, _attention,
            params={"is_causal": True}, reduction_dims=("head_dim", "seq")),

@@ -8,6 +8,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -93,13 +94,18 @@ def _declared_cases(module: str, directory: Path) -> list[Case]:
     return declared_in(module)
 
 
-def generate_suite(sources: dict[str, str], out_dir: Path, modules: tuple[str, ...] = ()) -> list[dict]:
+class GeneratedSuite(NamedTuple):
+    cases: list[dict]  # as parity.yaml holds them
+    dropped: list[dict]  # cases that could not run once on the CPU: name, op, source ("path:line"), error
+
+
+def generate_suite(sources: dict[str, str], out_dir: Path, modules: tuple[str, ...] = ()) -> GeneratedSuite:
     """Write ``out_dir`` (parity.yaml, test_parity.py, conftest.py, user_cases.py) for a repository.
 
     ``sources``: relative path -> text of the original repository's Python files (read, never run).
     ``modules``: more case modules to list in parity.yaml (``porter.kernels.parity_modules``: the custom-op
     cases generated beside ported CUDA kernels), importable from the ported tree's root.
-    Returns the cases as dicts, as parity.yaml holds them.
+    Returns the cases written, and those dropped because they could not run.
     """
     tiny: dict[str, dict] = {}
     cases, dropped = check_cases(cases_from(analyze(sources), tiny), tiny)
@@ -115,7 +121,7 @@ def generate_suite(sources: dict[str, str], out_dir: Path, modules: tuple[str, .
         write_atomic(out_dir / filename, render(template).encode())
     if not (out_dir / f"{USER_MODULE}.py").exists():  # the user's own cases survive a re-port
         write_atomic(out_dir / f"{USER_MODULE}.py", render(USER_TEMPLATE).encode())
-    return records
+    return GeneratedSuite(records, dropped)
 
 
 def check_cases(cases: list[Case], tiny: dict[str, dict]) -> tuple[list[Case], list[dict]]:
@@ -237,7 +243,7 @@ def _fit(op: str, dims: dict, max_elements: int = MAX_ELEMENTS) -> tuple[dict, l
     reduction = set(kind.reduction_dims)
     if op == "einsum":
         lhs, _, rhs = dims.get("equation", kind.dims["equation"]).partition("->")
-        reduction = set(lhs) - set(rhs) - {","}
+        reduction = {letter for letter in lhs if letter not in rhs and letter != "," and not letter.isspace()}
     original = dict(dims)
     fixed = {"stride", "padding", "groups", "kernel_size", "bias", "equation", "dilation"}
     while True:

@@ -68,8 +68,15 @@ def test_tolerance_overrides_the_inferred_standard():
     assert verdict.status == "fail" and verdict.deciding.standard == "reduction"
 
 
+def _verdicts(table: str) -> list[list[str]]:
+    """The table without its measured values: which check decides and by how much depends on the CPU's libm and
+    vector width (AVX2 and AVX-512 differ in the last bits), the verdicts do not."""
+    rows = [line.split(" | ") for line in table.splitlines()]
+    return [row[:3] + [cell.split(":")[0] for cell in row[3:5]] + row[5:] for row in rows]
+
+
 def test_docs_pair_table_is_current():
     text = pairs.DOCS.read_text()
     table = re.search(r"<!-- pairs-table:[^\n]*-->\n(.*?)<!-- /pairs-table -->", text, re.S)
     assert table, "docs/parity.md has no pairs table"
-    assert table.group(1) == pairs.markdown_table(), "run: python -m tests.parity.pairs"
+    assert _verdicts(table.group(1)) == _verdicts(pairs.markdown_table()), "run: python -m tests.parity.pairs"

@@ -38,7 +38,7 @@ def test_analysis_never_runs_the_code():
 
 
 def test_generated_suite_files(tmp_path):
-    cases = generate_suite(gpt_sources(), tmp_path / "parity")
+    cases = generate_suite(gpt_sources(), tmp_path / "parity").cases
     names = [c["name"] for c in cases]
     assert "linear_1152x384_bf16" in names and "sdpa_2x6x128x64_fp16" in names
     assert "all_reduce_ws2_fp32" in names and "adamw_65536_fp32" in names
@@ -213,7 +213,7 @@ def test_generated_cases_are_fixed_or_dropped_so_every_one_runs(tmp_path):
 
     source = ("import torch\nimport torch.nn as nn\nln = nn.LayerNorm(1)\nbad = nn.Conv2d(64, 128, 3, groups=7)\n"
               "good = nn.Conv2d(8, 16, 7)\ndef f(x):\n    return x.topk(5000)\n")
-    cases = generate_suite({"m.py": source}, tmp_path / "parity")
+    cases = generate_suite({"m.py": source}, tmp_path / "parity").cases
     config = yaml.safe_load((tmp_path / "parity" / "parity.yaml").read_text())
     assert [d["name"] for d in config["dropped"]] == ["conv2d_128x9x3x3_fp32"]
     assert "groups=7" in config["dropped"][0]["error"] and config["dropped"][0]["source"] == "m.py:4"
@@ -225,3 +225,49 @@ def test_generated_cases_are_fixed_or_dropped_so_every_one_runs(tmp_path):
     assert not record(suite, "cpu", tmp_path / "golden", suite.cases).failed
     verdicts, _ = compare(suite, "cpu", tmp_path / "golden", suite.cases)
     assert all(v.status == "pass" for v in verdicts), [v.message for v in verdicts if v.status != "pass"]
+
+
+def test_sizes_the_code_spells_make_cases_that_run(tmp_path):
+    """Spaces in an einsum equation (einops style) and a kernel wider than the default image were generator
+    bugs that dropped valid uses."""
+    source = ('import torch\nimport torch.nn as nn\nwide = nn.Conv1d(64, 64, kernel_size=1024)\n'
+              'def f(a, b):\n    return torch.einsum("b i d, b j d -> b i j", a, b)\n')
+    suite = generate_suite({"m.py": source}, tmp_path / "parity")
+    assert suite.dropped == []
+    einsum = next(c for c in suite.cases if c["op"] == "einsum")
+    assert [len(spec["shape"] if isinstance(spec, dict) else spec) for spec in einsum["inputs"].values()] == [3, 3]
+    conv = next(c for c in suite.cases if c["op"] == "conv1d")
+    assert conv["inputs"]["x"][-1] >= 1024
+
+
+def test_einsum_in_reduced_precision_passes_against_its_own_cpu_goldens(tmp_path):
+    """einsum forward and backward in bf16 and fp16 (contractions whose gradients sum over other letters than
+    the forward, an outer product, a full reduction) recorded and compared on the CPU: a correct run passes."""
+    from porter.parity.harness import compare, record
+
+    equations = ["bhqd,bhkd->bhqk", "sbh,hd->sbd", "ij,ij->", "i,j->ij", "bi,bj->ij", "...d,d->..."]
+    body = "".join(f"        y{i} = torch.einsum({eq!r}, a, b)\n" for i, eq in enumerate(equations))
+    source = ("import torch\ndef f(a, b):\n    with torch.autocast('cuda', dtype=torch.bfloat16):\n" + body
+              + "    return y0.half()\n")
+    generate_suite({"m.py": source}, tmp_path / "parity")
+    suite = load_suite(tmp_path / "parity")
+    reduced = [c for c in suite.cases if c.dtype in ("bf16", "fp16")]
+    assert {c.params["equation"] for c in reduced} == set(equations) and all(c.backward for c in reduced)
+    assert not record(suite, "cpu", tmp_path / "golden", reduced).failed
+    verdicts, _ = compare(suite, "cpu", tmp_path / "golden", reduced)
+    assert all(v.status == "pass" for v in verdicts), [v.message for v in verdicts if v.status != "pass"]
+
+
+def test_a_dropped_case_is_reported_at_the_use_it_came_from(tmp_path, ruleset):
+    from porter.engine import PortOptions
+    from porter.pipeline import PortRequest, run
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "m.py").write_bytes((REPO / "fixtures" / "rules" / "PAR001" / "before.py").read_bytes())
+    report = run(PortRequest(source, tmp_path / "out", ruleset, options=PortOptions(jobs=1)))
+    dropped = yaml.safe_load((tmp_path / "out" / "parity" / "parity.yaml").read_text())["dropped"]
+    findings = [f for f in report.files[0].findings if f.rule_id == "PAR001"]
+    assert [(f.span.line, f.status.value) for f in findings] == [(4, "review"), (9, "review")]
+    assert [d["source"] for d in dropped] == ["m.py:4", "m.py:9"]
+    assert all(d["name"] in f.message and "RuntimeError" in f.message for d, f in zip(dropped, findings))
