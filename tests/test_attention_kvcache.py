@@ -135,3 +135,13 @@ def test_a_cache_the_call_changes_or_cannot_read_is_reported(call, words, status
     assert new is None
     (finding,) = [f for f in findings if f.rule_id == "PY411"]
     assert finding.status.value == status and words in finding.message and finding.replacement is None
+
+
+def test_every_blocker_is_named_in_one_entry(ruleset):
+    """Megatron-core's decode call passes new k/v and the rotary tables: the entry says both, not the first only."""
+    call = "flash_attn_with_kvcache(q=q, k_cache=kc, v_cache=vc, k=k, v=v, rotary_cos=cos, rotary_sin=sin, softcap=5.0)"
+    new, findings = port_python(f"from flash_attn import flash_attn_with_kvcache\nout = {call}\n", ruleset)
+    (finding,) = [f for f in findings if f.rule_id == "PY411"]
+    assert new is None and finding.status.value == "unsupported"  # soft-capping has no NPU form at all
+    assert all(words in finding.message for words in ("`k=k`, `v=v`", "in place", "`rotary_cos=cos`, `rotary_sin=sin`",
+                                                      "npu_rotary_mul", "soft-capping"))

@@ -54,7 +54,7 @@ _APPEND = ("appends the new keys/values to k_cache/v_cache in place at cache_seq
            "call without k/v and with cache_seqlens + k.shape[1] converts")
 _ROTARY = ("the kernel rotates q and the appended k at positions cache_seqlens + i: apply the rotary embedding "
            "beforehand (torch_npu.npu_rotary_mul), then the call without rotary_cos/rotary_sin converts")
-_KVCACHE_FLAGS = (  # checked before _FLAGS' window_size, softcap and alibi_slopes
+_KVCACHE_FLAGS = (  # with _FLAGS' window_size, softcap and alibi_slopes
     ("k", None, "review", _APPEND),
     ("v", None, "review", _APPEND),
     ("rotary_cos", None, "review", _ROTARY),
@@ -80,16 +80,24 @@ _BOTTOM_RIGHT_MASKS = {"xformers.ops.LowerTriangularFromBottomRightMask",
 
 
 def _flag_problem(args: CallArgs, flags: tuple = _FLAGS) -> Refuse | None:
+    """Every flag that blocks the conversion, so that one report entry says all that stands in the way."""
     if args.error:
         return Refuse("review", f"cannot bind the arguments statically: {args.error}")
+    named: dict[str, list[str]] = {}  # why -> the arguments it explains
+    hedges: dict[str, str] = {}  # why -> how sure the report can be, when an argument is not a literal
+    statuses = set()
     for name, default, status, why in flags:
-        if args.given(name) and not args.is_default(name, default):
-            if args.literal(name) is UNKNOWN and default is None:  # a tensor, or None only at run time
-                return Refuse("review", f"`{name}={args.code(name)}` (unless it is None at run time): {why}")
-            if args.literal(name) is UNKNOWN:
-                return Refuse("review", f"`{name}={args.code(name)}` is decided at run time; {why}")
-            return Refuse(status, f"`{name}={args.code(name)}`: {why}")
-    return None
+        if not args.given(name) or args.is_default(name, default):
+            continue
+        named.setdefault(why, []).append(f"`{name}={args.code(name)}`")
+        if args.literal(name) is UNKNOWN:
+            hedges.setdefault(why, " (unless it is None at run time)" if default is None else " (decided at run time)")
+            status = "review"
+        statuses.add(status)
+    if not named:
+        return None
+    reason = "; ".join(f"{', '.join(names)}{hedges.get(why, '')}: {why}" for why, names in named.items())
+    return Refuse("unsupported" if "unsupported" in statuses else "review", reason)
 
 
 def _scale(args: CallArgs, name: str, head_dim_of: str) -> str | Refuse:
@@ -262,7 +270,7 @@ def _causal_length_mask(args: CallArgs, q: str, k_cache: str) -> list | Refuse:
 @signature(KVCACHE, 8)
 def flash_attn_with_kvcache(args: CallArgs) -> Rewrite | Refuse:
     """Attention of q on a KV cache that is only read: no append, rotary, paged or left-padded cache."""
-    problem = _flag_problem(args, _KVCACHE_FLAGS) or _flag_problem(args, _FLAGS[:3])
+    problem = _flag_problem(args, _KVCACHE_FLAGS + _FLAGS[:3])
     if problem:
         return problem
     if not (args.is_plain("q") and args.is_plain("k_cache")):
