@@ -267,3 +267,15 @@ def test_rms_norm_advice(expression, advised, ruleset):
     advice = [f for f in findings if f.rule_id == "PY414"]
     assert new is None and len(advice) == advised
     assert all("npu_rms_norm" in f.message and f.replacement is None for f in advice)
+
+
+def test_an_installed_check_is_reported_as_one(ruleset):
+    """flash-linear-attention's layers raise ImportError when `flash_attn_func is None`: on NPU that check fires."""
+    source = ("try:\n    from flash_attn import flash_attn_func\nexcept ImportError:\n    flash_attn_func = None\n"
+              "if flash_attn_func is None:\n    raise ImportError('install flash-attn')\n"
+              "assert flash_attn_func is not None\nfn = flash_attn_func\n")
+    _, findings = port_python(source, ruleset)
+    checks, plain = [], []
+    for finding in (f for f in findings if f.rule_id == "PY411"):
+        (checks if "compared with None" in finding.message else plain).append(finding.status.value)
+    assert checks == ["review", "review"] and plain == ["review"]
