@@ -76,8 +76,11 @@ def test_the_advised_call_computes_what_sdpa_does(call, causal, sq, sk, kv_heads
     torch.testing.assert_close(attend(q, k, v, mask, causal), expected)
 
 
-def test_an_additive_mask_is_pse_over_the_scale(fake_torch_npu):
-    """What the advice says of a float mask, checked against the same model."""
+def test_an_additive_mask_is_pse_over_the_scale(ruleset, fake_torch_npu):
+    """What the advice says of a float mask (open_clip passes one), checked against the same model."""
+    _, message = advised("F.scaled_dot_product_attention(q, k, v, attn_mask=mask)", ruleset)
+    assert "computes the same on [batch, heads, seq, dim] inputs when mask is boolean" in message
+    assert "pse=mask / scale instead of atten_mask" in message
     q, k, v, bias = rand(2, 4, 5, 8), rand(2, 4, 6, 8), rand(2, 4, 6, 8), rand(2, 1, 5, 6)
     npu = npu_fusion_attention_model(q, k, v, 4, "BNSD", pse=bias / 0.5, scale=0.5)[0]
     torch.testing.assert_close(npu, F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=0.5))

@@ -183,6 +183,7 @@ def test_dropout_becomes_keep_probability(ruleset):
     ("flash_attn_func(**kwargs)", "review", "hides"),
     ("flash_attn_func(q.float(), k, v, causal=True)", "review", "top-left"),
     ("flash_attn_varlen_func(q.float(), k, v, cu, cu, 4, 4)", "review", "head count"),
+    ("flash_attn_varlen_func(q, k, v, cu, cu, 4, 4, block_table=pages)", "review", "not in the TND layout"),
     ("flash_attn_func(q, k, v, softmax_scale=cfg.get('scale'))", "review", "None at run time"),
 ])
 def test_unsafe_flags_are_reported_not_converted(call, status, words, ruleset):

@@ -34,7 +34,9 @@ _FLAGS = (  # parameter, library default, status when set, why
      "torch.use_deterministic_algorithms(True)"),
     ("return_attn_probs", False, "unsupported", "npu_fusion_attention returns softmax statistics, not the "
      "attention probabilities"),
-    ("block_table", None, "unsupported", "a paged KV cache is an inference path: see torch_npu.npu_fused_infer_attention_score"),
+    ("block_table", None, "unsupported", "a paged KV cache: torch_npu.npu_fused_infer_attention_score pages its "
+     "cache through block_table/block_size, but not in the TND layout (torch-npu 2.13.0 docs): pad the batch to "
+     "BSND or gather the cache rows by hand"),
     ("output_dtype", None, "unsupported", "npu_fusion_attention returns the input dtype"),
 )
 
@@ -298,12 +300,14 @@ def scaled_dot_product_attention_advice(args: CallArgs) -> Refuse:
     keep_prob = _keep_prob(args, "dropout_p")
     pairs = [("scale", args.code("scale") if not args.is_default("scale", None) else f"{q}.shape[-1] ** -0.5"),
              ("keep_prob", keep_prob)]
-    notes = [why]
+    notes, when = [why], ""
     if not args.is_default("attn_mask", None):  # SDPA refuses a mask together with is_causal
         mask = atom(args.code("attn_mask"))
         pairs.append(("atten_mask", f"~{mask}"))
+        when = f" when {mask} is boolean"
         notes.append(f"a boolean attn_mask keeps the positions where it is True, the NPU masks them, hence ~{mask}; "
-                     f"an additive float mask becomes pse={mask} / scale instead (the NPU adds pse before scaling)")
+                     f"an additive float mask becomes pse={mask} / scale instead of atten_mask (the NPU adds pse "
+                     "before scaling)")
     elif not args.is_default("is_causal", False):
         causal, mask = args.code("is_causal"), _MASK.format(device=f"{q}.device")
         if args.literal("is_causal") is UNKNOWN:
@@ -315,7 +319,7 @@ def scaled_dot_product_attention_advice(args: CallArgs) -> Refuse:
     if keep_prob is not None:
         notes.append("SDPA drops out whenever dropout_p > 0, in eval too, as keep_prob=1 - dropout_p does")
     code = f'{NPU_ATTENTION}({q}, {k}, {v}, {q}.shape[1], "BNSD", {keywords(pairs)})[0]'
-    return Refuse("review", f"`{code}` computes the same on [batch, heads, seq, dim] inputs (K/V with fewer "
+    return Refuse("review", f"`{code}` computes the same on [batch, heads, seq, dim] inputs{when} (K/V with fewer "
                             f"heads are grouped-query attention there too). {'; '.join(notes)}")
 
 
