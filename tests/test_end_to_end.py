@@ -68,7 +68,8 @@ def test_report_json_is_complete(tmp_path):
     assert report["schema_version"] == "1.0" and report["target"] == "2.13.0"
     by_path = {f["path"]: f for f in report["files"]}
     assert by_path["legacy_py2.py"]["outcome"] == "error"
-    assert by_path["model.py"]["outcome"] == "unchanged"
+    assert by_path["model.py"]["outcome"] == "flagged"  # its SDPA call gets PY415's advice; its bytes are kept
+    assert {f["rule_id"] for f in by_path["model.py"]["findings"]} == {"PY415"}
     kernel = by_path["kernels/fused_gelu.cu"]
     assert {f["rule_id"] for f in kernel["findings"]} == {"CRT103", "KRN302", "NAT002"}  # header, scaffold, kernel
     assert "kernels/fused_gelu_ascendc/fused_gelu.asc" in kernel["generated"]
