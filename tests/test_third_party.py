@@ -280,3 +280,12 @@ def test_an_installed_check_is_reported_as_one(ruleset):
     for finding in (f for f in findings if f.rule_id == "PY411"):
         (checks if "compared with None" in finding.message else plain).append(finding.status.value)
     assert checks == ["review", "review"] and plain == ["review"]
+
+
+def test_a_fallback_chain_is_left_as_the_rename_rules_leave_it(ruleset):
+    """megatron-core binds SGD to Transformer Engine's, Apex's or torch's optimizer, whichever imports."""
+    source = ("try:\n    from apex.optimizers import FusedSGD as SGD\nexcept ImportError:\n"
+              "    from torch.optim import SGD\nopt = SGD(params, lr=0.1, momentum=0.9)\n")
+    new, findings = port_python(source, ruleset)
+    (finding,) = [f for f in findings if f.rule_id == "PY412"]
+    assert new is None and finding.status.value == "review" and "fallback chain" in finding.message

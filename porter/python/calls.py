@@ -76,6 +76,12 @@ class CallTransformVisitor(RuleVisitor):
                        "is not, so the check takes the missing-library branch; drop it where the calls were converted")
             self.record(node, _saying(entry, why), why, status=Status.REVIEW)
             return
+        others = sorted(self.imported_names(node) - {qualified})
+        if others and entry.status == "auto":  # as the rename rules do: `try: from apex... except: from torch...`
+            why = (f"`{dotted_text(node)}` is bound by imports from several modules (also {', '.join(others)}): a "
+                   "backend or version fallback chain, left as it is")
+            self.record(call, _saying(entry, why), why, status=Status.REVIEW, cover=node)
+            return
         self._convert(call, node, qualified, entry)
 
     def _convert(self, call: cst.Call, func: cst.CSTNode, qualified: str, entry) -> None:
