@@ -1,9 +1,11 @@
 """record / compare / list / standards through the click commands, as a user runs them."""
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
+import zlib
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 
 from porter.findings import Report
 from porter.parity.cli import parity
+from porter.parity.golden import SUFFIX
 from tests.parity.parity_helpers import REPO, small_case, write_suite
 
 
@@ -50,7 +53,7 @@ def test_manifest_records_environment_and_hashes(recorded_suite):
 
 
 def test_truncated_golden_is_a_clear_error_naming_case_and_metric(recorded_suite, tmp_path):
-    path = recorded_suite / "golden" / "softmax_bf16.safetensors"
+    path = recorded_suite / "golden" / f"softmax_bf16{SUFFIX}"
     path.write_bytes(path.read_bytes()[:-100])
     result = invoke("compare", recorded_suite, "--device", "cpu", "--json", tmp_path / "p.json")
     assert result.exit_code == 2
@@ -196,12 +199,12 @@ def test_a_torch_npu_that_cannot_load_breaks_neither_cpu_runs_nor_the_message(re
 
 
 def test_seeded_inputs_are_hashed_not_stored_and_regenerated_on_compare(recorded_suite, tmp_path):
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     manifest = json.loads((recorded_suite / "golden" / "manifest.json").read_text())
     described = manifest["cases"]["matmul_fp32"]["tensors"]
     assert {k for k, m in described.items() if m.get("regenerated")} == {"input.a", "input.b", "cotangent.out"}
-    stored = load_file(recorded_suite / "golden" / "matmul_fp32.safetensors")
+    stored = load(zlib.decompress((recorded_suite / "golden" / f"matmul_fp32{SUFFIX}").read_bytes()))
     assert set(stored) == {"output.out", "grad.a", "grad.b"}
     described["input.a"]["sha256"] = "0" * 64  # as if this machine's generator made other bits
     (recorded_suite / "golden" / "manifest.json").write_text(json.dumps(manifest))
@@ -231,3 +234,57 @@ def test_console_table_never_wraps_a_case_name(tmp_path):
     assert invoke("record", suite, "--device", "cpu").exit_code == 0
     result = invoke("compare", suite, "--device", "cpu")  # CliRunner's console is 80 columns wide
     assert result.exit_code == 0 and any(name in line for line in result.output.splitlines()), result.output
+
+
+def test_stored_tensors_are_shuffled_and_compressed_losslessly(recorded_suite):
+    """Every stored tensor comes back bit for bit (the manifest's per-tensor hashes are checked on load), and the
+    float bytes compress: the file is smaller than the same tensors as plain safetensors."""
+    from safetensors.torch import save
+
+    from porter.parity.golden import load_case, load_manifest
+    from porter.parity.suite import load_suite
+
+    golden = recorded_suite / "golden"
+    manifest = load_manifest(golden)
+    for case in load_suite(recorded_suite).cases:
+        tensors = load_case(golden, manifest, case)
+        stored = {k: t for k, t in tensors.items() if not manifest["cases"][case.name]["tensors"][k].get("regenerated")}
+        assert (golden / f"{case.name}{SUFFIX}").stat().st_size < 0.95 * len(save(stored)), case.name
+
+
+def test_a_version_2_golden_set_still_compares(recorded_suite):
+    """Golden sets recorded before compression (plain safetensors) are read as they are."""
+    from safetensors.torch import save
+
+    from porter.parity.golden import load_case, load_manifest
+    from porter.parity.suite import load_suite
+
+    golden = recorded_suite / "golden"
+    manifest = load_manifest(golden)
+    for case in load_suite(recorded_suite).cases:
+        entry = manifest["cases"][case.name]
+        tensors = load_case(golden, manifest, case)
+        data = save({k: t for k, t in tensors.items() if not entry["tensors"][k].get("regenerated")})
+        (golden / entry["file"]).unlink()
+        entry.update(file=f"{case.name}.safetensors", sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        (golden / entry["file"]).write_bytes(data)
+    manifest["format_version"] = 2
+    (golden / "manifest.json").write_text(json.dumps(manifest))
+    result = invoke("compare", recorded_suite, "--device", "cpu")
+    assert result.exit_code == 0 and "3 cases: 3 passed" in result.output, result.output
+
+
+@pytest.mark.parametrize("tensor", ["scalar_fp32", "scalar_bf16", "matrix_fp16", "ids_int64", "mask_bool", "empty_fp32"])
+def test_shuffling_round_trips_through_the_file_format(tensor):
+    import torch
+    from safetensors.torch import load, save
+
+    from porter.parity.dtypes import dtype_name
+    from porter.parity.golden import _shuffled, _unshuffled
+
+    original = {"scalar_fp32": torch.tensor(2.5), "scalar_bf16": torch.tensor(-1.25, dtype=torch.bfloat16),
+                "matrix_fp16": torch.randn(3, 5).half(), "ids_int64": torch.arange(7), "mask_bool": torch.rand(4, 3) > 0.5,
+                "empty_fp32": torch.zeros(0, 3)}[tensor]
+    again = _unshuffled(load(save({"t": _shuffled(original)}))["t"],
+                        {"dtype": dtype_name(original.dtype), "shape": list(original.shape)})
+    assert again.dtype == original.dtype and torch.equal(again, original)
