@@ -7,6 +7,7 @@ from libcst.metadata import MetadataWrapper
 
 from porter.findings import Finding, Status
 from porter.python.base import ApplyEdits, CallIndex, Edit, Proposals, scan_names
+from porter.python.span_index import Containers
 from porter.python.calls import CallTransformVisitor
 from porter.python.imports_add import add_imports
 from porter.python.envvars import EnvVarVisitor
@@ -93,7 +94,8 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
     """
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
     names = scan_names(source)
-    proposals = Proposals(edits=[], findings=[], covered=[], import_bound=names.import_bound, call_funcs={},
+    proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
+                          import_bound=names.import_bound, call_funcs={},
                           local_modules=local_modules, own_attributes=names.own_attributes,
                           own_functions=names.own_functions,
                           support_modules=frozenset(e.pattern for r in ruleset.of_kind("support_import")

@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import PositionProvider, QualifiedNameSource, ScopeProvider
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
+from porter.python.span_index import Containers
 from porter.ruleset import Entry, Rule
 
 _EMPTY_MODULE = cst.Module(body=[])
@@ -34,7 +35,7 @@ class Proposals:
 
     edits: list[Edit]
     findings: list[Finding]
-    covered: list[Span]
+    covered: Containers  # what later passes skip
     import_bound: frozenset[str] | None  # names imports bind (only these can resolve to an API); None: unknown
     call_funcs: dict[int, cst.Call]  # id() of each call's callee -> the call (filled before the callee is visited)
     local_modules: frozenset[str] = frozenset()  # the repository's own top-level modules
@@ -45,8 +46,7 @@ class Proposals:
     # visitor asks for the same nodes
 
     def covers(self, span: Span) -> bool:
-        start, end = (span.line, span.column), (span.end_line, span.end_column)
-        return any((c.line, c.column) <= start and end <= (c.end_line, c.end_column) for c in self.covered)
+        return self.covered.contains(span)
 
 
 def code_of(node: cst.CSTNode) -> str:
@@ -147,7 +147,7 @@ class RuleVisitor(CachedVisitorMethods):
             self.proposals.edits.append(
                 Edit(node, rewrite, needs_imports, unused_bindings, self.rule.adds_import, span, finding))
         self.proposals.findings.append(finding)
-        self.proposals.covered.append(self.span(cover) if cover is not None else span)
+        self.proposals.covered.add(self.span(cover) if cover is not None else span)
 
 
 def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:

@@ -36,3 +36,4 @@ def apply_safety(walk: StructureWalk, source: str, proposals, ruleset, context: 
     for kind, policy in POLICIES.items():
         if kind in rules:
             policy(safety, rules[kind])
+    safety.settle()

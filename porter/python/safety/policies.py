@@ -122,11 +122,14 @@ def distinct_values(s: Safety, rule) -> None:
         before = [_normalised(code_of(sib.value)) for sib in siblings]
         after = [_normalised(new) if (new := _new_code(s, sib.value, sib.span)) is not None else old
                  for sib, old in zip(siblings, before)]
+        alike = defaultdict(list)  # new value -> the siblings that get it
+        for j, value in enumerate(after):
+            alike[value].append(j)
         for i, sib in enumerate(siblings):
             if after[i] == before[i] or s.is_vetoed(sib.span):
                 continue
-            clash = next((other for j, other in enumerate(siblings) if other.target != sib.target
-                          and after[j] == after[i] and before[j] != before[i]), None)
+            clash = next((siblings[j] for j in alike[after[i]] if siblings[j].target != sib.target
+                          and before[j] != before[i]), None)
             if clash is not None:
                 s.veto(sib.span, rule, f"the rewrite would make `{sib.target}` equal to `{clash.target}`: left as it is")
     for span, literals in s.structure.collections:
@@ -152,8 +155,8 @@ def value_consistency(s: Safety, rule) -> None:
     for unit in units:  # `pytest.param("cuda", marks=skipif(not torch.cuda.is_available()))`, one statement
         if s.is_vetoed(unit) or not s.edits_inside(unit):
             continue
-        kept = [(lit.span, lit.value) for lit in s.structure.literals if inside(lit.span, unit)
-                and not s.edits_inside(lit.span) and any(p.fullmatch(lit.value) for p in patterns)]
+        kept = [(lit.span, lit.value) for lit in s.literals.inside(unit)
+                if not s.edits_inside(lit.span) and any(p.fullmatch(lit.value) for p in patterns)]
         if not kept and multi:  # code of a multi-backend repository: any CUDA-specific leftover counts
             kept = s.leftovers(unit)
         if kept:

@@ -9,6 +9,7 @@ import libcst as cst
 from porter.findings import Finding, Span, Status
 from porter.python.backends import Markers
 from porter.python.safety.structure import Structure, inside, literal_value
+from porter.python.span_index import Containers, SpanIndex
 
 
 class Safety:
@@ -19,7 +20,15 @@ class Safety:
         self.ruleset = ruleset
         self.context = context
         self.lines = lines
-        self.vetoed: list[Span] = []
+        self.vetoed = Containers(len(lines))
+        self._edits = SpanIndex((e.span, e) for e in proposals.edits if e.span is not None)
+        self._findings = SpanIndex((f.span, f) for f in proposals.findings if f.span is not None)
+        self._tokens = SpanIndex((span, (span, text, is_string)) for span, text, is_string in structure.source_tokens)
+        self.literals = SpanIndex((literal.span, literal) for literal in structure.literals)
+        # a veto only marks what it drops; `settle` removes it from the proposals once, after every policy ran
+        self._withheld: set[int] = set()
+        self._dropped: set[int] = set()
+        self._explanations: list[Finding] = []
 
     # --- what the code names -------------------------------------------------------------------------------------
 
@@ -60,16 +69,15 @@ class Safety:
     # --- edits --------------------------------------------------------------------------------------------------
 
     def edits_inside(self, region: Span) -> list:
-        return [e for e in self.proposals.edits if e.span is not None and inside(e.span, region)]
+        return [e for e in self._edits.inside(region) if id(e) not in self._withheld]
 
     def is_vetoed(self, span: Span) -> bool:
-        return any(inside(span, region) for region in self.vetoed)
+        return self.vetoed.contains(span)
 
     def leftovers(self, region: Span, strings_only: bool = False) -> list[tuple[Span, str]]:
         """CUDA-specific tokens in `region` that no remaining edit rewrites."""
         edits = self.edits_inside(region)
-        tokens = [(span, text) for span, text, is_string in self.structure.source_tokens
-                  if inside(span, region) and (is_string or not strings_only)]
+        tokens = [(span, text) for span, text, is_string in self._tokens.inside(region) if is_string or not strings_only]
         tokens += [(span, name) for name in self.flagged_import_names if not strings_only
                    for span in self.structure.name_uses.get(name, ()) if inside(span, region)]
         return [(span, text) for span, text in tokens if not any(inside(span, e.span) for e in edits)]
@@ -78,8 +86,8 @@ class Safety:
     def flagged_import_names(self) -> set[str]:
         """Names bound by imports of CUDA-only libraries (an `import` rule reported them, nothing converted them)."""
         import_rules = {r.id for r in self.ruleset.of_kind("import")}
-        flagged = [f.span for f in self.proposals.findings
-                   if f.rule_id in import_rules and f.status is not Status.CONVERTED and f.span]
+        flagged = [f.span for f in self.proposals.findings if f.rule_id in import_rules
+                   and f.status is not Status.CONVERTED and f.span and id(f) not in self._dropped]
         return {name for name, span in self.structure.import_aliases
                 if any(inside(span, f) or inside(f, span) for f in flagged)}
 
@@ -94,17 +102,23 @@ class Safety:
         `announce`: explain the region even when nothing was dropped, if it holds CUDA-specific code.
         Returns whether anything was vetoed."""
         removed = edits if edits is not None else self.edits_inside(region)
-        dead = {id(e.finding) for e in removed}
+        dead = {id(e.finding) for e in removed if e.finding is not None}
         if drop_findings:
-            dead |= {id(f) for f in self.proposals.findings if f.span and inside(f.span, region)}
-        cuda_inside = any(inside(span, region) for span, _, _ in self.structure.source_tokens)
-        if not dead and not (announce and cuda_inside):
+            inside_region = [*self._findings.inside(region), *(f for f in self._explanations if inside(f.span, region))]
+            dead |= {id(f) for f in inside_region if id(f) not in self._dropped}
+        if not removed and not dead and not (announce and self._tokens.inside(region)):
             return False
-        removed_ids = {id(e) for e in removed}
-        self.proposals.edits = [e for e in self.proposals.edits if id(e) not in removed_ids]
-        self.proposals.findings = [f for f in self.proposals.findings if id(f) not in dead]
-        self.vetoed.append(region)
+        self._withheld |= {id(e) for e in removed}
+        self._dropped |= dead
+        self.vetoed.add(region)
         suffix = f" ({len(removed)} rewrite{'s' * (len(removed) != 1)} withheld)" if removed else ""
-        self.proposals.findings.append(Finding(rule.id, rule.category, Status.REVIEW, message + suffix, span=region,
-                                               original=self.first_line(region)))
+        explanation = Finding(rule.id, rule.category, Status.REVIEW, message + suffix, span=region,
+                              original=self.first_line(region))
+        self._explanations.append(explanation)
+        self.proposals.findings.append(explanation)
         return True
+
+    def settle(self) -> None:
+        """Remove what the vetoes withheld and dropped from the proposals."""
+        self.proposals.edits = [e for e in self.proposals.edits if id(e) not in self._withheld]
+        self.proposals.findings = [f for f in self.proposals.findings if id(f) not in self._dropped]
