@@ -9,15 +9,20 @@ A reference to the API that is not a call (`attn = flash_attn_func`) cannot be c
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import libcst as cst
 
 from porter.findings import Status
 from porter.python.base import RuleVisitor, code_of, dotted_text, root_name
+from porter.python.span_index import Containers
 from porter.python.transforms import lookup
 from porter.python.transforms.args import CallArgs, Refuse
 from porter.python.transforms.layout import follow_layout
 from porter.ruleset import RuleError
+
+
+_NAME_USE = re.compile(r"(?<![.\w])[A-Za-z_]\w*(?!\w)(?!\s*=(?!=))")  # a name the new code uses, not a keyword
 
 
 class CallTransformVisitor(RuleVisitor):
@@ -30,6 +35,7 @@ class CallTransformVisitor(RuleVisitor):
             raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
         self.imports = 0  # names inside import statements are bindings, not uses
         self.none_checked: set[int] = set()  # id() of each `X` in `X is None`, `X is not None`, `X == None`
+        self.rebuilt = Containers()  # calls whose transform rebuilt their arguments too: nothing inside is reported
 
     def visit_Import(self, node: cst.Import) -> None:
         self.imports += 1
@@ -64,13 +70,15 @@ class CallTransformVisitor(RuleVisitor):
 
     def _reference(self, node: cst.Name | cst.Attribute) -> None:
         qualified, entry = self._entry_for(node)
-        if entry is None:
+        if entry is None or self.rebuilt.contains(self.span(node)):
             return
         call = self.proposals.call_funcs.get(id(node))
         if call is None:
             if entry.status != "auto":  # an advice entry: only calls can show the pattern it looks for
                 return
             why = f"`{qualified}` is used here without being called: convert it by hand"
+            if entry.message:
+                why += f" ({entry.message})"
             if id(node) in self.none_checked:  # the optional-import idiom: `try: import ... except: X = None`
                 why = (f"`{qualified}` is compared with None here, a check that its library is installed: on NPU it "
                        "is not, so the check takes the missing-library branch; drop it where the calls were converted")
@@ -107,10 +115,16 @@ class CallTransformVisitor(RuleVisitor):
             again = answer(updated)  # the arguments may carry other rules' edits by now
             return updated if isinstance(again, Refuse) else follow_layout(updated, cst.parse_expression(again.code))
 
+        cover, unused = func, (root_name(func),)
+        if getattr(transform, "rebuilds_arguments", False):  # the whole call is new code, names inside it too
+            self.rebuilt.add(self.span(call))
+            cover = None
+            unused += tuple(sorted({root_name(cst.parse_expression(code)) for code in resolved}
+                                   - set(re.findall(_NAME_USE, result.code)) - {None}))
         emitted = result.code.split("(", 1)[0]
         message = " ".join(filter(None, (entry.message or f"`{qualified}` rebuilt as `{emitted}`.", result.note)))
-        self.record(call, _saying(entry, message), message, rewrite, result.code, result.needs, (root_name(func),),
-                    status=Status.REVIEW if result.review else None, cover=func)
+        self.record(call, _saying(entry, message), message, rewrite, result.code, result.needs, unused,
+                    status=Status.REVIEW if result.review else None, cover=cover)
 
 
 def _saying(entry, message: str):

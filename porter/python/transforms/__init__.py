@@ -7,9 +7,9 @@ meaning cannot be read from the source makes it refuse.
 
 from __future__ import annotations
 
-from porter.python.transforms import apex, attention, fusion
+from porter.python.transforms import apex, attention, fusion, profiler
 
-_FAMILIES = {"attention": attention, "apex": apex, "fusion": fusion}
+_FAMILIES = {"attention": attention, "apex": apex, "fusion": fusion, "profiler": profiler}
 TRANSFORMS = {f"{family}.{fn.__name__}": fn for family, module in _FAMILIES.items() for fn in module.TRANSFORMS}
 
 
