@@ -25,16 +25,17 @@ FAIL_ON = ["unsupported", "review", "never"]
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
-def _ruleset(target: str | None, rule_files: tuple[str, ...]) -> RuleSet:
+def _ruleset(target: str | None, rule_files: tuple[str, ...], fuse: bool = False) -> RuleSet:
     versions = available_versions("torch_npu")
     target = target or versions[-1]
     if target not in versions:
         raise click.BadParameter(f"unsupported torch_npu version {target}; supported: {', '.join(versions)}",
                                  param_hint="--target")
     try:
-        return load_ruleset(target, tuple(Path(f) for f in rule_files))
+        ruleset = load_ruleset(target, tuple(Path(f) for f in rule_files))
     except RuleError as exc:
         raise click.BadParameter(str(exc), param_hint="--rules") from exc
+    return ruleset.enabling("fuse") if fuse else ruleset
 
 
 def _common_options(func):
@@ -59,6 +60,8 @@ def _common_options(func):
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
         click.option("--cache-max-mb", type=click.IntRange(min=1), default=cache.DEFAULT_MAX_BYTES >> 20,
                      show_default=True, help="Evict the least recently used cache entries beyond this size."),
+        click.option("--fuse", is_flag=True, help="Rewrite hand-written math that torch_npu computes as one fused "
+                                                  "operator (see docs/rules/PY416.md); without it, advice only."),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
         click.option("-v", "--verbose", is_flag=True, help="Print a line for every file with findings."),
     ]
@@ -147,7 +150,7 @@ def main() -> None:
 @_common_options
 def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_parity, skip_ignored, target, rule_files,
          include, exclude, no_gitignore, formats, fail_on, jobs, max_file_size, cache_dir, no_cache, cache_max_mb,
-         quiet, verbose):
+         fuse, quiet, verbose):
     """Port SOURCE into OUTPUT (or in place) and write the compatibility report.
 
     Defaults for --target, --include, --exclude, --fail-on, --rules and --format may come from [tool.porter] in
@@ -159,7 +162,7 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
     if bool(output) == in_place and not (dry_run or show_diff):
         raise click.UsageError("give either -o OUTPUT or --in-place (or --dry-run / --diff)")
     request = PortRequest(
-        source=source, output=None if in_place else output, ruleset=_ruleset(target, rule_files),
+        source=source, output=None if in_place else output, ruleset=_ruleset(target, rule_files, fuse),
         report_dir=report_dir, in_place=in_place, dry_run=dry_run or show_diff, force=force, include=include,
         exclude=exclude, respect_gitignore=not no_gitignore, skip_ignored=skip_ignored,
         formats=formats or DEFAULT_FORMATS,
@@ -175,7 +178,7 @@ def port(source, output, in_place, force, dry_run, show_diff, report_dir, no_par
               help="Write the report files here (with --format alone: ./porter-report). Default: console only.")
 @_common_options
 def analyze(source, report_dir, target, rule_files, include, exclude, no_gitignore, formats, fail_on, jobs,
-            max_file_size, cache_dir, no_cache, cache_max_mb, quiet, verbose):
+            max_file_size, cache_dir, no_cache, cache_max_mb, fuse, quiet, verbose):
     """Report what porting SOURCE involves: effort summary and top actions on the console; files only if asked.
 
     Defaults may come from [tool.porter] in SOURCE/pyproject.toml, as for `port`."""
@@ -186,7 +189,7 @@ def analyze(source, report_dir, target, rule_files, include, exclude, no_gitigno
     if report_dir is None and formats:
         report_dir = Path("porter-report")
     request = PortRequest(
-        source=source, output=None, ruleset=_ruleset(target, rule_files), report_dir=report_dir, include=include,
+        source=source, output=None, ruleset=_ruleset(target, rule_files, fuse), report_dir=report_dir, include=include,
         exclude=exclude, respect_gitignore=not no_gitignore, formats=formats or DEFAULT_FORMATS,
         options=PortOptions(max_file_size=max_file_size, jobs=jobs, cache_dir=_cache_dir(cache_dir, no_cache),
                             cache_max_bytes=cache_max_mb << 20), parity=False,

@@ -31,6 +31,7 @@ REGISTRY: tuple[Kind, ...] = (
     Kind("import", "python", (_VISITOR,), entry_tests=True),
     Kind("env_var", "python", (_VISITOR, "porter.text_frontend"), entry_tests=True),  # and the text kinds it names
     Kind("call_transform", "python", (_VISITOR,), entry_tests=True),
+    Kind("fusion", "python", (_VISITOR,)),  # a product of elementary ops rewritten as one fused operator
     Kind("residual", "python", (_VISITOR,)),
     Kind("support_import", "python", ("porter.python",)),
     Kind("backend_implementation", "python", (_POLICY, "porter.backend_support")),

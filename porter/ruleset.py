@@ -55,6 +55,7 @@ class Rule:
     until: str | None = None
     adds_import: bool = True  # a file this rule converts needs the support import (PY001)
     origin: str = ""
+    opt_in: str | None = None  # runs only when the user enables this option (`porter port --fuse`)
 
 
 def applies_to(item: Rule | Entry, target: str) -> bool:
@@ -99,11 +100,12 @@ def _rule(raw: dict, origin: str) -> Rule:
         until=raw.get("until"),
         adds_import=bool(raw.get("adds_import", True)),
         origin=origin,
+        opt_in=raw.get("opt_in"),
     )
 
 
 RULE_KEYS = frozenset({"id", "name", "kind", "category", "summary", "doc", "entries", "example", "contexts", "since",
-                       "until", "adds_import"})  # the keys `_rule` reads
+                       "until", "adds_import", "opt_in"})  # the keys `_rule` reads
 
 
 def entry_keys() -> frozenset[str]:
@@ -189,9 +191,14 @@ def _rules_of_text(text: str, path: Path) -> tuple[Rule, ...]:
 class RuleSet:
     rules: tuple[Rule, ...]
     target: str
+    enabled: frozenset[str] = frozenset()  # the opt-in options the user turned on
 
     def of_kind(self, *kinds: str) -> list[Rule]:
-        return [r for r in self.rules if r.kind in kinds]
+        """The active rules of these kinds: an opt-in rule only when its option is enabled."""
+        return [r for r in self.rules if r.kind in kinds and (r.opt_in is None or r.opt_in in self.enabled)]
+
+    def enabling(self, *options: str) -> "RuleSet":
+        return dataclasses.replace(self, enabled=self.enabled | frozenset(options))
 
     def by_id(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -199,7 +206,7 @@ class RuleSet:
     @functools.cached_property
     def content_hash(self) -> str:
         """A content hash of the active rules: changes whenever any mapping changes."""
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(repr(sorted(self.enabled)).encode())
         for rule in self.rules:
             digest.update(repr(rule).encode())
         return digest.hexdigest()[:12]

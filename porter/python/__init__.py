@@ -18,6 +18,7 @@ from porter.python.residual import ResidualVisitor
 from porter.python.safety import ModuleContext, apply_safety, structure_walk
 
 __all__ = ["ModuleContext", "VISITOR_FOR_KIND", "port_python"]
+from porter.python.fusion import FusionVisitor
 from porter.python.strings import ContextStringVisitor
 from porter.python.unused_imports import drop_names, findings_outside_dropped, unused_after_edits
 from porter.ruleset import RuleSet
@@ -29,6 +30,7 @@ VISITOR_FOR_KIND = {
     "method": MethodVisitor,
     "import": ImportVisitor,
     "env_var": EnvVarVisitor,
+    "fusion": FusionVisitor,  # before call_transform: a fused product takes its factors' advice with it
     "call_transform": CallTransformVisitor,
     "residual": ResidualVisitor,
 }

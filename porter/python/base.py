@@ -44,6 +44,8 @@ class Proposals:
     support_modules: frozenset[str] = frozenset()  # what support_import rules add (`torch_npu`)
     qualified: dict[int, frozenset[str]] = field(default_factory=dict)  # imported_names by id(node): every rule's
     # visitor asks for the same nodes
+    replaced: Containers = field(default_factory=Containers)  # code a rule rewrote whole (a call with its
+    # arguments, a fused product): the call transforms look no further inside
 
     def covers(self, span: Span) -> bool:
         return self.covered.contains(span)

@@ -15,7 +15,6 @@ import libcst as cst
 
 from porter.findings import Status
 from porter.python.base import RuleVisitor, code_of, dotted_text, root_name
-from porter.python.span_index import Containers
 from porter.python.transforms import lookup
 from porter.python.transforms.args import CallArgs, Refuse
 from porter.python.transforms.layout import follow_layout
@@ -35,7 +34,6 @@ class CallTransformVisitor(RuleVisitor):
             raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
         self.imports = 0  # names inside import statements are bindings, not uses
         self.none_checked: set[int] = set()  # id() of each `X` in `X is None`, `X is not None`, `X == None`
-        self.rebuilt = Containers()  # calls whose transform rebuilt their arguments too: nothing inside is reported
 
     def visit_Import(self, node: cst.Import) -> None:
         self.imports += 1
@@ -70,7 +68,7 @@ class CallTransformVisitor(RuleVisitor):
 
     def _reference(self, node: cst.Name | cst.Attribute) -> None:
         qualified, entry = self._entry_for(node)
-        if entry is None or self.rebuilt.contains(self.span(node)):
+        if entry is None or self.proposals.replaced.contains(self.span(node)):
             return
         call = self.proposals.call_funcs.get(id(node))
         if call is None:
@@ -117,7 +115,7 @@ class CallTransformVisitor(RuleVisitor):
 
         cover, unused = func, (root_name(func),)
         if getattr(transform, "rebuilds_arguments", False):  # the whole call is new code, names inside it too
-            self.rebuilt.add(self.span(call))
+            self.proposals.replaced.add(self.span(call))
             cover = None
             unused += tuple(sorted({root_name(cst.parse_expression(code)) for code in resolved}
                                    - set(re.findall(_NAME_USE, result.code)) - {None}))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from porter.python.base import dotted_text
 from porter.ruleset import RuleSet
 
-API_KINDS = ("rename", "call_transform", "import")  # kinds that match qualified names or module paths
+API_KINDS = ("rename", "call_transform", "fusion", "import")  # kinds that match qualified names or module paths
 TEXT_KINDS = ("env_var", "context_string", "method")  # kinds that match a string value or an attribute name
 
 
@@ -63,7 +63,7 @@ def triggers_of(ruleset: RuleSet) -> Triggers:
         triggers = _OF_RULESET[ruleset.content_hash] = Triggers(
             anywhere=tuple(re.compile(t) for t in ["|".join(literals) or r"(?!)", *dict.fromkeys(residual_texts)]),
             api_words=re.compile("|".join(sorted(map(re.escape, words))) or r"(?!)"),
-            apis=frozenset(_api(e.pattern) for r in ruleset.of_kind("rename", "call_transform") for e in r.entries),
+            apis=frozenset(_api(e.pattern) for r in ruleset.of_kind("rename", "call_transform", "fusion") for e in r.entries),
             api_prefixes=tuple(sorted({*report_only, *residual})),
             modules=frozenset(e.pattern for r in ruleset.of_kind("import") for e in r.entries),
         )
