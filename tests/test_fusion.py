@@ -1,11 +1,10 @@
 """PY416 (--fuse): the fused call computes what the written-out product did, checked on CPU with a model of
-torch_npu.npu_rms_norm written from its documentation; and nothing is fused unless the user asks."""
-
-import types
+torch_npu.npu_rms_norm written from its documentation (porter.parity.npu_models); and nothing is fused unless the user asks."""
 
 import pytest
 import torch
 
+from porter.parity.npu_models import MODELS
 from porter.python import port_python
 
 FORMS = [
@@ -16,14 +15,6 @@ FORMS = [
 ]
 
 
-def npu_rms_norm(x, gamma, epsilon=1e-6):
-    """torch_npu 2.13.0 (_op_plugin_docs.py): y = x * rsqrt(mean(x^2 over gamma's dims) + epsilon) * gamma; rstd."""
-    dims = tuple(range(x.dim() - gamma.dim(), x.dim()))
-    wide = x.to(torch.promote_types(x.dtype, torch.float32))  # fp16/bf16 are computed in fp32
-    rstd = torch.rsqrt(wide.pow(2).mean(dims, keepdim=True) + epsilon)
-    return (wide * rstd * gamma.to(wide.dtype)).to(x.dtype), rstd
-
-
 def _ported(expression: str, ruleset) -> str:
     source = f"import torch\n\n\ndef norm(x, weight, eps):\n    return {expression}\n"
     new, findings = port_python(source, ruleset)
@@ -32,7 +23,7 @@ def _ported(expression: str, ruleset) -> str:
 
 
 def _run(source: str, x, weight, eps):
-    scope = {"torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm)}
+    scope = {"torch_npu": MODELS}
     exec(compile(source.replace("import torch_npu\n", ""), "<ported>", "exec"), scope)
     return scope["norm"](x, weight, eps)
 
