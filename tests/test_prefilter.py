@@ -57,6 +57,6 @@ def test_files_no_rule_matches_are_skipped(ruleset, source):
 
 def test_the_triggers_come_from_the_rule_data(ruleset):
     triggers = triggers_of(ruleset)
-    patterns = {e.pattern.split("(")[0] for r in ruleset.of_kind("rename", "call_transform") for e in r.entries}
+    patterns = {e.pattern.split("(")[0] for r in ruleset.of_kind("rename", "call_transform", "fusion") for e in r.entries}
     assert triggers.apis == patterns
     assert triggers.modules == {e.pattern for r in ruleset.of_kind("import") for e in r.entries}

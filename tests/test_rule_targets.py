@@ -48,7 +48,7 @@ def _emitted(rule):
             yield "env_vars", entry.replacement
         elif rule.kind == "support_import":
             yield "python", entry.replacement
-        elif rule.kind == "call_transform" and entry.replacement.startswith("torch_npu."):
+        elif rule.kind in ("call_transform", "fusion") and entry.replacement.startswith("torch_npu."):
             yield "python", entry.replacement  # torch's own targets (torch.optim, torch.nn) are not in its snapshot
 
 

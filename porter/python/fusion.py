@@ -3,15 +3,18 @@ torch_npu operator computes is rewritten to that operator.
 
 The rule data names the API that must be one factor of the product (`torch.rsqrt`) and the detector in
 `porter.python.transforms.fusion` that reads the whole product; the detector answers None unless every operand is
-identified. Without --fuse the same code gets the advice of the `call_transform` rule on that API.
+identified, or a Refuse when the fused operator needs a change the product alone cannot show (advice, the
+code stays). Without --fuse an opt-in rule's code gets the advice of the `call_transform` rule on that API.
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
+from porter.findings import Status
 from porter.python.base import RuleVisitor, root_name
 from porter.python.transforms import lookup
+from porter.python.transforms.args import Refuse
 from porter.ruleset import RuleError
 
 
@@ -35,6 +38,9 @@ class FusionVisitor(RuleVisitor):
                 if qualified in self.detectors:
                     entry, detect = self.detectors[qualified]
                     result = detect(factors, factor)
+                    if isinstance(result, Refuse):  # advice: the fused operator needs a change the code cannot show
+                        self.record(node, entry, result.reason, status=Status.REVIEW, message_override=result.reason)
+                        return
                     if result is not None:
                         self._rewrite(node, entry, result)
                         return

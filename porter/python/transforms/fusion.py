@@ -87,4 +87,16 @@ def _plain_or_number(node) -> bool:
     return _plain(node) or isinstance(node, (cst.Float, cst.Integer))
 
 
-TRANSFORMS = (rms_norm, rms_norm_product)  # call advice; products (kind `fusion`)
+def swiglu_product(factors: list[cst.BaseExpression], silu: cst.Call) -> Refuse | None:
+    """`F.silu(a) * b`: a SwiGLU. torch_npu.npu_swiglu(x, dim=-1) gates the first half of x with the second, so it
+    applies when a and b are the halves of one tensor, or two projections whose weights can be concatenated."""
+    if len(factors) != 2 or len(silu.args) != 1 or silu.args[0].keyword or silu.args[0].star:
+        return None
+    gate, up = code_of(silu.args[0].value), code_of(next(f for f in factors if f is not silu))
+    return Refuse("review", f"a SwiGLU written out: torch_npu.npu_swiglu(x, dim=-1) computes silu(a) * b in one kernel "
+                            f"where a and b are the first and second halves of x along dim; here a is `{gate}` and b "
+                            f"`{up}`: when they are two projections of one input, one linear with both weights "
+                            "concatenated gives that x")
+
+
+TRANSFORMS = (rms_norm, rms_norm_product, swiglu_product)  # call advice; products (kind `fusion`)
