@@ -182,12 +182,32 @@ def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path
     return suite
 
 
-def _suite_key(request: PortRequest, results: list[FileResult]) -> str:
+def _torch_version() -> str:
     try:
-        torch = importlib.metadata.version("torch")  # the generated cases are checked by running them
+        return importlib.metadata.version("torch")  # the generated cases are checked by running them
     except importlib.metadata.PackageNotFoundError:
-        torch = ""
-    digest = hashlib.sha256(f"parity-suite\0{cache.code_hash()}\0{request.ruleset.content_hash}\0{torch}\0".encode())
+        return ""
+
+
+class _SuiteMemo:
+    """The parity suite's per-file facts and per-case checks, in the result cache (porter.parity.suite.Memo)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.salt = directory, f"parity\0{cache.code_hash()}\0{_torch_version()}\0"
+
+    def _key(self, key: str) -> str:
+        return hashlib.sha256((self.salt + key).encode()).hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        return cache.load_payload(self.directory, self._key(key))
+
+    def put(self, key: str, data: bytes) -> None:
+        cache.store_payload(self.directory, self._key(key), data)
+
+
+def _suite_key(request: PortRequest, results: list[FileResult]) -> str:
+    salt = f"parity-suite\0{cache.code_hash()}\0{request.ruleset.content_hash}\0{_torch_version()}\0"
+    digest = hashlib.sha256(salt.encode())
     for result in sorted(results, key=lambda r: r.path):
         if result.kind == "python" and result.outcome is not Outcome.ERROR:
             try:
@@ -217,7 +237,8 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
                 if finding.rule_id in fusion_rules and finding.replacement]
     fused = write_module(out_dir, fused_cases(rewrites, sources))
     generated = parity_modules(path for result in results for path in result.generated)
-    suite = generate_suite(sources, out_dir, modules=(*fused, *generated))
+    memo = _SuiteMemo(request.options.cache_dir) if request.options.cache_dir is not None else None
+    suite = generate_suite(sources, out_dir, modules=(*fused, *generated), memo=memo)
     _report_dropped_cases(request.ruleset, suite.dropped, results)
     return str(out_dir) if suite.cases or fused else None
 

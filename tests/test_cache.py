@@ -195,3 +195,25 @@ def test_a_warm_run_takes_the_parity_suite_and_its_findings_from_the_cache(tmp_p
     (changed / "model.py").write_text((changed / "model.py").read_text() + "\n# edited\n")
     _port_cli(changed, tmp_path / "out2", parity=True)
     assert len(calls) == 2, "a changed source regenerates the suite"
+
+
+def test_with_one_file_changed_only_that_file_is_read_again_for_the_suite(tmp_path, monkeypatch):
+    """A re-run after an edit reads the edited file's facts and runs no unchanged case again, and writes what a
+    cold run of the edited tree writes."""
+    import porter.parity.suite
+
+    read, checked = [], []
+    facts, check = porter.parity.suite.file_facts, porter.parity.suite._check
+    monkeypatch.setattr(porter.parity.suite, "file_facts", lambda path, text: read.append(path) or facts(path, text))
+    monkeypatch.setattr(porter.parity.suite, "_check", lambda case, tiny: checked.append(case.name) or check(case, tiny))
+    source = tmp_path / "src"
+    shutil.copytree(PROJECT, source)
+    _port_cli(source, tmp_path / "out", "--cache-dir", tmp_path / "cache", parity=True)
+    assert read and checked
+    first_checks = len(checked)
+    read.clear(), checked.clear()
+    (source / "model.py").write_text((source / "model.py").read_text() + "\n# edited\n")
+    warm = _tree_bytes(_port_cli(source, tmp_path / "out", "--force", "--cache-dir", tmp_path / "cache", parity=True))
+    assert read == ["model.py"] and checked == [], (read, checked, first_checks)
+    cold = _tree_bytes(_port_cli(source, tmp_path / "out", "--force", "--no-cache", parity=True))
+    assert warm == cold

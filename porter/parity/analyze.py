@@ -5,6 +5,7 @@ its code spells as constants. Source text only: nothing is imported or executed.
 from __future__ import annotations
 
 import ast
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -71,27 +72,66 @@ class Analysis:
     sizes: dict  # model-wide sizes found: hidden, heads, seq, vocab
 
 
-def analyze(sources: dict[str, str]) -> Analysis:
-    """One file's tree at a time: sizes at a call are evaluated once every file's constants are known, from the
-    call's own nodes, so the trees of a large repository are never all held at once."""
+@dataclass
+class FileFacts:
+    """What one file contributes, before the repository's constants are known: plain data, so it can be cached
+    by the file's text and a changed file is the only one read again."""
+
+    assigned: dict[str, list]  # name -> [[value, count], ...] in the order first seen
+    keywords: dict[str, list]
+    usages: list[list]  # [op, where, name, call source or None]: sizes and parameters read at the merge
+    dtypes: dict[str, int]
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "FileFacts":
+        return cls(**json.loads(data))
+
+
+def file_facts(path: str, text: str) -> FileFacts | None:
+    """None for a file the standard parser cannot read."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    constants = _Constants()
+    constants.add(tree)
+    visitor = _Visitor(path, _aliases(tree))
+    visitor.visit(tree)
+    calls = {id(usage): (name, ast.unparse(node)) for usage, name, node in visitor.deferred}
+    usages = [[u.op, u.where, *calls.get(id(u), ("", None))] for u in visitor.usages]
+    return FileFacts(_table(constants.assigned), _table(constants.keywords), usages, dict(visitor.dtypes))
+
+
+def analyze(sources: dict[str, str], facts_of=file_facts) -> Analysis:
+    """Each file's facts (`facts_of(path, text)`: `file_facts`, or a cache in front of it), then sizes at each
+    call, evaluated once every file's constants are known; no file's tree is held past its own facts."""
     constants = _Constants()
     usages, dtypes, deferred = [], Counter(), []
     for path, text in sorted(sources.items()):
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
+        facts = facts_of(path, text)
+        if facts is None:
             continue
-        constants.add(tree)
-        visitor = _Visitor(path, _aliases(tree))
-        visitor.visit(tree)
-        usages.extend(visitor.usages)
-        dtypes.update(visitor.dtypes)
-        deferred.extend(visitor.deferred)
+        for table, merged in ((facts.assigned, constants.assigned), (facts.keywords, constants.keywords)):
+            for name, counts in table.items():
+                for value, count in counts:
+                    merged[name][value] += count
+        for op, where, name, call in facts.usages:
+            usages.append(Usage(op, where))
+            if call is not None:
+                deferred.append((usages[-1], name, ast.parse(call, mode="eval").body))
+        dtypes.update(facts.dtypes)
     for usage, name, node in deferred:
         usage.dims, usage.params = _sizes(constants, usage.op, name, node), _params(constants, usage.op, name, node)
     found = [d for d in ("bf16", "fp16") if dtypes[d]]
     sizes = {name: constants.first(*names) for name, names in MODEL_SIZES.items()}
     return Analysis(usages, ["fp32", *found], {k: v for k, v in sizes.items() if v})
+
+
+def _table(table: dict[str, Counter]) -> dict[str, list]:
+    return {name: [[value, count] for value, count in counts.items()] for name, counts in table.items()}
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
