@@ -149,7 +149,7 @@ def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path
     """The parity suite, taken from the result cache when neither the Python sources nor porter nor the rules
     changed since it was generated (with the findings its generation added). Its generation reads and checks the
     whole repository: without this it cost a warm run more than everything else together."""
-    from porter.parity.fused_cases import MODULE as FUSED_MODULE
+    from porter.parity.converted_cases import MODULE as CONVERTED_MODULE
     from porter.parity.suite import CONFIG, TEMPLATES, USER_MODULE
 
     cache_dir = request.options.cache_dir
@@ -173,7 +173,7 @@ def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path
             return entry["suite"]
     counts = {id(result): len(result.findings) for result in results}
     suite = _generate_parity_suite(request, results, out_dir)
-    names = [CONFIG, *TEMPLATES, f"{USER_MODULE}.py", f"{FUSED_MODULE}.py"]
+    names = [CONFIG, *TEMPLATES, f"{USER_MODULE}.py", f"{CONVERTED_MODULE}.py"]
     entry = {"suite": suite,
              "files": {n: base64.b64encode((out_dir / n).read_bytes()).decode() for n in names if (out_dir / n).is_file()},
              "findings": {r.path: [f.to_dict() for f in r.findings[counts.get(id(r), 0):]]
@@ -222,7 +222,7 @@ def _suite_key(request: PortRequest, results: list[FileResult]) -> str:
 
 def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
     from porter.kernels import parity_modules
-    from porter.parity.fused_cases import fused_cases, write_module
+    from porter.parity.converted_cases import converted_cases, write_module
     from porter.parity.suite import generate_suite
 
     sources = {}
@@ -232,15 +232,15 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
                 sources[result.path] = (request.source / result.path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-    fusion_rules = {rule.id for rule in request.ruleset.of_kind("fusion")}
-    rewrites = [(result.path, finding) for result in results for finding in result.findings
-                if finding.rule_id in fusion_rules and finding.replacement]
-    fused = write_module(out_dir, fused_cases(rewrites, sources))
+    converting = {rule.id for rule in request.ruleset.of_kind("fusion", "call_transform")}
+    conversions = [(result.path, finding) for result in results for finding in result.findings
+                   if finding.rule_id in converting and finding.replacement]
+    converted = write_module(out_dir, converted_cases(conversions, sources))
     generated = parity_modules(path for result in results for path in result.generated)
     memo = _SuiteMemo(request.options.cache_dir) if request.options.cache_dir is not None else None
-    suite = generate_suite(sources, out_dir, modules=(*fused, *generated), memo=memo)
+    suite = generate_suite(sources, out_dir, modules=(*converted, *generated), memo=memo)
     _report_dropped_cases(request.ruleset, suite.dropped, results)
-    return str(out_dir) if suite.cases or fused else None
+    return str(out_dir) if suite.cases or converted else None
 
 
 def _report_dropped_cases(ruleset: RuleSet, dropped: list[dict], results: list[FileResult]) -> None:

@@ -1,10 +1,12 @@
 """PY416 (--fuse): the fused call computes what the written-out product did, checked on CPU with a model of
-torch_npu.npu_rms_norm written from its documentation (porter.parity.npu_models); and nothing is fused unless the user asks."""
+torch_npu.npu_rms_norm written from its documentation (porter.parity.models); and nothing is fused unless the user asks."""
+
+import types
 
 import pytest
 import torch
 
-from porter.parity.npu_models import MODELS
+from porter.parity.models import npu_rms_norm
 from porter.python import port_python
 
 FORMS = [
@@ -23,7 +25,7 @@ def _ported(expression: str, ruleset) -> str:
 
 
 def _run(source: str, x, weight, eps):
-    scope = {"torch_npu": MODELS}
+    scope = {"torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm)}
     exec(compile(source.replace("import torch_npu\n", ""), "<ported>", "exec"), scope)
     return scope["norm"](x, weight, eps)
 

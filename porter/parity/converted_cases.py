@@ -1,0 +1,212 @@
+"""Parity cases for what porter converted into another operator: a `--fuse` rewrite (the written-out product
+against the fused call) or a CUDA-only library call (flash-attn's against torch_npu's). The original code is
+recorded on the reference device and benchmarked in high precision on the CPU; the converted call runs when
+comparing. Where an operator cannot run (no NPU, no CUDA build of the library) porter.parity.models stands in, so
+a CPU run already checks the translation of the arguments. No torch here: this writes source."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+import porter
+from porter.findings import Finding
+from porter.lossless_io import write_atomic
+from porter.python.base import code_of
+from porter.templating import render
+
+MODULE = "converted_cases"
+TEMPLATE = "parity_converted_cases.py.j2"
+HIDDEN, SEQ, HEADS, HEAD_DIM = 1024, 256, 8, 64
+
+
+@dataclass(frozen=True)
+class Operands:
+    """How a case feeds one kind of conversion. `side`: whose call names the operands (the converted call for a
+    fusion, whose original is a product; the original call for a library). `params` in positional order;
+    `tensors` become the case's inputs, every other parameter keeps its literal or, when the code computes it
+    at run time, becomes a named constant with its default."""
+
+    side: str
+    params: tuple[str, ...]
+    tensors: dict[str, object]
+    defaults: dict[str, object]
+    dtypes: tuple[str, ...]
+    tolerance: str
+    library: str | None = None  # the module the original calls, through porter.parity.models.library_for
+    zero: tuple[str, ...] = ()  # parameters that must be 0 to compare at all (a dropout draws random numbers)
+
+
+_BSND = [2, SEQ, HEADS, HEAD_DIM]
+KINDS = {
+    "npu_rms_norm": Operands(
+        "converted", ("x", "gamma", "epsilon"),
+        {"x": [4, 128, HIDDEN], "gamma": {"shape": [HIDDEN], "init": "uniform", "low": 0.5, "high": 1.5}},
+        {"epsilon": 1e-6}, ("fp32", "bf16"), "reduction"),
+    "flash_attn_func": Operands(
+        "original", ("q", "k", "v", "dropout_p", "softmax_scale", "causal"), {"q": _BSND, "k": _BSND, "v": _BSND},
+        {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
+        library="flash_attn", zero=("dropout_p",)),
+}
+
+
+@dataclass(frozen=True)
+class ConvertedCase:
+    name: str
+    source: str  # "path:line" of the conversion
+    params: str  # the tensor operands, as the functions' parameters
+    constants: tuple[str, ...]  # `causal = False  # self.causal at run time`
+    imports: tuple[str, ...]  # the module's own imports of torch names the original code uses (`rsqrt`)
+    library: str | None
+    inputs: dict
+    dtypes: list[str]
+    tolerance: str
+    original: str
+    converted: str
+
+
+def converted_cases(conversions: list[tuple[str, Finding]], sources: dict[str, str]) -> list[ConvertedCase]:
+    """One case per distinct conversion (original code, converted code) whose kind is in KINDS; `sources`
+    (path -> text) gives the imports the original code relies on."""
+    cases, seen = [], set()
+    for path, finding in conversions:
+        case = _case(path, finding, {c.name for c in cases}, sources.get(path, ""))
+        if case is not None and (case.original, case.converted) not in seen:
+            seen.add((case.original, case.converted))
+            cases.append(case)
+    return cases
+
+
+def write_module(out_dir: Path, cases: list[ConvertedCase]) -> tuple[str, ...]:
+    """Write the cases' module into the suite directory (or remove an earlier port's); the modules to list."""
+    path = out_dir / f"{MODULE}.py"
+    if not cases:
+        path.unlink(missing_ok=True)
+        return ()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, render(TEMPLATE, cases=cases, porter_version=porter.__version__, module=MODULE).encode())
+    return (MODULE,)
+
+
+def _case(path: str, finding: Finding, taken: set[str], source: str) -> ConvertedCase | None:
+    try:
+        original, converted = cst.parse_expression(finding.original), cst.parse_expression(finding.replacement)
+    except (cst.ParserSyntaxError, TypeError):
+        return None
+    converted_call = converted.value if isinstance(converted, cst.Subscript) else converted
+    name, kind = next(((n, KINDS[n]) for n in (_callee(original), _callee(converted_call)) if n in KINDS), (None, None))
+    if kind is None:
+        return None
+    call = original if kind.side == "original" else converted_call
+    bound = _bind(call, kind.params)
+    if bound is None or any(p not in bound for p in kind.tensors):
+        return None
+    substitute, constants = {}, []
+    for param, value in bound.items():
+        if param in kind.tensors:
+            substitute[_bare(value)] = param
+            continue
+        literal = _literal(value)
+        if literal is _UNKNOWN:
+            substitute[_bare(value)] = param
+            constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` at run time")
+        elif param in kind.zero and literal:
+            return None  # a random draw on each side: nothing to compare
+    if kind.library:
+        substitute[code_of(call.func)] = f"{kind.library}.{name}"
+    original_code = code_of(original.visit(_Substitute(substitute)))
+    imports = _imports_for(original_code, {*kind.params, "torch", kind.library or "torch"}, source)
+    if imports is None:
+        return None
+    line = finding.span.line if finding.span else 0
+    stem = re.sub(r"\W+", "_", f"{path.removesuffix('.py')}_{line}").strip("_")
+    return ConvertedCase(
+        name=_unique(f"{name}_{stem}", taken), source=f"{path}:{line}", params=", ".join(kind.tensors),
+        constants=tuple(constants), imports=imports, library=kind.library, inputs=dict(kind.tensors),
+        dtypes=list(kind.dtypes), tolerance=kind.tolerance, original=original_code,
+        converted=code_of(converted.visit(_Substitute(substitute))))
+
+
+def _callee(node: cst.BaseExpression) -> str | None:
+    if not isinstance(node, cst.Call):
+        return None
+    func = node.func
+    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+
+
+def _bind(call: cst.Call, params: tuple[str, ...]) -> dict[str, cst.BaseExpression] | None:
+    bound = {}
+    for index, arg in enumerate(call.args):
+        if arg.star or (arg.keyword is None and index >= len(params)):
+            return None
+        param = arg.keyword.value if arg.keyword else params[index]
+        if param not in params:
+            return None  # an option no case models: leave it to the user's own cases
+        bound[param] = arg.value
+    return bound
+
+
+_UNKNOWN = object()
+
+
+def _literal(node: cst.BaseExpression):
+    try:
+        return ast.literal_eval(code_of(node))
+    except (ValueError, SyntaxError):
+        return _UNKNOWN
+
+
+def _bare(node: cst.CSTNode) -> str:
+    """Source text without the parentheses around it: `(a if b else c)` in one call is `a if b else c` in another."""
+    if isinstance(node, cst.BaseExpression) and (node.lpar or node.rpar):
+        node = node.with_changes(lpar=(), rpar=())
+    return code_of(node)
+
+
+class _Substitute(cst.CSTTransformer):
+    """Replace each operand (by its source text, parentheses aside) with the case's parameter or constant name."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return not (isinstance(node, cst.BaseExpression) and _bare(node) in self.names)
+
+    def on_leave(self, original_node, updated_node):
+        if isinstance(original_node, cst.BaseExpression) and _bare(original_node) in self.names:
+            name = cst.parse_expression(self.names[_bare(original_node)])
+            return name.with_changes(lpar=original_node.lpar, rpar=original_node.rpar)
+        return updated_node
+
+
+def _imports_for(code: str, known: set[str], source: str) -> tuple[str, ...] | None:
+    """The import statements of `source` that bind the names `code` uses beyond `known`; None when one is not
+    bound by an import from torch (the suite never imports the ported code itself)."""
+    needed = {node.id for node in ast.walk(ast.parse(code, mode="eval")) if isinstance(node, ast.Name)} - known
+    if not needed:
+        return ()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    lines = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                module = alias.name if isinstance(node, ast.Import) else node.module or ""
+                if bound in needed and (module == "torch" or module.startswith("torch.")):
+                    lines[bound] = ast.unparse(type(node)(**{**node.__dict__, "names": [alias]}))
+    return tuple(lines[name] for name in sorted(needed)) if needed <= set(lines) else None
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name}_{number}", number + 1
+    return candidate

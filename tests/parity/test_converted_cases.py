@@ -1,0 +1,59 @@
+"""The parity cases porter adds for what it converted (PY411 flash-attn calls, PY416 --fuse rewrites), run as a
+user runs the suite: on the CPU both sides run porter's models of the operators, so the argument translation is
+checked, and a wrong translation fails."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from porter.cli import main
+from porter.parity.cli import parity
+from tests.parity.parity_helpers import REPO
+
+FIXTURES = REPO / "fixtures" / "rules"
+
+
+def _port(tmp_path, *flags):
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    shutil.copyfile(FIXTURES / "PY416" / "before.py", source / "norm.py")
+    shutil.copyfile(FIXTURES / "PY411" / "before.py", source / "attn.py")
+    result = CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q", *flags])
+    assert result.exit_code == 0, result.output
+    return out / "parity"
+
+
+def _compare(suite, report):
+    """In a fresh process, as a user runs it: the case module is imported anew."""
+    done = subprocess.run([sys.executable, "-m", "porter", "parity", "compare", str(suite), "--device", "cpu",
+                           "--json", str(report)], capture_output=True, text=True)
+    statuses = {c["case"]: c["status"] for c in json.loads(report.read_text())["cases"]}
+    return done.returncode, {name: status for name, status in statuses.items() if name.startswith(("flash", "npu_rms"))}
+
+
+def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
+    suite = _port(tmp_path, "--fuse")
+    module = (suite / "converted_cases.py").read_text()
+    assert "converted_cases" in (suite / "parity.yaml").read_text()
+    # PY416 rewrote two products; PY411's dense flash_attn_func calls without dropout are the other two
+    assert module.count("@parity_case(") == 4 and module.count("flash_attn.flash_attn_func(") == 2
+    assert "from torch import rsqrt" in module and "causal = False  # `self.causal` at run time" in module
+    assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
+    code, statuses = _compare(suite, tmp_path / "p.json")
+    assert code == 0 and len(statuses) == 8 and set(statuses.values()) == {"pass"}, statuses
+
+    wrong = module.replace('"BSND", scale=0.125)[0]', '"BSND", scale=0.25)[0]').replace("epsilon=1e-6)[0]", "epsilon=0.25)[0]")
+    assert wrong != module
+    (suite / "converted_cases.py").write_text(wrong)
+    code, statuses = _compare(suite, tmp_path / "p.json")
+    failed = sorted(name for name, status in statuses.items() if status == "fail")
+    assert code == 1 and failed == ["flash_attn_func_attn_14_bf16", "flash_attn_func_attn_14_fp16",
+                                    "npu_rms_norm_norm_11_bf16", "npu_rms_norm_norm_11_fp32"], statuses
+
+
+def test_without_fuse_only_the_library_conversions_get_cases(tmp_path):
+    module = (_port(tmp_path) / "converted_cases.py").read_text()
+    assert module.count("@parity_case(") == 2 and "npu_rms_norm" not in module

@@ -1,0 +1,55 @@
+"""The operator models generated cases run where the real operator cannot: each against torch's own functions."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from porter.parity import models
+
+
+def _rand(*shape):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("kv_heads", [4, 2])
+def test_flash_attn_and_npu_fusion_attention_models_match_sdpa(causal, kv_heads):
+    q, k, v = _rand(2, 6, 4, 8), _rand(2, 6, kv_heads, 8), _rand(2, 6, kv_heads, 8)  # [batch, seq, heads, dim]
+    groups = 4 // kv_heads
+    expected = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2).repeat_interleave(groups, 1),
+                                              v.transpose(1, 2).repeat_interleave(groups, 1), is_causal=causal,
+                                              scale=0.3).transpose(1, 2)
+    torch.testing.assert_close(models.flash_attn_func(q, k, v, softmax_scale=0.3, causal=causal), expected)
+    mask = torch.ones(2048, 2048, dtype=torch.bool).triu(1) if causal else None
+    npu = models.npu_fusion_attention(q, k, v, 4, "BSND", scale=0.3, atten_mask=mask, sparse_mode=3 if causal else 0)
+    torch.testing.assert_close(npu[0], expected)
+
+
+def test_causal_alignment_differs_when_queries_are_fewer_than_keys():
+    """flash-attn aligns causal masks to the bottom right (sparse_mode 3), SDPA to the top left (sparse_mode 2)."""
+    q, k, v = _rand(1, 3, 2, 8), _rand(1, 5, 2, 8), _rand(1, 5, 2, 8)
+    mask = torch.ones(2048, 2048, dtype=torch.bool).triu(1)
+    flash = models.flash_attn_func(q, k, v, causal=True)
+    bottom_right = models.npu_fusion_attention(q, k, v, 2, "BSND", scale=8 ** -0.5, atten_mask=mask, sparse_mode=3)[0]
+    top_left = models.npu_fusion_attention(q, k, v, 2, "BSND", scale=8 ** -0.5, atten_mask=mask, sparse_mode=2)[0]
+    torch.testing.assert_close(flash, bottom_right)
+    assert not torch.allclose(flash, top_left)
+
+
+def test_rms_norm_model_matches_torch():
+    x, weight = _rand(3, 16), _rand(16)
+    y, _ = models.npu_rms_norm(x, weight, epsilon=1e-5)
+    torch.testing.assert_close(y, F.rms_norm(x, (16,), weight, eps=1e-5))
+
+
+def test_what_a_model_does_not_model_it_refuses():
+    q = _rand(1, 2, 1, 4)
+    with pytest.raises(NotImplementedError):
+        models.flash_attn_func(q, q, q, dropout_p=0.1)
+    with pytest.raises(NotImplementedError):
+        models.npu_fusion_attention(q, q, q, 1, "TND")
+
+
+def test_the_real_library_is_taken_on_its_own_device_only():
+    assert models.library_for(torch.zeros(1), "torch_npu").npu_rms_norm is models.npu_rms_norm
+    assert models.library_for(torch.zeros(1), "flash_attn").flash_attn_func is models.flash_attn_func
