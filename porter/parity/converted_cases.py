@@ -51,6 +51,14 @@ KINDS = {
         "original", ("q", "k", "v", "dropout_p", "softmax_scale", "causal"), {"q": _BSND, "k": _BSND, "v": _BSND},
         {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
         library="flash_attn", zero=("dropout_p",)),
+    "flash_attn_qkvpacked_func": Operands(
+        "original", ("qkv", "dropout_p", "softmax_scale", "causal"), {"qkv": [2, SEQ, 3, HEADS, HEAD_DIM]},
+        {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
+        library="flash_attn", zero=("dropout_p",)),
+    "flash_attn_kvpacked_func": Operands(
+        "original", ("q", "kv", "dropout_p", "softmax_scale", "causal"), {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
+        {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
+        library="flash_attn", zero=("dropout_p",)),
 }
 
 

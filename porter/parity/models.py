@@ -70,9 +70,20 @@ def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, wi
     return torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1).nan_to_num(0.0), v).to(q.dtype)
 
 
+def flash_attn_qkvpacked_func(qkv, dropout_p=0.0, softmax_scale=None, causal=False, **options):
+    """qkv: [batch, seq, 3, heads, dim]."""
+    return flash_attn_func(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], dropout_p, softmax_scale, causal, **options)
+
+
+def flash_attn_kvpacked_func(q, kv, dropout_p=0.0, softmax_scale=None, causal=False, **options):
+    """kv: [batch, seq, 2, heads, dim]."""
+    return flash_attn_func(q, kv[:, :, 0], kv[:, :, 1], dropout_p, softmax_scale, causal, **options)
+
+
 _MODELS = {
     "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention),
-    "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func),
+    "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func, flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
+                                        flash_attn_kvpacked_func=flash_attn_kvpacked_func),
 }
 _DEVICE_OF = {"torch_npu": "npu", "flash_attn": "cuda"}
 

@@ -38,12 +38,13 @@ def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
     suite = _port(tmp_path, "--fuse")
     module = (suite / "converted_cases.py").read_text()
     assert "converted_cases" in (suite / "parity.yaml").read_text()
-    # PY416 rewrote two products; PY411's dense flash_attn_func calls without dropout are the other two
-    assert module.count("@parity_case(") == 4 and module.count("flash_attn.flash_attn_func(") == 2
+    # PY416 rewrote two products; PY411's dense, qkv- and kv-packed calls without a dropout are the other four
+    assert module.count("@parity_case(") == 6 and module.count("flash_attn.flash_attn_func(") == 2
+    assert "flash_attn.flash_attn_qkvpacked_func(" in module and "flash_attn.flash_attn_kvpacked_func(" in module
     assert "from torch import rsqrt" in module and "causal = False  # `self.causal` at run time" in module
     assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
     code, statuses = _compare(suite, tmp_path / "p.json")
-    assert code == 0 and len(statuses) == 8 and set(statuses.values()) == {"pass"}, statuses
+    assert code == 0 and len(statuses) == 12 and set(statuses.values()) == {"pass"}, statuses
 
     wrong = module.replace('"BSND", scale=0.125)[0]', '"BSND", scale=0.25)[0]').replace("epsilon=1e-6)[0]", "epsilon=0.25)[0]")
     assert wrong != module
@@ -56,4 +57,4 @@ def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
 
 def test_without_fuse_only_the_library_conversions_get_cases(tmp_path):
     module = (_port(tmp_path) / "converted_cases.py").read_text()
-    assert module.count("@parity_case(") == 2 and "npu_rms_norm" not in module
+    assert module.count("@parity_case(") == 4 and "npu_rms_norm" not in module

@@ -53,3 +53,10 @@ def test_what_a_model_does_not_model_it_refuses():
 def test_the_real_library_is_taken_on_its_own_device_only():
     assert models.library_for(torch.zeros(1), "torch_npu").npu_rms_norm is models.npu_rms_norm
     assert models.library_for(torch.zeros(1), "flash_attn").flash_attn_func is models.flash_attn_func
+
+
+def test_the_packed_models_unpack_as_documented():
+    q, k, v = _rand(2, 5, 4, 8), _rand(2, 5, 4, 8), _rand(2, 5, 4, 8)
+    expected = models.flash_attn_func(q, k, v, causal=True)
+    torch.testing.assert_close(models.flash_attn_qkvpacked_func(torch.stack([q, k, v], dim=2), causal=True), expected)
+    torch.testing.assert_close(models.flash_attn_kvpacked_func(q, torch.stack([k, v], dim=2), causal=True), expected)
