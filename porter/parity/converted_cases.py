@@ -56,7 +56,8 @@ KINDS = {
         {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
         library="flash_attn", zero=("dropout_p",)),
     "flash_attn_kvpacked_func": Operands(
-        "original", ("q", "kv", "dropout_p", "softmax_scale", "causal"), {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
+        "original", ("q", "kv", "dropout_p", "softmax_scale", "causal"),
+        {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
         {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
         library="flash_attn", zero=("dropout_p",)),
 }

@@ -82,7 +82,8 @@ def flash_attn_kvpacked_func(q, kv, dropout_p=0.0, softmax_scale=None, causal=Fa
 
 _MODELS = {
     "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention),
-    "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func, flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
+    "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func,
+                                        flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
                                         flash_attn_kvpacked_func=flash_attn_kvpacked_func),
 }
 _DEVICE_OF = {"torch_npu": "npu", "flash_attn": "cuda"}

@@ -49,7 +49,8 @@ class FusionVisitor(RuleVisitor):
         """The operands of a chain of `*`, parenthesised inner products included: the fused operator changes the
         order of rounding anyway, which the parity case measures."""
         self.inner.add(id(node))
-        return [part for side in (node.left, node.right) for part in (self._factors(side) if _is_product(side) else [side])]
+        return [part for side in (node.left, node.right)
+                for part in (self._factors(side) if _is_product(side) else [side])]
 
     def _rewrite(self, node: cst.BinaryOperation, entry, result) -> None:
         def rewrite(updated: cst.BinaryOperation) -> cst.BaseExpression:

@@ -46,7 +46,8 @@ def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
     code, statuses = _compare(suite, tmp_path / "p.json")
     assert code == 0 and len(statuses) == 12 and set(statuses.values()) == {"pass"}, statuses
 
-    wrong = module.replace('"BSND", scale=0.125)[0]', '"BSND", scale=0.25)[0]').replace("epsilon=1e-6)[0]", "epsilon=0.25)[0]")
+    wrong = module.replace('"BSND", scale=0.125)[0]', '"BSND", scale=0.25)[0]')
+    wrong = wrong.replace("epsilon=1e-6)[0]", "epsilon=0.25)[0]")
     assert wrong != module
     (suite / "converted_cases.py").write_text(wrong)
     code, statuses = _compare(suite, tmp_path / "p.json")

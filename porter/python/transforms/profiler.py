@@ -39,8 +39,8 @@ def profile(args: CallArgs) -> Rewrite | Refuse:
         return Refuse("review", "`use_cuda` is deprecated: list the activities instead "
                                 "(torch_npu.profiler.ProfilerActivity.NPU)")
     if args.given("experimental_config"):
-        return Refuse("review", "torch_npu.profiler.profile takes its own experimental_config "
-                                "(torch_npu.profiler._ExperimentalConfig: profiler level, AI Core metrics): set it by hand")
+        return Refuse("review", "torch_npu.profiler.profile takes its own experimental_config (torch_npu.profiler."
+                                "_ExperimentalConfig: profiler level, AI Core metrics): set it by hand")
     pairs = []
     for name, rebuild in (("activities", _activities), ("schedule", _schedule), ("on_trace_ready", _trace_handler)):
         if args.given(name):
@@ -49,20 +49,22 @@ def profile(args: CallArgs) -> Rewrite | Refuse:
                 return code
             pairs.append((name, code))
     pairs += [(name, args.code(name)) for name in KEPT]
-    custom_handler = args.given("on_trace_ready") and not _calls(args, args.values["on_trace_ready"], "tensorboard_trace_handler")
+    handler = args.values.get("on_trace_ready")
+    custom_handler = handler is not None and not _calls(args, handler, "tensorboard_trace_handler")
     note = RESULTS_NOTE + ("; the on_trace_ready handler now receives torch_npu's profiler" if custom_handler else "")
     return Rewrite(f"{NPU}.profile({keywords(pairs)})", ("torch_npu.profiler",), note=note, review=True)
 
 
 def _activities(args: CallArgs, node: cst.BaseExpression) -> str | Refuse:
     if not isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-        return Refuse("review", f"activities=`{code_of(node)}` is made elsewhere: list torch_npu.profiler.ProfilerActivity "
-                                "members here")
+        return Refuse("review", f"activities=`{code_of(node)}` is made elsewhere: list "
+                                "torch_npu.profiler.ProfilerActivity members here")
     members = []
     for element in node.elements:
         npu = next((ACTIVITIES[name] for name in args.resolve(element.value) if name in ACTIVITIES), None)
         if npu is None or isinstance(element, cst.StarredElement):
-            return Refuse("review", f"activity `{code_of(element.value)}` has no torch_npu.profiler.ProfilerActivity twin")
+            return Refuse("review", f"activity `{code_of(element.value)}` has no "
+                                    "torch_npu.profiler.ProfilerActivity twin")
         members.append(npu)
     open_, close = {cst.List: "[]", cst.Tuple: "()", cst.Set: "{}"}[type(node)]
     trailing = "," if isinstance(node, cst.Tuple) and len(members) == 1 else ""
@@ -72,7 +74,8 @@ def _activities(args: CallArgs, node: cst.BaseExpression) -> str | Refuse:
 def _schedule(args: CallArgs, node: cst.BaseExpression) -> str | Refuse:
     if not _calls(args, node, "schedule"):
         return Refuse("review", f"schedule=`{code_of(node)}` is made elsewhere: torch_npu's profiler needs a "
-                                "torch_npu.profiler.schedule (torch's answers torch's ProfilerAction, which it does not know)")
+                                "torch_npu.profiler.schedule (torch's answers torch's ProfilerAction, which it does "
+                                "not know)")
     return f"{NPU}.schedule({_argument_code(node)})"
 
 
@@ -102,7 +105,8 @@ def _argument_code(call: cst.Call) -> str:
 def elsewhere(args: CallArgs) -> Refuse:
     """A torch profiler object made outside a `torch.profiler.profile(...)` call porter converts."""
     return Refuse("review", "a torch.profiler object made outside the profile call that uses it: switch it to its "
-                            "torch_npu.profiler twin together with that call (torch_npu's profiler accepts only its own)")
+                            "torch_npu.profiler twin together with that call (torch_npu's profiler accepts only its "
+                            "own)")
 
 
 profile.rebuilds_arguments = True  # porter.python.calls leaves the references inside a rebuilt call to it
