@@ -8,7 +8,8 @@ Reports, for the whole corpus: a single-process `libcst.parse_module` of every P
 speed targets are ratios of), `torch.utils.hipify` over the same tree, porter cold (fresh cache), warm (nothing
 changed), warm with one file changed, porter with 1 worker and with every core (no cache), the share of the
 parity-suite generation, and msFmkTransplt on one package of the corpus when given. Wall seconds, files/s,
-lines/s and the peak RSS of the largest process. Needs network access to PyPI the first time (to fill --corpus).
+lines/s, CPU seconds (user + system, every process) and the peak RSS of the largest process. Needs network
+access to PyPI the first time (to fill --corpus).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ PACKAGES = ("megatron-core==0.16.1", "deepspeed==0.19.8", "accelerate==1.15.0", 
 
 PEAK_RSS = """import resource, subprocess, sys
 code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
-print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"""  # KiB, largest process waited for
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(code, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)"""  # KiB, largest process waited for; CPU s, all
 
 LIBCST_PARSE = """import pathlib, sys, libcst
 for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
@@ -66,15 +68,15 @@ def fetch_corpus(corpus: Path, packages: tuple[str, ...]) -> Path:
     return source
 
 
-def measure(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of the largest process of `command`."""
+def measure(command: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds of every process and peak RSS (MiB) of the largest process of `command`."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - start
-    code, rss = done.stdout.split()
+    code, rss, cpu = done.stdout.split()
     if code != "0":
         raise SystemExit(f"{' '.join(command)} exited {code}")
-    return elapsed, int(rss) // 1024
+    return elapsed, float(cpu), int(rss) // 1024
 
 
 def python_stats(tree: Path) -> tuple[int, int]:
@@ -107,15 +109,16 @@ def main() -> None:
     args = parser.parse_args()
     tree = fetch_corpus(args.corpus, tuple(args.packages))
     files, lines = python_stats(tree)
-    rows: list[tuple[str, float, int, int, int]] = []
+    rows: list[tuple[str, float, float, int, int, int]] = []
     header = (f"Corpus: {', '.join(args.packages)} ({files:,} Python files, {lines:,} lines).\n"
               f"Machine: {machine()}.\n")
     print(header, flush=True)
 
     def row(label: str, command: list[str], counts: tuple[int, int] = (files, lines)) -> float:
-        elapsed, rss = measure(command)
-        rows.append((label, elapsed, rss, *counts))
-        print(f"{label}: {elapsed:.1f} s, {rss} MiB", flush=True)
+        elapsed, cpu, rss = measure(command)
+        rows.append((label, elapsed, cpu, rss, *counts))
+        print(f"{label}: {elapsed:.1f} s, {cpu:.1f} CPU s, {rss} MiB, load average {os.getloadavg()[0]:.2f}",
+              flush=True)
         return elapsed
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -147,11 +150,12 @@ def main() -> None:
             mine = row(f"porter port on {label}, cold", porter(package, work / "sub", "--no-cache"),
                        (sub_files, sub_lines))
             print(f"msFmkTransplt / porter: {msft / mine:.1f}x")
-    table = ["| run | wall s | files/s | lines/s | peak RSS MiB | × libcst parse |", "|---|---|---|---|---|---|"]
-    for label, elapsed, rss, row_files, row_lines in rows:
+    table = ["| run | wall s | CPU s | files/s | lines/s | peak RSS MiB | × libcst parse |",
+             "|---|---|---|---|---|---|---|"]
+    for label, elapsed, cpu, rss, row_files, row_lines in rows:
         ratio = f"{elapsed / baseline:.2f}" if row_files == files else "–"
-        table.append(f"| {label} | {elapsed:.1f} | {row_files / elapsed:,.0f} | {row_lines / elapsed:,.0f} | {rss} | "
-                     f"{ratio} |")
+        table.append(f"| {label} | {elapsed:.1f} | {cpu:.1f} | {row_files / elapsed:,.0f} | "
+                     f"{row_lines / elapsed:,.0f} | {rss} | {ratio} |")
     summary = (f"\nParity-suite generation: {(cold - no_parity) / cold:.0%} of a cold port "
                f"({cold - no_parity:.1f} s).\n")
     text = f"# porter on a PyPI corpus, {datetime.date.today()}\n\n{header}\n" + "\n".join(table) + "\n" + summary
