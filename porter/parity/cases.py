@@ -17,7 +17,7 @@ from porter.parity.standards import STANDARDS, known_thresholds
 
 FLOAT_DTYPES = ("fp32", "fp16", "bf16", "fp64")
 INT_DTYPES = ("int64", "int32", "int8", "uint8", "bool")
-INITS = ("normal", "uniform", "randint", "distinct")
+INITS = ("normal", "uniform", "randint", "distinct", "cumulative")
 NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 

@@ -39,9 +39,13 @@ class Operands:
     tolerance: str
     library: str | None = None  # the module the original calls, through porter.parity.models.library_for
     zero: tuple[str, ...] = ()  # parameters that must be 0 to compare at all (a dropout draws random numbers)
+    bounds: tuple[str, ...] = ()  # limits the case's own inputs must keep: always their defaults
 
 
 _BSND = [2, SEQ, HEADS, HEAD_DIM]
+TOKENS = 2 * SEQ  # of the packed (TND) sequences
+_TND = [TOKENS, HEADS, HEAD_DIM]
+_CU_SEQLENS = {"shape": [5], "dtype": "int32", "init": "cumulative", "high": TOKENS}  # 4 sequences
 KINDS = {
     "npu_rms_norm": Operands(
         "converted", ("x", "gamma", "epsilon"),
@@ -60,6 +64,12 @@ KINDS = {
         {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
         {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
         library="flash_attn", zero=("dropout_p",)),
+    "flash_attn_varlen_func": Operands(
+        "original", ("q", "k", "v", "cu_seqlens_q", "cu_seqlens_k", "max_seqlen_q", "max_seqlen_k", "dropout_p",
+                     "softmax_scale", "causal"),
+        {"q": _TND, "k": _TND, "v": _TND, "cu_seqlens_q": _CU_SEQLENS, "cu_seqlens_k": _CU_SEQLENS},
+        {"max_seqlen_q": TOKENS, "max_seqlen_k": TOKENS, "dropout_p": 0.0, "softmax_scale": None, "causal": False},
+        ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), bounds=("max_seqlen_q", "max_seqlen_k")),
 }
 
 
@@ -120,7 +130,10 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
             substitute[_bare(value)] = param
             continue
         literal = _literal(value)
-        if literal is _UNKNOWN:
+        if param in kind.bounds:
+            substitute[_bare(value)] = param
+            constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` in the code; this case's bound")
+        elif literal is _UNKNOWN:
             substitute[_bare(value)] = param
             constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` at run time")
         elif param in kind.zero and literal:

@@ -17,6 +17,8 @@ def seed_for(case: Case, key: str) -> int:
 
 def random_tensor(spec: InputSpec, dtype: torch.dtype, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
+    if spec.init == "cumulative":
+        return cumulative(spec, dtype, gen)
     if not dtype.is_floating_point:
         if dtype == torch.bool:
             return torch.randint(0, 2, spec.shape, generator=gen).bool()
@@ -45,6 +47,17 @@ def distinct(shape: list[int], dtype: torch.dtype, gen: torch.Generator) -> torc
         raise ValueError(f"init 'distinct': {width} distinct {dtype} values above 1.0 do not exist; use a shorter last dim")
     bits = one + torch.argsort(torch.rand(*shape[:-1], width, generator=gen), dim=-1)
     return bits.to(BIT_VIEWS[dtype]).view(dtype).reshape(shape)
+
+
+def cumulative(spec: InputSpec, dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
+    """[0, l0, l0+l1, ..., high]: the boundaries of shape[0] - 1 sequences of at least one token each that
+    together fill `high` tokens (flash-attn's cu_seqlens)."""
+    if len(spec.shape) != 1 or spec.shape[0] < 2 or int(spec.high) < spec.shape[0] - 1:
+        raise ValueError(f"init 'cumulative': shape [n + 1] with n >= 1 sequences and high >= n tokens, "
+                         f"got shape {spec.shape} and high {spec.high}")
+    total, count = int(spec.high), spec.shape[0] - 1
+    cuts = (torch.randperm(total - 1, generator=gen)[:count - 1] + 1).sort().values
+    return torch.cat([torch.zeros(1, dtype=torch.long), cuts, torch.full((1,), total)]).to(dtype)
 
 
 def make_inputs(case: Case) -> dict[str, torch.Tensor]:

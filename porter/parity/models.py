@@ -23,12 +23,20 @@ def npu_rms_norm(x: torch.Tensor, gamma: torch.Tensor, epsilon: float = 1e-6):
 
 
 def npu_fusion_attention(query, key, value, head_num, input_layout, *, pse=None, atten_mask=None, scale=1.0,
-                         keep_prob=1.0, sparse_mode=0, **rest):
+                         keep_prob=1.0, sparse_mode=0, actual_seq_qlen=None, actual_seq_kvlen=None, **rest):
     """softmax(scale * q @ k^T, masked where atten_mask is True) @ v per head; K/V heads may be fewer (grouped);
-    sparse_mode 2 is the top-left causal mask, 3 the bottom-right one. Returns the operator's tuple, item 0 the
-    attention output. Modelled: layout BSND or BNSD, no pse, no dropout."""
-    if rest or pse is not None or keep_prob != 1.0 or input_layout not in ("BSND", "BNSD"):
-        raise NotImplementedError("modelled: BSND/BNSD, no pse, keep_prob=1, no other options")
+    sparse_mode 2 is the top-left causal mask, 3 the bottom-right one. TND packs sequences of varying length
+    along T, their ends given as running sums (actual_seq_qlen [2, 4] for two sequences of 2), each attended to
+    on its own. Returns the operator's tuple, item 0 the attention output. Modelled: layout BSND, BNSD or TND,
+    no pse, no dropout."""
+    if rest or pse is not None or keep_prob != 1.0 or input_layout not in ("BSND", "BNSD", "TND"):
+        raise NotImplementedError("modelled: BSND/BNSD/TND, no pse, keep_prob=1, no other options")
+    if (input_layout == "TND") != (actual_seq_qlen is not None and actual_seq_kvlen is not None):
+        raise ValueError("actual_seq_qlen and actual_seq_kvlen go with the TND layout, and only with it")
+    if input_layout == "TND":
+        return _per_sequence(query, key, value, actual_seq_qlen, actual_seq_kvlen, lambda q, k, v: npu_fusion_attention(
+            q, k, v, head_num, "BSND", atten_mask=atten_mask, scale=scale, sparse_mode=sparse_mode)[0]), \
+            None, None, None, 0, 0, 0
     if input_layout == "BSND":
         query, key, value = (t.transpose(1, 2) for t in (query, key, value))
     if query.shape[1] != head_num:
@@ -70,6 +78,29 @@ def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, wi
     return torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1).nan_to_num(0.0), v).to(q.dtype)
 
 
+def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p=0.0,
+                           softmax_scale=None, causal=False, **options):
+    """Sequences packed along the first dimension of [tokens, heads, dim], sequence i being tokens
+    cu_seqlens[i]:cu_seqlens[i + 1]; each attended to on its own as by flash_attn_func (causal bottom-right
+    aligned per sequence). max_seqlen_q/k bound the lengths."""
+    lengths_q, lengths_k = (cu.diff() for cu in (cu_seqlens_q, cu_seqlens_k))
+    if int(lengths_q.max()) > max_seqlen_q or int(lengths_k.max()) > max_seqlen_k:
+        raise ValueError("a sequence is longer than max_seqlen_q/max_seqlen_k")
+    return _per_sequence(q, k, v, cu_seqlens_q[1:].tolist(), cu_seqlens_k[1:].tolist(),
+                         lambda *qkv: flash_attn_func(*qkv, dropout_p, softmax_scale, causal, **options))
+
+
+def _per_sequence(q, k, v, ends_q: list[int], ends_k: list[int], attend):
+    """`attend` on each packed sequence, as a batch of one ([1, seq, heads, dim]); ends: running sums of the
+    lengths. The outputs packed again."""
+    if len(ends_q) != len(ends_k) or ends_q[-1] != q.shape[0] or ends_k[-1] != k.shape[0]:
+        raise ValueError(f"sequence ends {ends_q} / {ends_k} do not fill {q.shape[0]} / {k.shape[0]} tokens")
+    outs = []
+    for (q0, q1), (k0, k1) in zip(zip([0, *ends_q], ends_q), zip([0, *ends_k], ends_k)):
+        outs.append(attend(q[None, q0:q1], k[None, k0:k1], v[None, k0:k1])[0])
+    return torch.cat(outs)
+
+
 def flash_attn_qkvpacked_func(qkv, dropout_p=0.0, softmax_scale=None, causal=False, **options):
     """qkv: [batch, seq, 3, heads, dim]."""
     return flash_attn_func(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], dropout_p, softmax_scale, causal, **options)
@@ -84,7 +115,8 @@ _MODELS = {
     "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention),
     "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func,
                                         flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
-                                        flash_attn_kvpacked_func=flash_attn_kvpacked_func),
+                                        flash_attn_kvpacked_func=flash_attn_kvpacked_func,
+                                        flash_attn_varlen_func=flash_attn_varlen_func),
 }
 _DEVICE_OF = {"torch_npu": "npu", "flash_attn": "cuda"}
 

@@ -38,24 +38,27 @@ def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
     suite = _port(tmp_path, "--fuse")
     module = (suite / "converted_cases.py").read_text()
     assert "converted_cases" in (suite / "parity.yaml").read_text()
-    # PY416 rewrote two products; PY411's dense, qkv- and kv-packed calls without a dropout are the other four
-    assert module.count("@parity_case(") == 6 and module.count("flash_attn.flash_attn_func(") == 2
+    # PY416 rewrote two products; PY411's dense, qkv-, kv-packed and varlen calls without a dropout are the other five
+    assert module.count("@parity_case(") == 7 and module.count("flash_attn.flash_attn_func(") == 2
     assert "flash_attn.flash_attn_qkvpacked_func(" in module and "flash_attn.flash_attn_kvpacked_func(" in module
+    assert "flash_attn.flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q" in module
     assert "from torch import rsqrt" in module and "causal = False  # `self.causal` at run time" in module
     assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
     code, statuses = _compare(suite, tmp_path / "p.json")
-    assert code == 0 and len(statuses) == 12 and set(statuses.values()) == {"pass"}, statuses
+    assert code == 0 and len(statuses) == 14 and set(statuses.values()) == {"pass"}, statuses
 
     wrong = module.replace('"BSND", scale=0.125)[0]', '"BSND", scale=0.25)[0]')
     wrong = wrong.replace("epsilon=1e-6)[0]", "epsilon=0.25)[0]")
+    wrong = wrong.replace("actual_seq_qlen=cu_seqlens_q[1:]", "actual_seq_qlen=cu_seqlens_k[1:]")  # other boundaries
     assert wrong != module
     (suite / "converted_cases.py").write_text(wrong)
     code, statuses = _compare(suite, tmp_path / "p.json")
     failed = sorted(name for name, status in statuses.items() if status == "fail")
     assert code == 1 and failed == ["flash_attn_func_attn_14_bf16", "flash_attn_func_attn_14_fp16",
+                                    "flash_attn_varlen_func_attn_18_bf16", "flash_attn_varlen_func_attn_18_fp16",
                                     "npu_rms_norm_norm_11_bf16", "npu_rms_norm_norm_11_fp32"], statuses
 
 
 def test_without_fuse_only_the_library_conversions_get_cases(tmp_path):
     module = (_port(tmp_path) / "converted_cases.py").read_text()
-    assert module.count("@parity_case(") == 4 and "npu_rms_norm" not in module
+    assert module.count("@parity_case(") == 5 and "npu_rms_norm" not in module

@@ -47,7 +47,9 @@ def test_what_a_model_does_not_model_it_refuses():
     with pytest.raises(NotImplementedError):
         models.flash_attn_func(q, q, q, dropout_p=0.1)
     with pytest.raises(NotImplementedError):
-        models.npu_fusion_attention(q, q, q, 1, "TND")
+        models.npu_fusion_attention(q, q, q, 1, "BSH")
+    with pytest.raises(ValueError):
+        models.npu_fusion_attention(q[0], q[0], q[0], 1, "TND")  # TND without the sequence ends
 
 
 def test_the_real_library_is_taken_on_its_own_device_only():
@@ -60,3 +62,29 @@ def test_the_packed_models_unpack_as_documented():
     expected = models.flash_attn_func(q, k, v, causal=True)
     torch.testing.assert_close(models.flash_attn_qkvpacked_func(torch.stack([q, k, v], dim=2), causal=True), expected)
     torch.testing.assert_close(models.flash_attn_kvpacked_func(q, torch.stack([k, v], dim=2), causal=True), expected)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_varlen_models_attend_within_each_sequence_as_sdpa_does(causal):
+    """Three sequences with more keys than queries each: flash-attn's varlen call and the TND operator both
+    attend within a sequence, causal masks aligned to its bottom right (SDPA's explicit mask here)."""
+    cu_q, cu_k = torch.tensor([0, 2, 5, 9]), torch.tensor([0, 3, 8, 12])
+    q, k, v = _rand(9, 2, 8), _rand(12, 2, 8), _rand(12, 2, 8)
+    expected = []
+    for (q0, q1), (k0, k1) in zip(zip(cu_q, cu_q[1:]), zip(cu_k, cu_k[1:])):
+        sq, sk = int(q1 - q0), int(k1 - k0)
+        keep = torch.ones(sq, sk, dtype=torch.bool).tril(sk - sq) if causal else None
+        bhsd = [t[a:b].transpose(0, 1)[None] for t, a, b in ((q, q0, q1), (k, k0, k1), (v, k0, k1))]
+        expected.append(F.scaled_dot_product_attention(*bhsd, attn_mask=keep, scale=0.3)[0].transpose(0, 1))
+    expected = torch.cat(expected)
+    flash = models.flash_attn_varlen_func(q, k, v, cu_q, cu_k, 4, 5, softmax_scale=0.3, causal=causal)
+    torch.testing.assert_close(flash, expected)
+    mask = torch.ones(2048, 2048, dtype=torch.bool).triu(1) if causal else None
+    npu = models.npu_fusion_attention(q, k, v, 2, "TND", scale=0.3, atten_mask=mask, sparse_mode=3 if causal else 0,
+                                      actual_seq_qlen=cu_q[1:].tolist(), actual_seq_kvlen=cu_k[1:].tolist())[0]
+    torch.testing.assert_close(npu, expected)
+    with pytest.raises(ValueError):  # ends that do not fill the tokens
+        models.npu_fusion_attention(q, k, v, 2, "TND", scale=0.3, actual_seq_qlen=cu_q[:-1].tolist(),
+                                    actual_seq_kvlen=cu_k[:-1].tolist())
+    with pytest.raises(ValueError):
+        models.flash_attn_varlen_func(q, k, v, cu_q, cu_k, 3, 5)  # a sequence of 4 queries over max_seqlen_q

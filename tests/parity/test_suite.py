@@ -271,3 +271,19 @@ def test_a_dropped_case_is_reported_at_the_use_it_came_from(tmp_path, ruleset):
     assert [(f.span.line, f.status.value) for f in findings] == [(4, "review"), (9, "review")]
     assert [d["source"] for d in dropped] == ["m.py:4", "m.py:9"]
     assert all(d["name"] in f.message and "RuntimeError" in f.message for d, f in zip(dropped, findings))
+
+
+@pytest.mark.parametrize("sequences, tokens", [(1, 7), (4, 512), (3, 3)])
+def test_cumulative_inputs_are_sequence_boundaries_that_fill_the_tokens(sequences, tokens):
+    import torch
+
+    from porter.parity.cases import InputSpec
+    from porter.parity.inputs import random_tensor
+
+    spec = InputSpec(shape=[sequences + 1], dtype="int32", init="cumulative", high=tokens)
+    bounds = random_tensor(spec, torch.int32, seed=5)
+    assert bounds.dtype == torch.int32 and bounds[0] == 0 and bounds[-1] == tokens
+    assert bool((bounds.diff() >= 1).all())
+    assert torch.equal(bounds, random_tensor(spec, torch.int32, seed=5))
+    with pytest.raises(ValueError, match="cumulative"):
+        random_tensor(InputSpec(shape=[sequences + 1], init="cumulative", high=sequences - 1), torch.int32, seed=5)
