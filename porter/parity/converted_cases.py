@@ -22,30 +22,58 @@ from porter.templating import render
 MODULE = "converted_cases"
 TEMPLATE = "parity_converted_cases.py.j2"
 HIDDEN, SEQ, HEADS, HEAD_DIM = 1024, 256, 8, 64
+STEPS = 3  # optimizer steps a case takes
 
 
 @dataclass(frozen=True)
 class Operands:
     """How a case feeds one kind of conversion. `side`: whose call names the operands (the converted call for a
     fusion, whose original is a product; the original call for a library). `params` in positional order;
-    `tensors` become the case's inputs, every other parameter keeps its literal or, when the code computes it
-    at run time, becomes a named constant with its default."""
+    `operands` are named as themselves in the case (its tensor inputs, an optimizer's parameters), every other
+    parameter keeps its literal or, when the code computes it at run time, becomes a named constant with its
+    default. `inputs`: the case's tensors; `use`: the case's expression around the call."""
 
     side: str
     params: tuple[str, ...]
-    tensors: dict[str, object]
+    inputs: dict[str, object]
     defaults: dict[str, object]
     dtypes: tuple[str, ...]
     tolerance: str
+    operands: tuple[str, ...] | None = None  # default: the inputs
     library: str | None = None  # the module the original calls, through porter.parity.models.library_for
     zero: tuple[str, ...] = ()  # parameters that must be 0 to compare at all (a dropout draws random numbers)
     bounds: tuple[str, ...] = ()  # limits the case's own inputs must keep: always their defaults
+    use: str = "{call}"
+    shaped_by: str | None = None  # its value (an int or a tuple) is the trailing shape of every input
+    backward: bool = True
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        return tuple(self.inputs) if self.operands is None else self.operands
 
 
 _BSND = [2, SEQ, HEADS, HEAD_DIM]
 TOKENS = 2 * SEQ  # of the packed (TND) sequences
 _TND = [TOKENS, HEADS, HEAD_DIM]
 _CU_SEQLENS = {"shape": [5], "dtype": "int32", "init": "cumulative", "high": TOKENS}  # 4 sequences
+_FLASH = {"dropout_p": 0.0, "softmax_scale": None, "causal": False}
+_APEX_NORM = ("normalized_shape", "eps", "elementwise_affine", "memory_efficient")
+# Activations small enough that the norm's eps moves the result: a translation that changes eps shows.
+_NORMED = {"x": {"shape": [4, 64], "std": 0.01}}
+# Small weights and gradients of one sign: the steps add up instead of cancelling, and the distance moved stays
+# well above the rounding of the weights (the case returns that distance), while a weight decay still moves it by
+# 0.05-0.2% (weight_decay 0.1).
+_STEPPED = {"weight": {"shape": [64, 64], "init": "uniform", "low": 0.005, "high": 0.02, "requires_grad": False},
+            "grad": {"shape": [STEPS, 64, 64], "init": "uniform", "low": 0.5, "high": 1.5, "requires_grad": False}}
+_APEX_ADAM = ("params", "lr", "bias_correction", "betas", "eps", "adam_w_mode", "weight_decay", "amsgrad",
+              "set_grad_none", "capturable", "master_weights")
+_APEX_SGD = ("params", "lr", "momentum", "dampening", "weight_decay", "nesterov", "wd_after_momentum",
+             "materialize_master_grads", "set_grad_none")
+_OPTIMIZER = dict(inputs=_STEPPED, dtypes=("fp32",), tolerance="elementwise", operands=("params",),
+                  library="apex.optimizers", use="optimizer_steps(lambda params: {call}, weight, grad)",
+                  backward=False)
+_NORM = dict(inputs=_NORMED, defaults={"normalized_shape": HIDDEN}, dtypes=("fp32", "bf16"), tolerance="reduction",
+             operands=(), library="apex.normalization", use="{call}.to(x)(x)", shaped_by="normalized_shape")
 KINDS = {
     "npu_rms_norm": Operands(
         "converted", ("x", "gamma", "epsilon"),
@@ -53,23 +81,27 @@ KINDS = {
         {"epsilon": 1e-6}, ("fp32", "bf16"), "reduction"),
     "flash_attn_func": Operands(
         "original", ("q", "k", "v", "dropout_p", "softmax_scale", "causal"), {"q": _BSND, "k": _BSND, "v": _BSND},
-        {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
-        library="flash_attn", zero=("dropout_p",)),
+        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",)),
     "flash_attn_qkvpacked_func": Operands(
         "original", ("qkv", "dropout_p", "softmax_scale", "causal"), {"qkv": [2, SEQ, 3, HEADS, HEAD_DIM]},
-        {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
-        library="flash_attn", zero=("dropout_p",)),
+        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",)),
     "flash_attn_kvpacked_func": Operands(
         "original", ("q", "kv", "dropout_p", "softmax_scale", "causal"),
         {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
-        {"dropout_p": 0.0, "softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction",
-        library="flash_attn", zero=("dropout_p",)),
+        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",)),
     "flash_attn_varlen_func": Operands(
         "original", ("q", "k", "v", "cu_seqlens_q", "cu_seqlens_k", "max_seqlen_q", "max_seqlen_k", "dropout_p",
                      "softmax_scale", "causal"),
         {"q": _TND, "k": _TND, "v": _TND, "cu_seqlens_q": _CU_SEQLENS, "cu_seqlens_k": _CU_SEQLENS},
-        {"max_seqlen_q": TOKENS, "max_seqlen_k": TOKENS, "dropout_p": 0.0, "softmax_scale": None, "causal": False},
+        {"max_seqlen_q": TOKENS, "max_seqlen_k": TOKENS, **_FLASH},
         ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), bounds=("max_seqlen_q", "max_seqlen_k")),
+    "FusedLayerNorm": Operands("original", _APEX_NORM, **_NORM),
+    "FusedRMSNorm": Operands("original", _APEX_NORM, **_NORM),
+    # Run-time hyperparameters get typical training values, not Apex's defaults: a weight decay of 0 would hide
+    # how it is applied (decoupled in AdamW, added to the gradient in Adam).
+    "FusedAdam": Operands("original", _APEX_ADAM, defaults={"lr": 1e-3, "weight_decay": 0.1}, **_OPTIMIZER),
+    "FusedSGD": Operands("original", _APEX_SGD,
+                         defaults={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}, **_OPTIMIZER),
 }
 
 
@@ -77,13 +109,15 @@ KINDS = {
 class ConvertedCase:
     name: str
     source: str  # "path:line" of the conversion
-    params: str  # the tensor operands, as the functions' parameters
+    params: str  # the inputs, as the functions' parameters
     constants: tuple[str, ...]  # `causal = False  # self.causal at run time`
     imports: tuple[str, ...]  # the module's own imports of torch names the original code uses (`rsqrt`)
-    library: str | None
+    library: str | None  # "apex.optimizers"
+    alias: str | None  # the name the case binds it to: "apex_optimizers"
     inputs: dict
     dtypes: list[str]
     tolerance: str
+    backward: bool
     original: str
     converted: str
 
@@ -122,14 +156,19 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
         return None
     call = original if kind.side == "original" else converted_call
     bound = _bind(call, kind.params)
-    if bound is None or any(p not in bound for p in kind.tensors):
+    if bound is None or any(p not in bound for p in (*kind.named, *filter(None, [kind.shaped_by]))):
         return None
-    substitute, constants = {}, []
+    substitute, constants, inputs = {}, [], dict(kind.inputs)
     for param, value in bound.items():
-        if param in kind.tensors:
+        if param in kind.named:
             substitute[_bare(value)] = param
             continue
         literal = _literal(value)
+        if param == kind.shaped_by:
+            shape = _trailing_shape(kind.defaults[param] if literal is _UNKNOWN else literal)
+            if shape is None:
+                return None
+            inputs = {name: _ending_in(spec, shape) for name, spec in inputs.items()}
         if param in kind.bounds:
             substitute[_bare(value)] = param
             constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` in the code; this case's bound")
@@ -138,19 +177,34 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
             constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` at run time")
         elif param in kind.zero and literal:
             return None  # a random draw on each side: nothing to compare
-    if kind.library:
-        substitute[code_of(call.func)] = f"{kind.library}.{name}"
-    original_code = code_of(original.visit(_Substitute(substitute)))
-    imports = _imports_for(original_code, {*kind.params, "torch", kind.library or "torch"}, source)
+    alias = kind.library.replace(".", "_") if kind.library else None
+    if alias:
+        substitute[code_of(call.func)] = f"{alias}.{name}"
+    original_code = kind.use.format(call=code_of(original.visit(_Substitute(substitute))))
+    imports = _imports_for(original_code, {*kind.params, *inputs, "torch", "optimizer_steps", alias or "torch"}, source)
     if imports is None:
         return None
     line = finding.span.line if finding.span else 0
     stem = re.sub(r"\W+", "_", f"{path.removesuffix('.py')}_{line}").strip("_")
     return ConvertedCase(
-        name=_unique(f"{name}_{stem}", taken), source=f"{path}:{line}", params=", ".join(kind.tensors),
-        constants=tuple(constants), imports=imports, library=kind.library, inputs=dict(kind.tensors),
-        dtypes=list(kind.dtypes), tolerance=kind.tolerance, original=original_code,
-        converted=code_of(converted.visit(_Substitute(substitute))))
+        name=_unique(f"{name}_{stem}", taken), source=f"{path}:{line}", params=", ".join(inputs),
+        constants=tuple(constants), imports=imports, library=kind.library, alias=alias, inputs=inputs,
+        dtypes=list(kind.dtypes), tolerance=kind.tolerance, backward=kind.backward, original=original_code,
+        converted=kind.use.format(call=code_of(converted.visit(_Substitute(substitute)))))
+
+
+def _trailing_shape(value) -> list[int] | None:
+    """A normalized_shape as a list: 1024 -> [1024], (8, 128) -> [8, 128]; None for anything else."""
+    shape = [value] if isinstance(value, int) else list(value) if isinstance(value, (tuple, list)) else None
+    if shape is None or not all(isinstance(n, int) and 0 < n <= HIDDEN * 4 for n in shape):
+        return None
+    return shape
+
+
+def _ending_in(spec, shape: list[int]):
+    if isinstance(spec, list):
+        return [*spec, *shape]
+    return {**spec, "shape": [*spec["shape"], *shape]}
 
 
 def _callee(node: cst.BaseExpression) -> str | None:

@@ -1,6 +1,6 @@
 """Pure-torch models of the operators on both sides of a conversion, written from their documentation: torch_npu's
 fused operators (torch-npu 2.13.0, `_op_plugin_docs.py`) and the CUDA-only library calls porter converts
-(flash-attn's documented contract). A generated parity case runs a model where the real operator cannot run (no
+(flash-attn's documented contract, Apex's fused norms and optimizers). A generated parity case runs a model where the real operator cannot run (no
 NPU, no CUDA build of the library), so a CPU run checks porter's translation of the arguments; where the
 operator exists, it runs. A model refuses (NotImplementedError) whatever it does not model."""
 
@@ -111,14 +111,118 @@ def flash_attn_kvpacked_func(q, kv, dropout_p=0.0, softmax_scale=None, causal=Fa
     return flash_attn_func(q, kv[:, :, 0], kv[:, :, 1], dropout_p, softmax_scale, causal, **options)
 
 
+class _ApexNorm(torch.nn.Module):
+    """Apex's fused norms: weight ones (and bias zeros) over normalized_shape when elementwise_affine; half
+    precision inputs are normalised in fp32."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, memory_efficient=False):
+        super().__init__()
+        self.shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.weight = torch.nn.Parameter(torch.ones(self.shape)) if elementwise_affine else None
+
+    def forward(self, x):
+        dims = tuple(range(x.dim() - len(self.shape), x.dim()))
+        wide = x.to(torch.promote_types(x.dtype, torch.float32))
+        y = self.normalise(wide, dims)
+        return (y if self.weight is None else self.affine(y)).to(x.dtype)
+
+
+class FusedLayerNorm(_ApexNorm):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, memory_efficient=False):
+        super().__init__(normalized_shape, eps, elementwise_affine, memory_efficient)
+        self.bias = torch.nn.Parameter(torch.zeros(self.shape)) if elementwise_affine else None
+
+    def normalise(self, x, dims):
+        centred = x - x.mean(dims, keepdim=True)
+        return centred * torch.rsqrt(centred.pow(2).mean(dims, keepdim=True) + self.eps)
+
+    def affine(self, y):
+        return y * self.weight.to(y.dtype) + self.bias.to(y.dtype)
+
+
+class FusedRMSNorm(_ApexNorm):
+    def normalise(self, x, dims):
+        return x * torch.rsqrt(x.pow(2).mean(dims, keepdim=True) + self.eps)
+
+    def affine(self, y):
+        return y * self.weight.to(y.dtype)
+
+
+class FusedAdam(torch.optim.Optimizer):
+    """Apex's Adam: adam_w_mode (the default) decays the weights decoupled from the gradient,
+    p -= lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * p); otherwise the decay is added to the gradient
+    (L2). Modelled: bias correction on, no amsgrad, capturable or master weights."""
+
+    def __init__(self, params, lr=1e-3, bias_correction=True, betas=(0.9, 0.999), eps=1e-8, adam_w_mode=True,
+                 weight_decay=0.0, amsgrad=False, set_grad_none=True, capturable=False, master_weights=False):
+        if not bias_correction or amsgrad or capturable or master_weights:
+            raise NotImplementedError("modelled: bias correction, no amsgrad, capturable or master weights")
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        self.adam_w_mode = adam_w_mode
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            (beta1, beta2), decay = group["betas"], group["weight_decay"]
+            for p in (p for p in group["params"] if p.grad is not None):
+                state = self.state[p]
+                if not state:
+                    state.update(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+                state["step"] += 1
+                grad = p.grad if self.adam_w_mode else p.grad + decay * p
+                state["m"].mul_(beta1).add_(grad, alpha=1 - beta1)
+                state["v"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                m_hat, v_hat = state["m"] / (1 - beta1 ** state["step"]), state["v"] / (1 - beta2 ** state["step"])
+                update = m_hat / (v_hat.sqrt() + group["eps"])
+                p.sub_(group["lr"] * (update + decay * p if self.adam_w_mode else update))
+
+
+class FusedSGD(torch.optim.Optimizer):
+    """Apex's SGD: the decay added to the gradient before momentum; the first step's momentum buffer is the
+    gradient itself; nesterov steps along grad + momentum * buffer. Modelled: wd_after_momentum off."""
+
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 wd_after_momentum=False, materialize_master_grads=True, set_grad_none=False):
+        if wd_after_momentum:
+            raise NotImplementedError("modelled: wd_after_momentum off")
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "weight_decay": weight_decay, "nesterov": nesterov})
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            momentum = group["momentum"]
+            for p in (p for p in group["params"] if p.grad is not None):
+                grad = p.grad + group["weight_decay"] * p
+                if momentum:
+                    buffer = self.state[p].get("buffer")
+                    buffer = grad.clone() if buffer is None else buffer.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
+                    self.state[p]["buffer"] = buffer
+                    grad = grad + momentum * buffer if group["nesterov"] else buffer
+                p.sub_(group["lr"] * grad)
+
+
+def optimizer_steps(optimizer_of, weight: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """How far the optimizer `optimizer_of([param])` moves a copy of `weight` in one step per gradient in `grads`."""
+    param = weight.detach().clone().requires_grad_(True)
+    optimizer = optimizer_of([param])
+    for grad in grads:
+        param.grad = grad.clone()
+        optimizer.step()
+    return param.detach() - weight
+
+
 _MODELS = {
     "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention),
     "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func,
                                         flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
                                         flash_attn_kvpacked_func=flash_attn_kvpacked_func,
                                         flash_attn_varlen_func=flash_attn_varlen_func),
+    "apex.normalization": types.SimpleNamespace(FusedLayerNorm=FusedLayerNorm, FusedRMSNorm=FusedRMSNorm),
+    "apex.optimizers": types.SimpleNamespace(FusedAdam=FusedAdam, FusedSGD=FusedSGD),
 }
-_DEVICE_OF = {"torch_npu": "npu", "flash_attn": "cuda"}
+_DEVICE_OF = {"torch_npu": "npu", "flash_attn": "cuda", "apex.normalization": "cuda", "apex.optimizers": "cuda"}
 
 
 def library_for(tensor: torch.Tensor, library: str):

@@ -1,4 +1,4 @@
-"""The parity cases porter adds for what it converted (PY411 flash-attn calls, PY416 --fuse rewrites), run as a
+"""The parity cases porter adds for what it converted (PY411 flash-attn calls, PY412 Apex, PY416 --fuse), run as a
 user runs the suite: on the CPU both sides run porter's models of the operators, so the argument translation is
 checked, and a wrong translation fails."""
 
@@ -26,12 +26,12 @@ def _port(tmp_path, *flags):
     return out / "parity"
 
 
-def _compare(suite, report):
+def _compare(suite, report, prefixes=("flash", "npu_rms")):
     """In a fresh process, as a user runs it: the case module is imported anew."""
     done = subprocess.run([sys.executable, "-m", "porter", "parity", "compare", str(suite), "--device", "cpu",
                            "--json", str(report)], capture_output=True, text=True)
     statuses = {c["case"]: c["status"] for c in json.loads(report.read_text())["cases"]}
-    return done.returncode, {name: status for name, status in statuses.items() if name.startswith(("flash", "npu_rms"))}
+    return done.returncode, {name: status for name, status in statuses.items() if name.startswith(prefixes)}
 
 
 def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
@@ -62,3 +62,28 @@ def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
 def test_without_fuse_only_the_library_conversions_get_cases(tmp_path):
     module = (_port(tmp_path) / "converted_cases.py").read_text()
     assert module.count("@parity_case(") == 5 and "npu_rms_norm" not in module
+
+
+def test_apex_conversions_get_cases_that_catch_a_changed_hyperparameter(tmp_path):
+    """PY412's norms and optimizers: the Apex call (porter's model of Apex on the CPU) against the PyTorch twin
+    it became. A dropped eps, weight decay or nesterov flag fails; so would Apex's defaults carried over wrongly."""
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    shutil.copyfile(FIXTURES / "PY412" / "before.py", source / "opt.py")
+    assert CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q"]).exit_code == 0
+    suite = out / "parity"
+    module = (suite / "converted_cases.py").read_text()
+    assert module.count("@parity_case(") == 5 and "normalized_shape = 1024  # `args.hidden` at run time" in module
+    assert "optimizer_steps(lambda params: apex_optimizers.FusedAdam(params, lr, weight_decay=weight_decay)" in module
+    assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
+    code, statuses = _compare(suite, tmp_path / "p.json", "Fused")
+    assert code == 0 and len(statuses) == 7 and set(statuses.values()) == {"pass"}, statuses
+
+    wrong = module.replace("AdamW(params, lr=lr, weight_decay=weight_decay)", "AdamW(params, lr=lr)")
+    wrong = wrong.replace("momentum=0.9, nesterov=True)", "momentum=0.9)")
+    wrong = wrong.replace("RMSNorm(normalized_shape, eps=1e-05)", "RMSNorm(normalized_shape)")
+    (suite / "converted_cases.py").write_text(wrong)
+    code, statuses = _compare(suite, tmp_path / "p.json", "Fused")
+    failed = sorted(name for name, status in statuses.items() if status == "fail")
+    assert code == 1 and failed == ["FusedAdam_opt_15", "FusedRMSNorm_opt_14_bf16", "FusedRMSNorm_opt_14_fp32",
+                                    "FusedSGD_opt_17"], statuses

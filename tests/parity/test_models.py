@@ -88,3 +88,37 @@ def test_varlen_models_attend_within_each_sequence_as_sdpa_does(causal):
                                     actual_seq_kvlen=cu_k[:-1].tolist())
     with pytest.raises(ValueError):
         models.flash_attn_varlen_func(q, k, v, cu_q, cu_k, 3, 5)  # a sequence of 4 queries over max_seqlen_q
+
+
+def _steps(optimizer_of):
+    weight, grads = _rand(6, 5).abs() + 0.1, _rand(4, 6, 5)
+    return models.optimizer_steps(optimizer_of, weight, grads)
+
+
+@pytest.mark.parametrize("decoupled", [True, False])
+def test_apex_adam_model_is_torch_adamw_or_adam(decoupled):
+    """adam_w_mode=True decays like AdamW, False adds the decay to the gradient like Adam; both differ."""
+    apex = _steps(lambda p: models.FusedAdam(p, lr=0.01, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.3,
+                                             adam_w_mode=decoupled))
+    twin = torch.optim.AdamW if decoupled else torch.optim.Adam
+    other = torch.optim.Adam if decoupled else torch.optim.AdamW
+    kwargs = {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.3}
+    torch.testing.assert_close(apex, _steps(lambda p: twin(p, **kwargs)))
+    assert not torch.allclose(apex, _steps(lambda p: other(p, **kwargs)))
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_apex_sgd_model_is_torch_sgd(nesterov):
+    apex = _steps(lambda p: models.FusedSGD(p, 0.1, momentum=0.9, weight_decay=0.01, nesterov=nesterov))
+    torch.testing.assert_close(apex, _steps(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01,
+                                                                      nesterov=nesterov)))
+    with pytest.raises(NotImplementedError):
+        models.FusedSGD([torch.zeros(1, requires_grad=True)], 0.1, wd_after_momentum=True)
+
+
+def test_apex_norm_models_match_torch():
+    x = _rand(3, 4, 16) * 0.01
+    norm = models.FusedLayerNorm((4, 16), eps=1e-6).double()
+    torch.testing.assert_close(norm(x), F.layer_norm(x, (4, 16), eps=1e-6))
+    torch.testing.assert_close(models.FusedRMSNorm(16).double()(x), F.rms_norm(x, (16,), eps=1e-5))
+    assert models.FusedRMSNorm(16, elementwise_affine=False).weight is None
