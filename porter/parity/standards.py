@@ -78,7 +78,10 @@ STANDARDS: dict[str, tuple[MetricRule, ...]] = {
     "matmul": (
         MetricRule("ulp_mean", "max", {"fp32": 64.0, "fp16": 4.0, "bf16": 4.0}, _same(1.0),
                    source="msprobe ULP standard: fp32 mean < 64 ULP"),
-        MetricRule("ulp_frac_over", "max", _same(0.001), source="msprobe ULP standard: fp16 proportion 0.001"),
+        # Two-sided: a long fp32 sum into few outputs puts a handful of near-zero elements over the bound on any
+        # backend (K = 4096 into 768 outputs: 2 and 4 of them for two summation orders).
+        MetricRule("ulp_frac_over", "max", None, {"fp32": 0.01, "fp16": 0.001, "bf16": 0.001},
+                   source="msprobe ULP standard: proportion over the bound 0.05 fp32 (32 ULP), 0.001 fp16 (1 ULP)"),
     ),
     # Reductions are judged against the reference (two-sided only), with cosine as the absolute bar:
     # their error depends on the summation order and length, which the reference's error captures.

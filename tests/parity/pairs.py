@@ -246,6 +246,7 @@ HIDDEN = {"x": [4, 64, 256]}
 NORM = {"x": [4, 64, 256], "weight": {"shape": [256], "mean": 1.0, "std": 0.1}, "bias": {"shape": [256], "std": 0.1}}
 ATTENTION = {"q": [1, 4, 64, 32], "k": [1, 4, 64, 32], "v": [1, 4, 64, 32]}
 MATMUL = {"a": [64, 1024], "b": [1024, 96]}
+LONG_K = {"a": [256, 4096], "b": [4096, 3]}  # few outputs, one of which lands near zero
 LINEAR = {"x": [4, 16, 256], "weight": {"shape": [128, 256], "std": 0.0625}, "bias": {"shape": [128], "std": 0.5}}
 FMA = {"a": [64, 256], "b": [64, 256], "c": [64, 256]}
 ln_torch = lambda t: F.layer_norm(t["x"], t["x"].shape[-1:], t["weight"], t["bias"])  # noqa: E731
@@ -284,6 +285,9 @@ PAIRS = [
          "exp(x − max) rounded to bf16 before the sum (double rounding)"),
     Pair("matmul_fp32: torch vs split-K order", _case("matmul_fp32", "matmul", "fp32", MATMUL), matmul_torch,
          lambda t: split_k_matmul(t["a"], t["b"]), "pass", "four K-chunks summed: another summation order"),
+    Pair("matmul_fp32: K = 4096 into 768 outputs, torch vs split-K order",
+         _case("matmul_fp32", "matmul", "fp32", LONG_K), matmul_torch, lambda t: split_k_matmul(t["a"], t["b"]), "pass",
+         "a long sum into few outputs: one element in 768 is over 256 ULP on either side"),
     Pair("matmul_bf16: fp32 accumulation vs bf16 split-K", _case("matmul_bf16", "matmul", "bf16", MATMUL), matmul_torch,
          lambda t: split_k_matmul(t["a"], t["b"], partial=torch.bfloat16), "pass",
          "reduced-precision reduction: partial sums rounded to bf16"),

@@ -145,7 +145,7 @@ def test_two_sided_rule_holds_the_target_to_the_reference():
 
 
 def test_thresholds_are_overridable_per_case():
-    lenient = {"ulp_mean": 1e9, "ulp_mean_floor": 1e9, "ulp_frac_over": 1.0}
+    lenient = {"ulp_mean": 1e9, "ulp_mean_floor": 1e9, "ulp_frac_over_floor": 1.0}
     case, reference, bench = recorded(small_case("matmul", "fp32", thresholds=lenient))
     verdict = against(case, reference, bench, lambda t: t.update({"output.out": t["output.out"] * 1.01}))
     assert verdict.status == "pass", verdict.message
