@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
@@ -46,6 +46,7 @@ class Operands:
     use: str = "{call}"
     shaped_by: str | None = None  # its value (an int or a tuple) is the trailing shape of every input
     backward: bool = True
+    passable: dict[str, object] = field(default_factory=dict)  # other options, allowed at these (default) values
 
     @property
     def named(self) -> tuple[str, ...]:
@@ -57,6 +58,8 @@ TOKENS = 2 * SEQ  # of the packed (TND) sequences
 _TND = [TOKENS, HEADS, HEAD_DIM]
 _CU_SEQLENS = {"shape": [5], "dtype": "int32", "init": "cumulative", "high": TOKENS}  # 4 sequences
 _FLASH = {"dropout_p": 0.0, "softmax_scale": None, "causal": False}
+_FLASH_OPTIONS = {"window_size": (-1, -1), "softcap": 0.0, "alibi_slopes": None, "deterministic": False,
+                  "return_attn_probs": False}
 _APEX_NORM = ("normalized_shape", "eps", "elementwise_affine", "memory_efficient")
 # Activations small enough that the norm's eps moves the result: a translation that changes eps shows.
 _NORMED = {"x": {"shape": [4, 64], "std": 0.01}}
@@ -81,20 +84,21 @@ KINDS = {
         {"epsilon": 1e-6}, ("fp32", "bf16"), "reduction"),
     "flash_attn_func": Operands(
         "original", ("q", "k", "v", "dropout_p", "softmax_scale", "causal"), {"q": _BSND, "k": _BSND, "v": _BSND},
-        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",)),
+        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_qkvpacked_func": Operands(
         "original", ("qkv", "dropout_p", "softmax_scale", "causal"), {"qkv": [2, SEQ, 3, HEADS, HEAD_DIM]},
-        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",)),
+        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_kvpacked_func": Operands(
         "original", ("q", "kv", "dropout_p", "softmax_scale", "causal"),
         {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
-        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",)),
+        _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_varlen_func": Operands(
         "original", ("q", "k", "v", "cu_seqlens_q", "cu_seqlens_k", "max_seqlen_q", "max_seqlen_k", "dropout_p",
                      "softmax_scale", "causal"),
         {"q": _TND, "k": _TND, "v": _TND, "cu_seqlens_q": _CU_SEQLENS, "cu_seqlens_k": _CU_SEQLENS},
         {"max_seqlen_q": TOKENS, "max_seqlen_k": TOKENS, **_FLASH},
-        ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), bounds=("max_seqlen_q", "max_seqlen_k")),
+        ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",),
+        bounds=("max_seqlen_q", "max_seqlen_k"), passable=_FLASH_OPTIONS),
     "FusedLayerNorm": Operands("original", _APEX_NORM, **_NORM),
     "FusedRMSNorm": Operands("original", _APEX_NORM, **_NORM),
     # Run-time hyperparameters get typical training values, not Apex's defaults: a weight decay of 0 would hide
@@ -155,7 +159,7 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
     if kind is None:
         return None
     call = original if kind.side == "original" else converted_call
-    bound = _bind(call, kind.params)
+    bound = _bind(call, kind.params, kind.passable)
     if bound is None or any(p not in bound for p in (*kind.named, *filter(None, [kind.shaped_by]))):
         return None
     substitute, constants, inputs = {}, [], dict(kind.inputs)
@@ -214,12 +218,14 @@ def _callee(node: cst.BaseExpression) -> str | None:
     return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
 
 
-def _bind(call: cst.Call, params: tuple[str, ...]) -> dict[str, cst.BaseExpression] | None:
+def _bind(call: cst.Call, params: tuple[str, ...], passable: dict[str, object]) -> dict[str, cst.BaseExpression] | None:
     bound = {}
     for index, arg in enumerate(call.args):
         if arg.star or (arg.keyword is None and index >= len(params)):
             return None
         param = arg.keyword.value if arg.keyword else params[index]
+        if param in passable and _literal(arg.value) == passable[param]:
+            continue  # stays in the original call, which accepts it; the converted call never had it
         if param not in params:
             return None  # an option no case models: leave it to the user's own cases
         bound[param] = arg.value

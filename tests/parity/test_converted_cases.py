@@ -87,3 +87,19 @@ def test_apex_conversions_get_cases_that_catch_a_changed_hyperparameter(tmp_path
     failed = sorted(name for name, status in statuses.items() if status == "fail")
     assert code == 1 and failed == ["FusedAdam_opt_15", "FusedRMSNorm_opt_14_bf16", "FusedRMSNorm_opt_14_fp32",
                                     "FusedSGD_opt_17"], statuses
+
+
+def test_options_at_their_defaults_keep_a_case_and_a_call_over_lines_stays_readable(tmp_path):
+    """Found on nanotron 0.4: every flash_attn_varlen_func call passes return_attn_probs=False over 11 lines."""
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    (source / "attn.py").write_text(
+        "from flash_attn import flash_attn_func\n\n\ndef attend(q, k, v):\n    return flash_attn_func(\n"
+        "        q, k, v,  # [batch, seq, heads, dim]\n        causal=True,\n        return_attn_probs=False,\n"
+        "        window_size=(-1, -1),\n    )\n")
+    assert CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q"]).exit_code == 0
+    module = (out / "parity" / "converted_cases.py").read_text()
+    compile(module, "converted_cases.py", "exec")
+    assert module.count("@parity_case(") == 1
+    assert "    return flash_attn.flash_attn_func(\n        q, k, v,  # [batch, seq, heads, dim]\n" in module
+    assert "        return_attn_probs=False,\n        window_size=(-1, -1),\n    )\n" in module
