@@ -1,13 +1,15 @@
 """PY416 (--fuse): the fused call computes what the written-out product did, checked on CPU with a model of
-torch_npu.npu_rms_norm written from its documentation (porter.parity.models); and nothing is fused unless the user asks."""
+torch_npu.npu_rms_norm written from its documentation (porter.parity.models); and nothing is fused unless the user asks.
+PY418 and PY419 (attention and an Adam step written out) are advice only, with or without --fuse."""
 
 import types
 
 import pytest
 import torch
 
-from porter.parity.models import npu_rms_norm
+from porter.parity.models import npu_fusion_attention, npu_rms_norm
 from porter.python import port_python
+from porter.python.prefilter import might_need_porting
 
 FORMS = [
     "x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight",
@@ -65,3 +67,99 @@ def test_the_cli_fuses_only_with_the_flag(tmp_path):
         result = CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-parity", "--no-cache", *flags])
         assert result.exit_code == 0, result.output
         assert ("torch_npu.npu_rms_norm(x, weight, epsilon=eps)[0]" in (out / "norm.py").read_text()) is fused
+
+
+ATTENTION_FORMS = [
+    "torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v",
+    "F.softmax(q @ k.transpose(-1, -2) * scale, -1) @ v",
+    "F.softmax(scale * (q @ k.mT) + bias, dim=-1) @ v",
+    "torch.nn.functional.softmax((q @ k.transpose(2, 3) / math.sqrt(d)).masked_fill(mask, -1e9), dim=-1) @ v",
+    "torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * scale, dim=-1), v)",
+    "torch.softmax(bias + q @ k.transpose(-2, -1), dim=-1, dtype=torch.float32) @ v",
+]
+NOT_ATTENTION = [
+    "F.softmax(q @ k.transpose(-2, -1), dim=-1)",  # no `@ v`
+    "q @ k.transpose(-2, -1) @ v",  # no softmax
+    "F.softmax(q @ k, dim=-1) @ v",  # the key not transposed
+    "F.softmax(q @ k.transpose(0, 1), dim=-1) @ v",  # not the last two dimensions
+    "F.softmax(q @ k.transpose(-2, -1), dim=0) @ v",  # not over the keys
+    "F.softmax(q @ k.transpose(-2, -1)) @ v",  # the implicit dim
+    "v @ F.softmax(q @ k.transpose(-2, -1), dim=-1)",  # the probabilities on the right
+    "F.softmax(q @ k.transpose(-2, -1), dim=-1) * v",  # a product
+    "F.softmax(q @ k.transpose(-2, -1) - bias, dim=-1) @ v",  # subtracted: not a mask porter knows
+]
+
+
+def _findings(body: str, ruleset, header="import math\n\nimport torch\nimport torch.nn.functional as F\n\n\n"):
+    source = f"{header}def f(q, k, v, d, scale, bias, mask, params, states, lr):\n{body}\n"
+    new, findings = port_python(source, ruleset)
+    assert new is None  # advice: the code is never changed
+    return findings
+
+
+@pytest.mark.parametrize("expression", ATTENTION_FORMS)
+def test_attention_written_out_gets_advice_naming_its_operands(expression, ruleset):
+    for rules in (ruleset, ruleset.enabling("fuse")):
+        (finding,) = _findings(f"    return {expression}", rules)
+        assert finding.rule_id == "PY418" and finding.status.value == "review"
+        assert "here q is `q`, k `k` and v `v`" in finding.message
+        for needed in ("torch_npu.npu_fusion_attention", 'input_layout="BNSD"', "True where a position is masked",
+                       "keep_prob=1 - p"):
+            assert needed in finding.message
+
+
+@pytest.mark.parametrize("expression", NOT_ATTENTION)
+def test_what_is_not_attention_gets_no_attention_advice(expression, ruleset):
+    assert _findings(f"    return {expression}", ruleset) == []
+
+
+def test_the_advised_call_computes_the_written_out_attention():
+    """What the advice claims, against the model of the NPU operator: BNSD, the scale passed, True masks."""
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 5, 8, generator=generator, dtype=torch.float64) for _ in range(3))
+    mask, scale = torch.rand(2, 1, 5, 5, generator=generator) < 0.3, 8 ** -0.5
+    mask[..., 0] = False  # no row entirely masked
+    written_out = torch.softmax((q @ k.transpose(-2, -1) * scale).masked_fill(mask, float("-inf")), dim=-1) @ v
+    fused = npu_fusion_attention(q, k, v, q.shape[1], "BNSD", scale=scale, atten_mask=mask)[0]
+    torch.testing.assert_close(fused, written_out, rtol=1e-12, atol=0)
+
+
+ADAM = """    for p, (m, v) in zip(params, states):
+        m.mul_(0.9).add_(p.grad, alpha=0.1)
+        v.mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
+        {denom}
+        {update}"""
+
+
+@pytest.mark.parametrize("denom, update", [
+    ("denom = v.sqrt().add_(1e-8)", "p.addcdiv_(m, denom, value=-lr)"),
+    ("pass", "p.data.addcdiv_(m, torch.sqrt(v) + 1e-8, value=-lr)"),
+    ("pass", "p.data.addcdiv_(-lr, m, v.sqrt().add_(1e-8))"),  # the deprecated positional value
+])
+def test_an_adam_step_written_out_gets_advice(denom, update, ruleset):
+    for rules in (ruleset, ruleset.enabling("fuse")):
+        (finding,) = _findings(ADAM.format(denom=denom, update=update), rules)
+        assert finding.rule_id == "PY419" and finding.status.value == "review"
+        for needed in ("torch.optim.AdamW(params, ..., fused=True)", "torch_npu.optim.NpuFusedAdamW", "`m`"):
+            assert needed in finding.message
+
+
+@pytest.mark.parametrize("denom, update", [
+    ("denom = v.sqrt().add_(1e-8)", "p.addcdiv_(p.grad, denom, value=-lr)"),  # RMSprop: the gradient itself
+    ("denom = v.amax()", "p.addcdiv_(m, denom, value=-lr)"),  # no square root
+    ("denom = v.sqrt()", "p.addcdiv(m, denom, value=-lr)"),  # not in place
+    ("denom = v.sqrt()", "p.addcdiv_(m, *denom)"),
+])
+def test_other_updates_get_no_adam_advice(denom, update, ruleset):
+    assert _findings(ADAM.format(denom=denom, update=update), ruleset) == []
+
+
+def test_an_adam_update_outside_a_loop_or_on_the_modules_own_method_gets_no_advice(ruleset):
+    assert _findings("    m.mul_(0.9)\n    p.addcdiv_(m, v.sqrt(), value=-lr)", ruleset) == []
+    own = "import torch\n\n\ndef addcdiv_(p, m, d):\n    return p\n\n\n"
+    assert _findings(ADAM.format(denom="pass", update="p.addcdiv_(m, v.sqrt())"), ruleset, own) == []
+
+
+def test_the_prefilter_lets_a_method_anchor_through(ruleset):
+    """`p.addcdiv_` resolves through no import: the word alone must send the file to libcst."""
+    assert might_need_porting(ruleset, "def step(p, m, v):\n    p.addcdiv_(m, v.sqrt())\n")

@@ -1,8 +1,8 @@
 """Whether a module can need the libcst pass at all, decided from the rule data before anything expensive runs.
 
 Sound by construction: a file is skipped only when no rule kind could match anything in it.
-1. Text any residual, string, environment-variable or method rule looks for (`cuda`, `"nccl"`) anywhere in the
-   file, comments included: parse it.
+1. Text any residual, string, environment-variable or method rule (or a fusion rule's method, `addcdiv_`) looks
+   for (`cuda`, `"nccl"`) anywhere in the file, comments included: parse it.
 2. No word of any API pattern (`distributed` of `torch.distributed.init_process_group`) anywhere: skip it.
 3. Otherwise the stdlib parser (about ten times cheaper than libcst) resolves every dotted name through the
    module's imports, ignoring scopes (which can only add candidates), and the file is parsed only if some name or
@@ -54,7 +54,9 @@ _OF_RULESET: dict[str, Triggers] = {}
 def triggers_of(ruleset: RuleSet) -> Triggers:
     triggers = _OF_RULESET.get(ruleset.content_hash)
     if triggers is None:
-        literals = sorted({re.escape(_api(e.pattern)) for r in ruleset.of_kind(*TEXT_KINDS) for e in r.entries})
+        texts = [e for r in ruleset.of_kind(*TEXT_KINDS) for e in r.entries]
+        texts += [e for r in ruleset.of_kind("fusion") for e in r.entries if e.pattern.endswith("()")]  # on a method
+        literals = sorted({re.escape(_api(e.pattern)) for e in texts})
         residual_texts = [r.contexts[k] for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
         api_rules = ruleset.of_kind(*API_KINDS)
         words = {_api_word(_api(e.pattern), r.kind) for r in api_rules for e in r.entries}
