@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper
+from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from porter.findings import Finding, Status
-from porter.python.base import ApplyEdits, CallIndex, Edit, Proposals, scan_names
+from porter.python.base import ApplyEdits, CallIndex, Edit, ModuleNames, Proposals, scan_names
 from porter.python.span_index import Containers
 from porter.python.calls import CallTransformVisitor
 from porter.python.imports_add import add_imports
@@ -85,6 +85,22 @@ def _support_import(ruleset: RuleSet, module: cst.Module, relpath: str,
     return None, None
 
 
+def _scopes(wrapper: MetadataWrapper, names: ModuleNames):
+    """node -> its libcst scope. The analysis runs now, before the rule pass, unless the import table answers
+    every imported name (most modules); then only on a question the table cannot answer (a name libcst cannot
+    spell), since running it from deep inside the rule pass's recursion costs more."""
+    if names.imports is None or names.import_bound is None or not names.imports.answers_every(names.import_bound):
+        return wrapper.resolve(ScopeProvider).get
+    scopes = []
+
+    def scope_of(node: cst.CSTNode):
+        if not scopes:
+            scopes.append(wrapper.resolve(ScopeProvider))
+        return scopes[0].get(node)
+
+    return scope_of
+
+
 def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = frozenset(),
                 context: ModuleContext = ModuleContext()) -> tuple[str | None, list[Finding]]:
     """Port one module's source. Returns the new source (None when nothing changes) and the findings.
@@ -99,7 +115,7 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
     proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
                           import_bound=names.import_bound, call_funcs={},
                           local_modules=local_modules, own_attributes=names.own_attributes,
-                          own_functions=names.own_functions,
+                          own_functions=names.own_functions, imports=names.imports, scope_of=_scopes(wrapper, names),
                           support_modules=frozenset(e.pattern for r in ruleset.of_kind("support_import")
                                                     for e in r.entries))
     visitors = [CallIndex(proposals)] + [

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import PositionProvider, QualifiedNameSource, ScopeProvider
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import PositionProvider, QualifiedNameSource
+
+from porter.python.import_table import ImportTable, import_table
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.python.span_index import Containers
@@ -46,6 +49,9 @@ class Proposals:
     # visitor asks for the same nodes
     replaced: Containers = field(default_factory=Containers)  # code a rule rewrote whole (a call with its
     # arguments, a fused product): the call transforms look no further inside
+    imports: ImportTable | None = None  # answers most qualified names without the scope analysis
+    scope_of: Callable[[cst.CSTNode], object] = lambda node: None  # the scope analysis, run on first use
+    unscoped: set[int] = field(default_factory=set)  # id() of names the scope analysis skips: they resolve to nothing
 
     def covers(self, span: Span) -> bool:
         return self.covered.contains(span)
@@ -86,7 +92,7 @@ class CachedVisitorMethods(cst.BatchableCSTVisitor):
 
 
 class RuleVisitor(CachedVisitorMethods):
-    METADATA_DEPENDENCIES = (ScopeProvider, PositionProvider)
+    METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, rule: Rule, proposals: Proposals) -> None:
         super().__init__()
@@ -113,9 +119,13 @@ class RuleVisitor(CachedVisitorMethods):
 
     def _resolve(self, node: cst.CSTNode) -> frozenset[str]:
         bound = self.proposals.import_bound
-        if bound is not None and root_name(node) not in bound:
+        if (bound is not None and root_name(node) not in bound) or id(node) in self.proposals.unscoped:
             return frozenset()
-        scope = self.get_metadata(ScopeProvider, node, None)
+        full_name = get_full_name_for_node(node) if self.proposals.imports is not None else None
+        known = self.proposals.imports.qualified(full_name) if full_name else None
+        if known is not None:
+            return known
+        scope = self.proposals.scope_of(node)
         if scope is None:
             return frozenset()
         return frozenset(q.name for q in scope.get_qualified_names_for(node)
@@ -163,7 +173,8 @@ def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:
 
 
 class CallIndex(CachedVisitorMethods):
-    """Runs first in the batch: records each call under its callee, which is visited after the call itself."""
+    """Runs first in the batch: records each call under its callee, which is visited after the call itself, and
+    the names libcst's scope analysis does not visit (they have no qualified name there, so none here either)."""
 
     def __init__(self, proposals: Proposals) -> None:
         super().__init__()
@@ -171,6 +182,36 @@ class CallIndex(CachedVisitorMethods):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.proposals.call_funcs[id(node.func)] = node
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.proposals.unscoped.add(id(node.attr))
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if isinstance(node.target, cst.Name):  # the scope analysis names it after this assignment: a local name
+            self.proposals.unscoped.add(id(node.target))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.proposals.unscoped.add(id(node.keyword))
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self._unscoped(node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self._unscoped(node)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self._unscoped(node)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self._unscoped(node)
+
+    def _unscoped(self, statement: cst.CSTNode) -> None:
+        stack = list(statement.children)
+        while stack:
+            node = stack.pop()
+            self.proposals.unscoped.add(id(node))
+            stack.extend(node.children)
 
 
 @dataclass(frozen=True)
@@ -181,6 +222,7 @@ class ModuleNames:
     own_attributes: frozenset[str] = frozenset()  # attributes the module assigns, with receiver (`self.is_cuda`)
     own_functions: frozenset[str] = frozenset()  # functions and methods the module defines (`def cuda(self)`)
     imported_roots: frozenset[str] | None = None  # first segments of every absolute module imported; None: unknown
+    imports: ImportTable | None = None  # None: resolve every name through the scope analysis
 
 
 def scan_names(source: str) -> ModuleNames:
@@ -201,7 +243,8 @@ def scan_names(source: str) -> ModuleNames:
             functions.add(node.name)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             attributes.add(f"{ast.unparse(node.value)}.{node.attr}")
-    return ModuleNames(frozenset(bound), frozenset(attributes), frozenset(functions), frozenset(roots))
+    return ModuleNames(frozenset(bound), frozenset(attributes), frozenset(functions), frozenset(roots),
+                       import_table(tree))
 
 
 class ApplyEdits(cst.CSTTransformer):
