@@ -17,6 +17,8 @@ import porter
 from porter.findings import Finding
 from porter.lossless_io import write_atomic
 from porter.python.base import code_of
+from porter.python.transforms.apex import ADAM, NORM, SGD
+from porter.python.transforms.attention import DENSE, KV_PACKED, QKV_PACKED, VARLEN
 from porter.templating import render
 
 MODULE = "converted_cases"
@@ -58,9 +60,9 @@ TOKENS = 2 * SEQ  # of the packed (TND) sequences
 _TND = [TOKENS, HEADS, HEAD_DIM]
 _CU_SEQLENS = {"shape": [5], "dtype": "int32", "init": "cumulative", "high": TOKENS}  # 4 sequences
 _FLASH = {"dropout_p": 0.0, "softmax_scale": None, "causal": False}
+# flash-attn's options past `causal` (its signatures: porter.python.transforms.attention), at their defaults
 _FLASH_OPTIONS = {"window_size": (-1, -1), "softcap": 0.0, "alibi_slopes": None, "deterministic": False,
                   "return_attn_probs": False}
-_APEX_NORM = ("normalized_shape", "eps", "elementwise_affine", "memory_efficient")
 # Activations small enough that the norm's eps moves the result: a translation that changes eps shows.
 _NORMED = {"x": {"shape": [4, 64], "std": 0.01}}
 # Small weights and gradients of one sign: the steps add up instead of cancelling, and the distance moved stays
@@ -68,10 +70,6 @@ _NORMED = {"x": {"shape": [4, 64], "std": 0.01}}
 # 0.05-0.2% (weight_decay 0.1).
 _STEPPED = {"weight": {"shape": [64, 64], "init": "uniform", "low": 0.005, "high": 0.02, "requires_grad": False},
             "grad": {"shape": [STEPS, 64, 64], "init": "uniform", "low": 0.5, "high": 1.5, "requires_grad": False}}
-_APEX_ADAM = ("params", "lr", "bias_correction", "betas", "eps", "adam_w_mode", "weight_decay", "amsgrad",
-              "set_grad_none", "capturable", "master_weights")
-_APEX_SGD = ("params", "lr", "momentum", "dampening", "weight_decay", "nesterov", "wd_after_momentum",
-             "materialize_master_grads", "set_grad_none")
 _OPTIMIZER = dict(inputs=_STEPPED, dtypes=("fp32",), tolerance="elementwise", operands=("params",),
                   library="apex.optimizers", use="optimizer_steps(lambda params: {call}, weight, grad)",
                   backward=False)
@@ -83,28 +81,26 @@ KINDS = {
         {"x": [4, 128, HIDDEN], "gamma": {"shape": [HIDDEN], "init": "uniform", "low": 0.5, "high": 1.5}},
         {"epsilon": 1e-6}, ("fp32", "bf16"), "reduction"),
     "flash_attn_func": Operands(
-        "original", ("q", "k", "v", "dropout_p", "softmax_scale", "causal"), {"q": _BSND, "k": _BSND, "v": _BSND},
+        "original", DENSE[:6], {"q": _BSND, "k": _BSND, "v": _BSND},
         _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_qkvpacked_func": Operands(
-        "original", ("qkv", "dropout_p", "softmax_scale", "causal"), {"qkv": [2, SEQ, 3, HEADS, HEAD_DIM]},
+        "original", QKV_PACKED[:4], {"qkv": [2, SEQ, 3, HEADS, HEAD_DIM]},
         _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_kvpacked_func": Operands(
-        "original", ("q", "kv", "dropout_p", "softmax_scale", "causal"),
-        {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
+        "original", KV_PACKED[:5], {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
         _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_varlen_func": Operands(
-        "original", ("q", "k", "v", "cu_seqlens_q", "cu_seqlens_k", "max_seqlen_q", "max_seqlen_k", "dropout_p",
-                     "softmax_scale", "causal"),
+        "original", VARLEN[:10],
         {"q": _TND, "k": _TND, "v": _TND, "cu_seqlens_q": _CU_SEQLENS, "cu_seqlens_k": _CU_SEQLENS},
         {"max_seqlen_q": TOKENS, "max_seqlen_k": TOKENS, **_FLASH},
         ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",),
         bounds=("max_seqlen_q", "max_seqlen_k"), passable=_FLASH_OPTIONS),
-    "FusedLayerNorm": Operands("original", _APEX_NORM, **_NORM),
-    "FusedRMSNorm": Operands("original", _APEX_NORM, **_NORM),
+    "FusedLayerNorm": Operands("original", NORM, **_NORM),
+    "FusedRMSNorm": Operands("original", NORM, **_NORM),
     # Run-time hyperparameters get typical training values, not Apex's defaults: a weight decay of 0 would hide
     # how it is applied (decoupled in AdamW, added to the gradient in Adam).
-    "FusedAdam": Operands("original", _APEX_ADAM, defaults={"lr": 1e-3, "weight_decay": 0.1}, **_OPTIMIZER),
-    "FusedSGD": Operands("original", _APEX_SGD,
+    "FusedAdam": Operands("original", ADAM, defaults={"lr": 1e-3, "weight_decay": 0.1}, **_OPTIMIZER),
+    "FusedSGD": Operands("original", SGD,
                          defaults={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}, **_OPTIMIZER),
 }
 

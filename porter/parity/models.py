@@ -1,8 +1,8 @@
 """Pure-torch models of the operators on both sides of a conversion, written from their documentation: torch_npu's
 fused operators (torch-npu 2.13.0, `_op_plugin_docs.py`) and the CUDA-only library calls porter converts
-(flash-attn's documented contract, Apex's fused norms and optimizers). A generated parity case runs a model where the real operator cannot run (no
-NPU, no CUDA build of the library), so a CPU run checks porter's translation of the arguments; where the
-operator exists, it runs. A model refuses (NotImplementedError) whatever it does not model."""
+(flash-attn's documented contract, Apex's fused norms and optimizers). A generated parity case runs a model where
+the real operator cannot run (no NPU, no CUDA build of the library), so a CPU run checks porter's translation of
+the arguments; where the operator exists, it runs. A model refuses (NotImplementedError) whatever it does not model."""
 
 from __future__ import annotations
 
@@ -34,9 +34,11 @@ def npu_fusion_attention(query, key, value, head_num, input_layout, *, pse=None,
     if (input_layout == "TND") != (actual_seq_qlen is not None and actual_seq_kvlen is not None):
         raise ValueError("actual_seq_qlen and actual_seq_kvlen go with the TND layout, and only with it")
     if input_layout == "TND":
-        return _per_sequence(query, key, value, actual_seq_qlen, actual_seq_kvlen, lambda q, k, v: npu_fusion_attention(
-            q, k, v, head_num, "BSND", atten_mask=atten_mask, scale=scale, sparse_mode=sparse_mode)[0]), \
-            None, None, None, 0, 0, 0
+        def attend(q, k, v):
+            return npu_fusion_attention(q, k, v, head_num, "BSND", atten_mask=atten_mask, scale=scale,
+                                        sparse_mode=sparse_mode)[0]
+
+        return _per_sequence(query, key, value, actual_seq_qlen, actual_seq_kvlen, attend), None, None, None, 0, 0, 0
     if input_layout == "BSND":
         query, key, value = (t.transpose(1, 2) for t in (query, key, value))
     if query.shape[1] != head_num:
@@ -197,8 +199,10 @@ class FusedSGD(torch.optim.Optimizer):
                 grad = p.grad + group["weight_decay"] * p
                 if momentum:
                     buffer = self.state[p].get("buffer")
-                    buffer = grad.clone() if buffer is None else buffer.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
-                    self.state[p]["buffer"] = buffer
+                    if buffer is None:
+                        buffer = self.state[p]["buffer"] = grad.clone()
+                    else:
+                        buffer.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
                     grad = grad + momentum * buffer if group["nesterov"] else buffer
                 p.sub_(group["lr"] * grad)
 

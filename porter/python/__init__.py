@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
@@ -89,16 +91,10 @@ def _scopes(wrapper: MetadataWrapper, names: ModuleNames):
     """node -> its libcst scope. The analysis runs now, before the rule pass, unless the import table answers
     every imported name (most modules); then only on a question the table cannot answer (a name libcst cannot
     spell), since running it from deep inside the rule pass's recursion costs more."""
+    resolve = functools.cache(lambda: wrapper.resolve(ScopeProvider))
     if names.imports is None or names.import_bound is None or not names.imports.answers_every(names.import_bound):
-        return wrapper.resolve(ScopeProvider).get
-    scopes = []
-
-    def scope_of(node: cst.CSTNode):
-        if not scopes:
-            scopes.append(wrapper.resolve(ScopeProvider))
-        return scopes[0].get(node)
-
-    return scope_of
+        resolve()
+    return lambda node: resolve().get(node)
 
 
 def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = frozenset(),

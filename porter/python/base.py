@@ -10,9 +10,8 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import PositionProvider, QualifiedNameSource
 
-from porter.python.import_table import ImportTable, import_table
-
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
+from porter.python.import_table import ImportTable, import_table
 from porter.python.span_index import Containers
 from porter.ruleset import Entry, Rule
 
