@@ -18,7 +18,7 @@ from porter.findings import Finding
 from porter.lossless_io import write_atomic
 from porter.python.base import code_of
 from porter.python.transforms.apex import ADAM, NORM, SGD
-from porter.python.transforms.attention import DENSE, KV_PACKED, QKV_PACKED, VARLEN
+from porter.python.transforms.attention import DENSE, KV_PACKED, KVCACHE, QKV_PACKED, VARLEN, XFORMERS
 from porter.templating import render
 
 MODULE = "converted_cases"
@@ -49,6 +49,10 @@ class Operands:
     shaped_by: str | None = None  # its value (an int or a tuple) is the trailing shape of every input
     backward: bool = True
     passable: dict[str, object] = field(default_factory=dict)  # other options, allowed at these (default) values
+    optional: tuple[str, ...] = ()  # inputs a call may leave out: its case then has none
+    # parameters whose value may build one of these library classes without arguments (`xops.LowerTriangularMask()`),
+    # spelled in the case through the library (porter's stand-in where the library cannot run)
+    instances: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def named(self) -> tuple[str, ...]:
@@ -63,6 +67,19 @@ _FLASH = {"dropout_p": 0.0, "softmax_scale": None, "causal": False}
 # flash-attn's options past `causal` (its signatures: porter.python.transforms.attention), at their defaults
 _FLASH_OPTIONS = {"window_size": (-1, -1), "softcap": 0.0, "alibi_slopes": None, "deterministic": False,
                   "return_attn_probs": False}
+# Fewer queries than keys, so that the alignment of a causal mask counts (top left and bottom right differ).
+_XFORMERS = {"query": [2, SEQ // 2, HEADS, HEAD_DIM], "key": _BSND, "value": _BSND}
+DECODE, KV_HEADS = 4, 2  # new queries attending to the cache; the cache's (grouped) heads
+_CACHE = [2, SEQ, KV_HEADS, HEAD_DIM]
+# Each batch's filled length: longer than the query (no query row without a key) and shorter than the cache (keys
+# past it exist, and a translation that reads them shows).
+_CACHE_SEQLENS = {"shape": [2], "dtype": "int32", "init": "randint", "low": DECODE + 1, "high": SEQ}
+# flash_attn_with_kvcache's options that write, rotate, gather or page the cache (porter converts none of them)
+# and those past `causal`, at their defaults
+_KVCACHE_OPTIONS = {**dict.fromkeys(("k", "v", "rotary_cos", "rotary_sin", "cache_batch_idx", "cache_leftpad",
+                                     "block_table")),
+                    "window_size": (-1, -1), "softcap": 0.0, "rotary_interleaved": True, "alibi_slopes": None,
+                    "num_splits": 0, "return_softmax_lse": False}
 # Activations small enough that the norm's eps moves the result: a translation that changes eps shows.
 _NORMED = {"x": {"shape": [4, 64], "std": 0.01}}
 # Small weights and gradients of one sign: the steps add up instead of cancelling, and the distance moved stays
@@ -95,6 +112,15 @@ KINDS = {
         {"max_seqlen_q": TOKENS, "max_seqlen_k": TOKENS, **_FLASH},
         ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",),
         bounds=("max_seqlen_q", "max_seqlen_k"), passable=_FLASH_OPTIONS),
+    "flash_attn_with_kvcache": Operands(
+        "original", KVCACHE[:13],
+        {"q": [2, DECODE, HEADS, HEAD_DIM], "k_cache": _CACHE, "v_cache": _CACHE, "cache_seqlens": _CACHE_SEQLENS},
+        {"softmax_scale": None, "causal": False}, ("bf16", "fp16"), "reduction", library="flash_attn",
+        backward=False, passable=_KVCACHE_OPTIONS, optional=("cache_seqlens",)),  # the NPU operator is for inference
+    "memory_efficient_attention": Operands(
+        "original", XFORMERS[:6], _XFORMERS, {"p": 0.0, "scale": None}, ("bf16", "fp16"), "reduction",
+        library="xformers.ops", zero=("p",), passable={"op": None, "output_dtype": None},
+        instances={"attn_bias": ("LowerTriangularMask", "LowerTriangularFromBottomRightMask")}),
     "FusedLayerNorm": Operands("original", NORM, **_NORM),
     "FusedRMSNorm": Operands("original", NORM, **_NORM),
     # Run-time hyperparameters get typical training values, not Apex's defaults: a weight decay of 0 would hide
@@ -156,14 +182,25 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
         return None
     call = original if kind.side == "original" else converted_call
     bound = _bind(call, kind.params, kind.passable)
-    if bound is None or any(p not in bound for p in (*kind.named, *filter(None, [kind.shaped_by]))):
+    required = (*(n for n in kind.named if n not in kind.optional), *filter(None, [kind.shaped_by]))
+    if bound is None or any(p not in bound for p in required):
         return None
-    substitute, constants, inputs = {}, [], dict(kind.inputs)
+    substitute, constants = {}, []
+    inputs = {input_: spec for input_, spec in kind.inputs.items() if input_ in bound or input_ not in kind.optional}
+    alias = kind.library.replace(".", "_") if kind.library else None
     for param, value in bound.items():
+        literal = _literal(value)
         if param in kind.named:
+            if literal is not _UNKNOWN:
+                return None  # `cache_seqlens=100`: not the tensor this case generates
             substitute[_bare(value)] = param
             continue
-        literal = _literal(value)
+        if param in kind.instances and literal is _UNKNOWN:
+            built = _built_class(value, kind.instances[param])
+            if built is None:
+                return None  # an object no model stands in for
+            substitute[code_of(value.func)] = f"{alias}.{built}"
+            continue
         if param == kind.shaped_by:
             shape = _trailing_shape(kind.defaults[param] if literal is _UNKNOWN else literal)
             if shape is None:
@@ -177,7 +214,6 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
             constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` at run time")
         elif param in kind.zero and literal:
             return None  # a random draw on each side: nothing to compare
-    alias = kind.library.replace(".", "_") if kind.library else None
     if alias:
         substitute[code_of(call.func)] = f"{alias}.{name}"
     original_code = kind.use.format(call=code_of(original.visit(_Substitute(substitute))))
@@ -222,7 +258,7 @@ def _bind(call: cst.Call, params: tuple[str, ...], passable: dict[str, object]) 
         param = arg.keyword.value if arg.keyword else params[index]
         if param in passable and _literal(arg.value) == passable[param]:
             continue  # stays in the original call, which accepts it; the converted call never had it
-        if param not in params:
+        if param in passable or param not in params:
             return None  # an option no case models: leave it to the user's own cases
         bound[param] = arg.value
     return bound
@@ -236,6 +272,13 @@ def _literal(node: cst.BaseExpression):
         return ast.literal_eval(code_of(node))
     except (ValueError, SyntaxError):
         return _UNKNOWN
+
+
+def _built_class(node: cst.BaseExpression, classes: tuple[str, ...]) -> str | None:
+    """Which of `classes` the expression builds without arguments: `xops.LowerTriangularMask()` ->
+    LowerTriangularMask; None for anything else."""
+    name = _callee(node)
+    return name if name in classes and not node.args else None
 
 
 def _bare(node: cst.CSTNode) -> str:

@@ -113,6 +113,101 @@ def flash_attn_kvpacked_func(q, kv, dropout_p=0.0, softmax_scale=None, causal=Fa
     return flash_attn_func(q, kv[:, :, 0], kv[:, :, 1], dropout_p, softmax_scale, causal, **options)
 
 
+def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, rotary_cos=None, rotary_sin=None,
+                            cache_seqlens=None, cache_batch_idx=None, cache_leftpad=None, block_table=None,
+                            softmax_scale=None, causal=False, rotary_interleaved=True, num_splits=0,
+                            return_softmax_lse=False, **options):
+    """Attention of q [batch, seq_q, heads, dim] on a cache [batch, seq_cache, kv_heads, dim] that is only read:
+    batch b attends to k_cache[b, :cache_seqlens[b]] (an int: every batch; None: the whole cache) as by
+    flash_attn_func, causal aligned to the bottom right of that length. num_splits only splits the GPU's work,
+    rotary_interleaved only matters with rotary_cos.
+    Modelled: no appended k/v, rotary embedding, cache_batch_idx, left padding, paged cache or returned lse."""
+    if any(t is not None for t in (k, v, rotary_cos, rotary_sin, cache_batch_idx, cache_leftpad, block_table)) \
+            or return_softmax_lse:
+        raise NotImplementedError("modelled: a cache that is only read, no rotary, gather, padding, paging or lse")
+    if cache_seqlens is None or isinstance(cache_seqlens, int):
+        cache_seqlens = torch.full((q.shape[0],), k_cache.shape[1] if cache_seqlens is None else cache_seqlens)
+    lengths = cache_seqlens.tolist()
+    if len(lengths) != q.shape[0] or max(lengths) > k_cache.shape[1]:
+        raise ValueError(f"cache_seqlens {lengths}: not one length per batch within the {k_cache.shape[1]} positions")
+    return torch.cat([flash_attn_func(q[b:b + 1], k_cache[b:b + 1, :n], v_cache[b:b + 1, :n], 0.0, softmax_scale,
+                                      causal, **options) for b, n in enumerate(lengths)])
+
+
+def npu_fused_infer_attention_score(query, key, value, *, atten_mask=None, actual_seq_lengths_kv=None, num_heads=1,
+                                    scale=1.0, input_layout="BSH", num_key_value_heads=0, sparse_mode=0, **rest):
+    """softmax(scale * q @ k^T, masked where atten_mask is True) @ v per head, batch b reading its first
+    actual_seq_lengths_kv[b] keys (one value: every batch; None: all); num_key_value_heads (0: num_heads) K/V
+    heads are grouped. atten_mask (sparse_mode 0) broadcasts as (B or 1, 1, S_q, S_kv); sparse_mode 2 is the
+    top-left causal mask, 3 the bottom-right one against each batch's key length, each given the 2048x2048
+    compressed mask. Returns
+    (attention_out, softmax_lse), the latter a placeholder as without softmax_lse_flag. Modelled: BSND or BNSD,
+    no pse_shift, quantisation, paging, padding, prefix or actual_seq_lengths."""
+    if rest or input_layout not in ("BSND", "BNSD") or sparse_mode not in (0, 2, 3):
+        raise NotImplementedError("modelled: BSND/BNSD, sparse_mode 0, 2 or 3, no other options")
+    if input_layout == "BSND":
+        query, key, value = (t.transpose(1, 2) for t in (query, key, value))
+    if query.shape[1] != num_heads or key.shape[1] != (num_key_value_heads or num_heads):
+        raise ValueError(f"num_heads {num_heads} / num_key_value_heads {num_key_value_heads} are not the inputs' "
+                         f"{query.shape[1]} / {key.shape[1]} heads")
+    (batch, _, sq, _), sk = query.shape, key.shape[2]
+    lengths = torch.tensor(_per_batch(sk if actual_seq_lengths_kv is None else actual_seq_lengths_kv, batch),
+                           device=query.device).reshape(-1, 1, 1, 1)
+    rows, cols = torch.arange(sq, device=query.device)[:, None], torch.arange(sk, device=query.device)[None, :]
+    masked = cols >= lengths
+    if sparse_mode in (2, 3):
+        if atten_mask is None or tuple(atten_mask.shape[-2:]) != (CAUSAL_MASK_SIZE, CAUSAL_MASK_SIZE):
+            raise ValueError("sparse_mode 2 and 3 take the 2048x2048 compressed mask")
+        masked = masked | (cols > rows + (lengths - sq if sparse_mode == 3 else 0))
+    elif atten_mask is not None:
+        masked = masked | atten_mask.bool()
+    groups = num_heads // key.shape[1]
+    wide = torch.promote_types(query.dtype, torch.float32)
+    key, value = (t.repeat_interleave(groups, dim=1).to(wide) for t in (key, value))
+    scores = (scale * (query.to(wide) @ key.transpose(-2, -1))).masked_fill(masked, float("-inf"))
+    out = (scores.softmax(-1).nan_to_num(0.0) @ value).to(query.dtype)
+    return (out.transpose(1, 2) if input_layout == "BSND" else out), torch.zeros(1, device=query.device)
+
+
+def _per_batch(lengths, batch: int) -> list[int]:
+    """One key length per batch from actual_seq_lengths_kv: one length (every batch) or at least `batch` lengths
+    (the first `batch`)."""
+    lengths = torch.as_tensor(lengths).reshape(-1).tolist()
+    if len(lengths) != 1 and len(lengths) < batch:
+        raise ValueError(f"{len(lengths)} key lengths for a batch of {batch}")
+    return lengths * batch if len(lengths) == 1 else lengths[:batch]
+
+
+class LowerTriangularMask:
+    """xFormers' causal mask aligned to the top left: query i sees keys j <= i."""
+
+
+class LowerTriangularFromBottomRightMask:
+    """xFormers' causal mask aligned to the bottom right: query i of M sees keys j <= i + N - M of N."""
+
+
+def memory_efficient_attention(query, key, value, attn_bias=None, p=0.0, scale=None, *, op=None,
+                               output_dtype=None):
+    """xFormers' attention on [batch, seq, heads, dim] with as many K/V heads as query heads: softmax(scale *
+    q @ k^T + attn_bias) @ v, scale 1/sqrt(dim) by default; `op` only picks the kernel. Modelled: attn_bias None
+    or one of the two causal masks above, no dropout, 3-D inputs or another output dtype."""
+    if p or output_dtype is not None or query.dim() != 4:
+        raise NotImplementedError("modelled: 4-D inputs, no dropout or output_dtype")
+    if attn_bias is not None and type(attn_bias) not in (LowerTriangularMask, LowerTriangularFromBottomRightMask):
+        raise NotImplementedError(f"modelled: attn_bias None or a lower triangular mask, not {type(attn_bias)}")
+    if key.shape[2] != query.shape[2]:
+        raise ValueError(f"{key.shape[2]} key heads for {query.shape[2]} query heads")
+    scale = query.shape[-1] ** -0.5 if scale is None else scale
+    wide = torch.promote_types(query.dtype, torch.float32)
+    scores = torch.einsum("bqhd,bkhd->bhqk", query.to(wide), key.to(wide)) * scale
+    if attn_bias is not None:
+        sq, sk = query.shape[1], key.shape[1]
+        rows, cols = torch.arange(sq, device=query.device)[:, None], torch.arange(sk, device=query.device)[None, :]
+        future = cols > rows + (sk - sq if isinstance(attn_bias, LowerTriangularFromBottomRightMask) else 0)
+        scores = scores.masked_fill(future, float("-inf"))
+    return torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1).nan_to_num(0.0), value.to(wide)).to(query.dtype)
+
+
 class _ApexNorm(torch.nn.Module):
     """Apex's fused norms: weight ones (and bias zeros) over normalized_shape when elementwise_affine; half
     precision inputs are normalised in fp32."""
@@ -218,15 +313,21 @@ def optimizer_steps(optimizer_of, weight: torch.Tensor, grads: torch.Tensor) -> 
 
 
 _MODELS = {
-    "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention),
+    "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention,
+                                       npu_fused_infer_attention_score=npu_fused_infer_attention_score),
     "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func,
                                         flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
                                         flash_attn_kvpacked_func=flash_attn_kvpacked_func,
-                                        flash_attn_varlen_func=flash_attn_varlen_func),
+                                        flash_attn_varlen_func=flash_attn_varlen_func,
+                                        flash_attn_with_kvcache=flash_attn_with_kvcache),
+    "xformers.ops": types.SimpleNamespace(memory_efficient_attention=memory_efficient_attention,
+                                          LowerTriangularMask=LowerTriangularMask,
+                                          LowerTriangularFromBottomRightMask=LowerTriangularFromBottomRightMask),
     "apex.normalization": types.SimpleNamespace(FusedLayerNorm=FusedLayerNorm, FusedRMSNorm=FusedRMSNorm),
     "apex.optimizers": types.SimpleNamespace(FusedAdam=FusedAdam, FusedSGD=FusedSGD),
 }
-_DEVICE_OF = {"torch_npu": "npu", "flash_attn": "cuda", "apex.normalization": "cuda", "apex.optimizers": "cuda"}
+_DEVICE_OF = {"torch_npu": "npu", "flash_attn": "cuda", "xformers.ops": "cuda", "apex.normalization": "cuda",
+              "apex.optimizers": "cuda"}
 
 
 def library_for(tensor: torch.Tensor, library: str):

@@ -9,8 +9,13 @@ import sys
 
 from click.testing import CliRunner
 
+import torch
+
 from porter.cli import main
+from porter.parity.cases import InputSpec
 from porter.parity.cli import parity
+from porter.parity.converted_cases import KINDS
+from porter.parity.inputs import random_tensor
 from tests.parity.parity_helpers import REPO
 
 FIXTURES = REPO / "fixtures" / "rules"
@@ -26,7 +31,7 @@ def _port(tmp_path, *flags):
     return out / "parity"
 
 
-def _compare(suite, report, prefixes=("flash", "npu_rms")):
+def _compare(suite, report, prefixes=("flash", "npu_rms", "memory_efficient")):
     """In a fresh process, as a user runs it: the case module is imported anew."""
     done = subprocess.run([sys.executable, "-m", "porter", "parity", "compare", str(suite), "--device", "cpu",
                            "--json", str(report)], capture_output=True, text=True)
@@ -38,14 +43,18 @@ def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
     suite = _port(tmp_path, "--fuse")
     module = (suite / "converted_cases.py").read_text()
     assert "converted_cases" in (suite / "parity.yaml").read_text()
-    # PY416 rewrote two products; PY411's dense, qkv-, kv-packed and varlen calls without a dropout are the other five
-    assert module.count("@parity_case(") == 7 and module.count("flash_attn.flash_attn_func(") == 2
+    # PY416 rewrote two products; PY411's dense, qkv-, kv-packed and varlen calls without a dropout are five more,
+    # its causal xFormers call and two decode calls on a KV cache the last three
+    assert module.count("@parity_case(") == 10 and module.count("flash_attn.flash_attn_func(") == 2
+    assert module.count("flash_attn.flash_attn_with_kvcache(") == 2
+    assert "xformers_ops.memory_efficient_attention(query, key, value, attn_bias=xformers_ops.LowerTriangularMask())" \
+        in module
     assert "flash_attn.flash_attn_qkvpacked_func(" in module and "flash_attn.flash_attn_kvpacked_func(" in module
     assert "flash_attn.flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q" in module
     assert "from torch import rsqrt" in module and "causal = False  # `self.causal` at run time" in module
     assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
     code, statuses = _compare(suite, tmp_path / "p.json")
-    assert code == 0 and len(statuses) == 14 and set(statuses.values()) == {"pass"}, statuses
+    assert code == 0 and len(statuses) == 20 and set(statuses.values()) == {"pass"}, statuses
 
     wrong = module.replace('"BSND", scale=0.125)[0]', '"BSND", scale=0.25)[0]')
     wrong = wrong.replace("epsilon=1e-6)[0]", "epsilon=0.25)[0]")
@@ -61,7 +70,7 @@ def test_each_conversion_gets_a_case_and_a_wrong_translation_fails(tmp_path):
 
 def test_without_fuse_only_the_library_conversions_get_cases(tmp_path):
     module = (_port(tmp_path) / "converted_cases.py").read_text()
-    assert module.count("@parity_case(") == 5 and "npu_rms_norm" not in module
+    assert module.count("@parity_case(") == 8 and "npu_rms_norm" not in module
 
 
 def test_apex_conversions_get_cases_that_catch_a_changed_hyperparameter(tmp_path):
@@ -103,3 +112,75 @@ def test_options_at_their_defaults_keep_a_case_and_a_call_over_lines_stays_reada
     assert module.count("@parity_case(") == 1
     assert "    return flash_attn.flash_attn_func(\n        q, k, v,  # [batch, seq, heads, dim]\n" in module
     assert "        return_attn_probs=False,\n        window_size=(-1, -1),\n    )\n" in module
+
+
+XFORMERS_AND_DECODE = '''import xformers.ops as xops
+from flash_attn import flash_attn_with_kvcache
+from xformers.ops import LowerTriangularFromBottomRightMask, memory_efficient_attention
+
+
+def attend(q, k, v, k_cache, v_cache, lengths):
+    top_left = xops.memory_efficient_attention(q, k, v, attn_bias=xops.LowerTriangularMask())
+    bottom_right = memory_efficient_attention(q, k, v, LowerTriangularFromBottomRightMask(), scale=0.125)
+    cast = xops.memory_efficient_attention(q.float(), k.float(), v.float(), scale=0.2)
+    decode = flash_attn_with_kvcache(q, k_cache, v_cache, cache_seqlens=lengths, softmax_scale=0.1)
+    causal = flash_attn_with_kvcache(q, k_cache, v_cache, cache_seqlens=lengths, causal=True)
+    whole = flash_attn_with_kvcache(q, k_cache, v_cache, causal=True, num_splits=0)
+    biased = xops.memory_efficient_attention(q, k, v, attn_bias=xops.fmha.BlockDiagonalMask.from_seqlens([2]))
+    return top_left, bottom_right, cast, decode, causal, whole, biased
+'''
+
+
+def test_xformers_and_kvcache_conversions_get_cases_that_catch_a_wrong_translation(tmp_path):
+    """xFormers' two causal masks (spelled through porter's stand-ins on the CPU), its SDPA form, and decode
+    attention on a read-only cache: with per-batch lengths, causal or not, and on the whole cache. Queries are
+    fewer than keys, so the masks' alignment counts; the cache is filled to fewer positions than it has."""
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    (source / "decode.py").write_text(XFORMERS_AND_DECODE)
+    assert CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q"]).exit_code == 0
+    suite = out / "parity"
+    module = (suite / "converted_cases.py").read_text()
+    assert module.count("@parity_case(") == 6  # not the block-diagonal mask, which porter leaves to the user
+    assert "xformers_ops.memory_efficient_attention(query, key, value, attn_bias=xformers_ops.LowerTriangularMask())" \
+        in module and "xformers_ops.LowerTriangularFromBottomRightMask(), scale=0.125)" in module
+    assert "actual_seq_lengths_kv=torch.as_tensor(cache_seqlens).reshape(-1).tolist())[0]" in module
+    assert "'cache_seqlens': {'shape': [2], 'dtype': 'int32', 'init': 'randint', 'low': 5, 'high': 256}" in module
+    assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
+    prefixes = ("memory_efficient", "flash_attn_with")
+    code, statuses = _compare(suite, tmp_path / "p.json", prefixes)
+    assert code == 0 and len(statuses) == 12 and set(statuses.values()) == {"pass"}, statuses
+
+    wrong = module.replace("sparse_mode=2)[0]", "sparse_mode=3)[0]")  # top-left mask taken as bottom-right
+    wrong = wrong.replace("scale=0.2).transpose", "scale=0.25).transpose")
+    wrong = wrong.replace(", actual_seq_lengths_kv=torch.as_tensor(cache_seqlens).reshape(-1).tolist())[0]", ")[0]")
+    causal_mask = (", atten_mask=torch.arange(k_cache.shape[1], device=q.device) >= torch.as_tensor(cache_seqlens, "
+                   "device=q.device).reshape(-1, 1, 1, 1) + torch.arange(1 - q.shape[1], 1, device=q.device)[:, None]")
+    wrong = wrong.replace(f"{causal_mask})[0]", ")[0]")
+    assert wrong.count("sparse_mode=3)[0]") == 3 and wrong.count("actual_seq_lengths_kv") == 1
+    assert causal_mask not in wrong and "scale=0.25)" in wrong
+    (suite / "converted_cases.py").write_text(wrong)
+    code, statuses = _compare(suite, tmp_path / "p.json", prefixes)
+    failed = sorted(name for name, status in statuses.items() if status == "fail")
+    assert code == 1 and failed == _in_each_dtype(
+        "flash_attn_with_kvcache_decode_10", "flash_attn_with_kvcache_decode_11",  # no lengths; no causal mask
+        "memory_efficient_attention_decode_7", "memory_efficient_attention_decode_9"), statuses
+    (suite / "converted_cases.py").write_text(module.replace("sparse_mode=3)[0]", "sparse_mode=2)[0]"))
+    code, statuses = _compare(suite, tmp_path / "p.json", prefixes)  # bottom-right masks taken as top-left
+    failed = sorted(name for name, status in statuses.items() if status == "fail")
+    assert code == 1 and failed == _in_each_dtype("flash_attn_with_kvcache_decode_12",
+                                                  "memory_efficient_attention_decode_8"), statuses
+
+
+def _in_each_dtype(*cases):
+    return [f"{case}_{dtype}" for case in cases for dtype in ("bf16", "fp16")]
+
+
+def test_generated_cache_lengths_are_longer_than_the_query_and_shorter_than_the_cache():
+    """No query row is left without a key, and keys past each batch's length exist to be wrongly read."""
+    inputs = KINDS["flash_attn_with_kvcache"].inputs
+    queries, positions = inputs["q"][1], inputs["k_cache"][1]
+    lengths = torch.stack([random_tensor(InputSpec(**inputs["cache_seqlens"]), torch.int32, seed)
+                           for seed in range(200)])
+    assert lengths.shape == (200, inputs["q"][0]) and lengths.dtype == torch.int32
+    assert queries < int(lengths.min()) and int(lengths.max()) < positions
