@@ -52,6 +52,57 @@ class Model(torch.nn.Module):
 
 def g(dist):
     return dist.barrier
+
+try:
+    from te import Linear, Norm
+except ImportError:
+    Linear, Norm = None, None
+
+def outer():
+    import numpy as np
+    try:
+        from fast import fused
+    except ImportError:
+        fused = None
+    @np.vectorize
+    def inner(x=np.pi):
+        return np.sqrt(x), fused(x), Linear, Norm
+    return np, inner
+
+@torch.no_grad()
+def shadowed():
+    sqrt = None
+    return sqrt(2)
+
+def imports_sqrt():
+    from math import sqrt
+    return sqrt
+
+def decorated():
+    from fast import wrap
+    @wrap.deco  # evaluated in decorated(), not in the function it decorates
+    def wrapped():
+        from slow import wrap
+        return wrap.inner
+    return wrapped
+
+def early():
+    dynamo = getattr(torch, "_dynamo", None)  # before the import: libcst resolves this use to the assignment only
+    if dynamo is None:
+        import torch._dynamo as dynamo
+    return dynamo.config
+
+try:
+    from fast import setup
+    setup.run()  # sees the first import only
+except ImportError:
+    from slow import setup
+
+class Holder:
+    import pickle
+    dumps = pickle.dumps
+    def method(self):
+        return pickle, np.ones
 '''
 
 
@@ -116,8 +167,14 @@ def test_the_table_answers_what_the_scope_analysis_answers_on_tricky_imports():
     assert answered["a.b.c.d"] == {"a.b.c.d"}
     assert answered["kernel"] == {"fast.kernel", "slow.kernel"}  # a fallback chain: both, as the scope analysis says
     assert answered["triton.jit"] == {"triton.jit"}  # `triton = None` in the fallback is a local name
-    # imported inside a function (json), bound otherwise too (amp, np, dist): the scope analysis decides
-    assert by_scope >= {"json", "amp", "np", "dist"} and not by_scope & {"torch", "FusedAdam", "h", "kernel"}
+    assert answered["json.dumps"] == {"json.dumps"}  # imported inside the function that uses it
+    assert answered["Linear"] == {"te.Linear"}  # `Linear, Norm = None, None` in the fallback: local names
+    assert answered["fused"] == {"fast.fused"}  # a fallback inside the function that imports it
+    assert answered["wrap.deco"] == {"fast.wrap.deco"} and answered["wrap.inner"] == {"slow.wrap.inner"}
+    # bound otherwise too (amp, np, dist, sqrt), imported in a class body (pickle), used before a later binding in
+    # the same scope (dynamo, setup): the scope analysis decides
+    assert by_scope >= {"amp", "np", "dist", "sqrt", "pickle", "dynamo.config", "setup.run"}
+    assert not by_scope & {"torch", "FusedAdam", "h", "kernel", "json", "Linear", "fused"}
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(REPO)))

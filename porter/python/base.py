@@ -11,7 +11,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import PositionProvider, QualifiedNameSource
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
-from porter.python.import_table import ImportTable, import_table
+from porter.python.import_table import MODULE, ImportTable, import_table
 from porter.python.span_index import Containers
 from porter.ruleset import Entry, Rule
 
@@ -51,6 +51,8 @@ class Proposals:
     imports: ImportTable | None = None  # answers most qualified names without the scope analysis
     scope_of: Callable[[cst.CSTNode], object] = lambda node: None  # the scope analysis, run on first use
     unscoped: set[int] = field(default_factory=set)  # id() of names the scope analysis skips: they resolve to nothing
+    functions: list[int] = field(default_factory=lambda: [MODULE])  # the import table's scope of the code being
+    # visited, innermost last (CallIndex keeps it)
 
     def covers(self, span: Span) -> bool:
         return self.covered.contains(span)
@@ -121,7 +123,7 @@ class RuleVisitor(CachedVisitorMethods):
         if (bound is not None and root_name(node) not in bound) or id(node) in self.proposals.unscoped:
             return frozenset()
         full_name = get_full_name_for_node(node) if self.proposals.imports is not None else None
-        known = self.proposals.imports.qualified(full_name) if full_name else None
+        known = self.proposals.imports.qualified(full_name, self.proposals.functions[-1]) if full_name else None
         if known is not None:
             return known
         scope = self.proposals.scope_of(node)
@@ -172,12 +174,23 @@ def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:
 
 
 class CallIndex(CachedVisitorMethods):
-    """Runs first in the batch: records each call under its callee, which is visited after the call itself, and
-    the names libcst's scope analysis does not visit (they have no qualified name there, so none here either)."""
+    """Runs first in the batch: records each call under its callee, which is visited after the call itself, the
+    names libcst's scope analysis does not visit (they have no qualified name there, so none here either), and
+    the function whose body is being visited (decorators, parameters and annotations belong to the code around)."""
 
     def __init__(self, proposals: Proposals) -> None:
         super().__init__()
         self.proposals = proposals
+        self.numbers: dict[int, int] = {}  # id() of each function -> its number in source order (import_table)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.numbers[id(node)] = len(self.numbers) + 1
+
+    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self.proposals.functions.append(self.numbers[id(node)])
+
+    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self.proposals.functions.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
         self.proposals.call_funcs[id(node.func)] = node
@@ -186,8 +199,11 @@ class CallIndex(CachedVisitorMethods):
         self.proposals.unscoped.add(id(node.attr))
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        if isinstance(node.target, cst.Name):  # the scope analysis names it after this assignment: a local name
-            self.proposals.unscoped.add(id(node.target))
+        """The scope analysis names `x` of `x = ...` or `x, y = ...` after this assignment: a local name."""
+        target = node.target
+        names = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+        if all(isinstance(name, cst.Name) for name in names):
+            self.proposals.unscoped.update(id(name) for name in names)
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
@@ -224,10 +240,20 @@ class ModuleNames:
     imports: ImportTable | None = None  # None: resolve every name through the scope analysis
 
 
-def scan_names(source: str) -> ModuleNames:
+def parsed(source: str) -> ast.Module | None:
+    """The stdlib parser's tree; None where libcst accepts what this Python's ast does not."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:  # libcst accepts a few things this Python's ast does not: then resolve every name
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def scan_names(source: str) -> ModuleNames:
+    return names_of(parsed(source))
+
+
+def names_of(tree: ast.Module | None) -> ModuleNames:
+    if tree is None:  # then resolve every name
         return ModuleNames(None)
     bound, attributes, functions, roots = set(), set(), set(), set()
     for node in ast.walk(tree):

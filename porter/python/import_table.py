@@ -1,10 +1,15 @@
 """Qualified names of imported names without libcst's scope analysis, where the imports alone decide them.
 
 libcst's ScopeProvider costs about as much as the rule pass itself (a third of the libcst work on
-megatron-core). Most modules bind an imported name once, at module level, and never rebind it; for those the
-qualified name of `np.linalg.norm` follows from the import statements alone. This table answers exactly what
-ScopeProvider's `get_qualified_names_for` answers for such names (the rules of libcst's `ImportAssignment`,
-reproduced below), and answers None for every other name, which then goes to the scope analysis.
+megatron-core). Most modules bind an imported name only by imports, at module level or inside functions; for
+those the qualified name of `np.linalg.norm` follows from the import statements of the innermost function that
+has one (else the module's). This table answers exactly what ScopeProvider's `get_qualified_names_for` answers
+for such names (the rules of libcst's `ImportAssignment` and of its scope lookup, reproduced below), and answers
+None for every other name, which then goes to the scope analysis.
+
+Scopes are functions, numbered in source order from 1 (0: the module). Classes are transparent: code in a method
+does not see the class body's names, and a name imported in a class body is left to the scope analysis (libcst
+resolves comprehensions in a class body past it).
 """
 
 from __future__ import annotations
@@ -12,56 +17,139 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
-           ast.DictComp, ast.GeneratorExp)
 
 Alias = tuple[str, str | None]  # (imported dotted name, asname)
 Statement = tuple[str, tuple[Alias, ...]]  # (the from-module with its leading dots, or "" for `import`; aliases)
 
 
+MODULE = 0  # the scope number of the module itself
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
 @dataclass(frozen=True)
 class ImportTable:
-    statements: dict[str, tuple[Statement, ...]]  # each name a module-level import records -> those imports
-    unsafe: frozenset[str]  # first segments also bound otherwise, or by an import inside a function or class
+    statements: dict[tuple[int, str], tuple[Statement, ...]]  # (scope, each name its imports record) -> those
+    parents: tuple[int, ...]  # scope n's enclosing function (or the module) at index n; the module's: itself
+    unsafe: frozenset[str]  # first segments also bound otherwise, or by an import in a class body
 
     def answers_every(self, names: frozenset[str]) -> bool:
         """Whether every name rooted in one of `names` gets an answer (or the scope analysis is needed)."""
-        return not (names & self.unsafe) and all(name in self.statements for name in names)
+        recorded = {name for _, name in self.statements}
+        return not (names & self.unsafe) and names - {"*"} <= recorded  # a star import binds no name libcst knows
 
-    def qualified(self, full_name: str) -> frozenset[str] | None:
-        """The qualified names of `full_name` (`a.b.c`), or None when the scope analysis must decide."""
+    def qualified(self, full_name: str, scope: int = MODULE) -> frozenset[str] | None:
+        """The qualified names of `full_name` (`a.b.c`) used in function `scope`, or None when the scope analysis
+        must decide. Like libcst, the longest prefix bound in any enclosing scope wins, from its innermost scope."""
         if full_name.split(".")[0] in self.unsafe:
             return None
+        chain = self._chain(scope)
         prefix = full_name
-        while prefix not in self.statements:
+        while True:
+            for enclosing in chain:
+                found = self.statements.get((enclosing, prefix))
+                if found is not None:
+                    return frozenset(name for statement in found for name in _qualified(statement, full_name))
             if "." not in prefix:
                 return None
             prefix = prefix.rsplit(".", 1)[0]
-        return frozenset(name for statement in self.statements[prefix] for name in _qualified(statement, full_name))
+
+    def _chain(self, scope: int) -> list[int]:
+        chain = [scope]
+        while chain[-1] != MODULE:
+            chain.append(self.parents[chain[-1]])
+        return chain
 
 
 def import_table(tree: ast.Module) -> ImportTable:
-    statements: dict[str, list[Statement]] = {}
-    unsafe: set[str] = set()
-    _collect(tree, statements, unsafe, nested=False)
-    unsafe |= _bound_otherwise(tree)
-    return ImportTable({name: tuple(found) for name, found in statements.items()}, frozenset(unsafe))
+    walk = _Walk()
+    walk.scope(tree, MODULE, in_class=False)
+    rebound = {name for scope, name in walk.assigned if scope != MODULE and (scope, name) not in walk.statements}
+    early = {name for scope, name, at in walk.uses if at < walk.last_binding.get((scope, name), at)}
+    unsafe = walk.unsafe | walk.bound | rebound | early
+    return ImportTable({key: tuple(found) for key, found in walk.statements.items()}, tuple(walk.parents),
+                       frozenset(unsafe))
 
 
-def _collect(node: ast.AST, statements: dict, unsafe: set, nested: bool) -> None:
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, (ast.Import, ast.ImportFrom)):
-            module = "" if isinstance(child, ast.Import) else "." * child.level + (child.module or "")
-            aliases = tuple((alias.name, alias.asname) for alias in child.names)
-            if any(name == "*" for name, _ in aliases):
-                continue  # binds nothing the scope analysis knows of either
-            for recorded in {name for alias in aliases for name in _recorded_names(alias)}:
-                if nested:
-                    unsafe.add(recorded.split(".")[0])
-                else:
-                    statements.setdefault(recorded, []).append((module, aliases))
+Position = tuple[int, int]
+
+
+class _Walk:
+    """One walk in source order (functions are numbered as libcst meets them) over what binds names: imports by
+    scope; `name = ...` (or `a, b = ...`) by scope, which is harmless where the same scope imports the name or at
+    module level (a fallback such as `except ImportError: triton = None` has a local qualified name, which rules
+    ignore); and every other binding, which leaves the name to the scope analysis. A name used in a scope before
+    that scope's last binding of it is left to the scope analysis too: libcst resolves such a use to the bindings
+    before it only."""
+
+    def __init__(self) -> None:
+        self.statements: dict[tuple[int, str], list[Statement]] = {}
+        self.parents: list[int] = [MODULE]
+        self.assigned: set[tuple[int, str]] = set()
+        self.last_binding: dict[tuple[int, str], Position] = {}  # where the scope's last import or fallback ends
+        self.uses: list[tuple[int, str, Position]] = []
+        self.bound: set[str] = set()
+        self.unsafe: set[str] = set()  # imported in a class body
+
+    def scope(self, node: ast.AST, scope: int, in_class: bool) -> None:
+        """`in_class`: directly in a class body."""
+        for child in ast.iter_child_nodes(node):
+            self._visit(child, scope, in_class)
+
+    def _visit(self, node: ast.AST, scope: int, in_class: bool) -> None:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            self._import(node, scope, in_class)
+        elif isinstance(node, ast.Assign) and not in_class:
+            plain = [name for target in node.targets for name in _names_assigned(target)]
+            for name in plain:
+                self.assigned.add((scope, name.id))
+                self._bound_until((scope, name.id), node)
+            skip = {id(name) for name in plain}
+            for inner in ast.walk(node):
+                if id(inner) not in skip:
+                    self._note(inner, scope)
+        elif isinstance(node, _FUNCTIONS):
+            self.bound.add(node.name)
+            for outside in (*node.decorator_list, node.args, *filter(None, [node.returns])):
+                self._visit(outside, scope, in_class)  # evaluated in the enclosing scope
+            self.parents.append(scope)
+            inner = len(self.parents) - 1
+            for statement in node.body:
+                self._visit(statement, inner, in_class=False)
         else:
-            _collect(child, statements, unsafe, nested or isinstance(child, _SCOPES))
+            self._note(node, scope)
+            self.scope(node, scope, in_class or isinstance(node, ast.ClassDef))
+
+    def _import(self, node: ast.Import | ast.ImportFrom, scope: int, in_class: bool) -> None:
+        module = "" if isinstance(node, ast.Import) else "." * node.level + (node.module or "")
+        aliases = tuple((alias.name, alias.asname) for alias in node.names)
+        if any(name == "*" for name, _ in aliases):
+            return  # binds nothing the scope analysis knows of either
+        for recorded in {name for alias in aliases for name in _recorded_names(alias)}:
+            if in_class:
+                self.unsafe.add(recorded.split(".")[0])
+            else:
+                self.statements.setdefault((scope, recorded), []).append((module, aliases))
+                self._bound_until((scope, recorded.split(".")[0]), node)
+
+    def _bound_until(self, key: tuple[int, str], statement: ast.stmt) -> None:
+        end = (statement.end_lineno, statement.end_col_offset)
+        self.last_binding[key] = max(end, self.last_binding.get(key, end))
+
+    def _note(self, node: ast.AST, scope: int) -> None:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            self.uses.append((scope, node.id, (node.lineno, node.col_offset)))
+        elif isinstance(node, ast.Name):
+            self.bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            self.bound.add(node.arg)
+        elif isinstance(node, ast.ClassDef):
+            self.bound.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            self.bound.update(node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            self.bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            self.bound.add(node.rest)
 
 
 def _recorded_names(alias: Alias) -> list[str]:
@@ -71,40 +159,12 @@ def _recorded_names(alias: Alias) -> list[str]:
     return [".".join(parts[:end]) for end in range(len(parts), 0, -1)]
 
 
-def _bound_otherwise(tree: ast.Module) -> set[str]:
-    """Names bound by anything but an import, except `name = ...` at module level: that binding (a fallback such
-    as `except ImportError: triton = None`) has a local qualified name, which rules ignore, so the imported
-    names stay what the imports say."""
-    fallbacks = {id(target) for node in _module_level(tree) if isinstance(node, ast.Assign)
-                 for target in node.targets if isinstance(target, ast.Name)}
-    bound = set()
-    for node in ast.walk(tree):
-        if id(node) in fallbacks:
-            continue
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bound.update(node.names)
-        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            bound.add(node.rest)
-    return bound
-
-
-def _module_level(tree: ast.Module):
-    """The statements of the module's own scope, inside if/try/with/for/while blocks too."""
-    stack = list(tree.body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, _SCOPES):
-            stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
-            stack.extend(s for handler in getattr(node, "handlers", ()) for s in handler.body)
+def _names_assigned(target: ast.expr) -> list[ast.Name]:
+    if isinstance(target, ast.Name):
+        return [target]
+    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+        return target.elts
+    return []
 
 
 def _qualified(statement: Statement, full_name: str) -> set[str]:
