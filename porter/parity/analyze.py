@@ -96,10 +96,13 @@ def file_facts(path: str, text: str) -> FileFacts | None:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-    constants = _Constants()
-    constants.add(tree)
-    visitor = _Visitor(path, _aliases(tree))
-    visitor.visit(tree)
+    constants, imports = _Constants(), []
+    for node in ast.walk(tree):  # one walk for both: most of the cost of the facts is walking the tree
+        constants.collect(node)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(node)
+    visitor = _Visitor(path, _aliases(imports))
+    visitor.visit_tree(tree)
     calls = {id(usage): (name, ast.unparse(node)) for usage, name, node in visitor.deferred}
     usages = [[u.op, u.where, *calls.get(id(u), ("", None))] for u in visitor.usages]
     return FileFacts(_table(constants.assigned), _table(constants.keywords), usages, dict(visitor.dtypes))
@@ -134,10 +137,10 @@ def _table(table: dict[str, Counter]) -> dict[str, list]:
     return {name: [[value, count] for value, count in counts.items()] for name, counts in table.items()}
 
 
-def _aliases(tree: ast.AST) -> dict[str, str]:
+def _aliases(imports: list[ast.Import | ast.ImportFrom]) -> dict[str, str]:
     """Local name -> dotted name, from the file's imports."""
     aliases = {}
-    for node in ast.walk(tree):
+    for node in imports:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -158,11 +161,7 @@ class _Constants:
         self.assigned: dict[str, Counter] = defaultdict(Counter)
         self.keywords: dict[str, Counter] = defaultdict(Counter)
 
-    def add(self, tree: ast.AST) -> None:
-        for node in ast.walk(tree):
-            self._collect(node)
-
-    def _collect(self, node):
+    def collect(self, node: ast.AST) -> None:
         if isinstance(node, ast.arguments):  # `def __init__(self, n_embd=128)`: a config default
             positional = [*node.posonlyargs, *node.args]
             for arg, default in zip(positional[len(positional) - len(node.defaults):], node.defaults):
@@ -248,12 +247,24 @@ def _is_size(name: str, value) -> bool:
     return value >= 0 if name == "padding" else value > 0
 
 
-class _Visitor(ast.NodeVisitor):
+class _Visitor:
     def __init__(self, path: str, aliases: dict):
         self.path, self.aliases = path, aliases
         self.usages: list[Usage] = []
         self.deferred: list[tuple[Usage, str, ast.Call]] = []  # sizes and parameters to read once constants are known
         self.dtypes: Counter = Counter()
+        self.handlers = {ast.Call: self.visit_Call, ast.BinOp: self.visit_BinOp, ast.Attribute: self.visit_Attribute,
+                         ast.Constant: self.visit_Constant}
+
+    def visit_tree(self, tree: ast.AST) -> None:
+        """Each node before its children, in source order (ast.NodeVisitor's order, without its per-node lookups)."""
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            handler = self.handlers.get(type(node))
+            if handler is not None:
+                handler(node)
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
     def _canonical(self, func: ast.AST) -> str | None:
         name = dotted_text(func)
@@ -278,7 +289,6 @@ class _Visitor(ast.NodeVisitor):
         if name == FSDP:
             self._add("all_gather", node)
             self._add("reduce_scatter", node)
-        self.generic_visit(node)
 
     def _op_for(self, name: str | None, node: ast.Call) -> str | None:
         if name in CALLS:
@@ -302,7 +312,6 @@ class _Visitor(ast.NodeVisitor):
             self._add("matmul", node)
         elif isinstance(node.op, ast.Mult) and any(self._is_silu(side) for side in (node.left, node.right)):
             self._add("swiglu", node)
-        self.generic_visit(node)
 
     def _is_silu(self, node) -> bool:
         return isinstance(node, ast.Call) and CALLS.get(self._canonical(node.func) or "") == "silu"
@@ -310,7 +319,6 @@ class _Visitor(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute):
         if dotted_text(node.value) and self._canonical(node.value) == "torch" and node.attr in DTYPE_SPELLINGS:
             self.dtypes[DTYPE_SPELLINGS[node.attr]] += 1
-        self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant):
         if isinstance(node.value, str) and node.value in ("float16", "bfloat16", "fp16", "bf16"):
