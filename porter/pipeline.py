@@ -238,7 +238,8 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
     converted = write_module(out_dir, converted_cases(conversions, sources))
     generated = parity_modules(path for result in results for path in result.generated)
     memo = _SuiteMemo(request.options.cache_dir) if request.options.cache_dir is not None else None
-    suite = generate_suite(sources, out_dir, modules=(*converted, *generated), memo=memo)
+    suite = generate_suite(sources, out_dir, modules=(*converted, *generated), memo=memo,
+                           jobs=request.options.jobs)
     _report_dropped_cases(request.ruleset, suite.dropped, results)
     return str(out_dir) if suite.cases or converted else None
 
