@@ -43,23 +43,48 @@ def npu_fusion_attention(query, key, value, head_num, input_layout, *, pse=None,
         query, key, value = (t.transpose(1, 2) for t in (query, key, value))
     if query.shape[1] != head_num:
         raise ValueError(f"head_num {head_num} is not the query's {query.shape[1]} heads")
-    groups = query.shape[1] // key.shape[1]
-    key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
-    wide = torch.promote_types(query.dtype, torch.float32)
-    scores = scale * (query.to(wide) @ key.to(wide).transpose(-2, -1))
-    sq, sk = scores.shape[-2:]
-    rows, cols = torch.arange(sq, device=query.device)[:, None], torch.arange(sk, device=query.device)[None, :]
+    sq, sk = query.shape[2], key.shape[2]
+    masked = None
     if sparse_mode in (2, 3):
         if atten_mask is None or tuple(atten_mask.shape) != (CAUSAL_MASK_SIZE, CAUSAL_MASK_SIZE):
             raise ValueError("sparse_mode 2 and 3 take the 2048x2048 compressed mask")
-        scores = scores.masked_fill(cols > rows + (sk - sq if sparse_mode == 3 else 0), float("-inf"))
+        masked = _future(sq, sk, sk - sq if sparse_mode == 3 else 0, query.device)
     elif atten_mask is not None:
         if sparse_mode != 0:
             raise NotImplementedError(f"sparse_mode {sparse_mode}")
-        scores = scores.masked_fill(atten_mask.bool(), float("-inf"))
-    out = (scores.softmax(-1).nan_to_num(0.0) @ value.to(wide)).to(query.dtype)
+        masked = atten_mask.bool()
+    out = _heads_first(query, key, value, scale, masked)
     out = out.transpose(1, 2) if input_layout == "BSND" else out
     return out, None, None, None, 0, 0, 0
+
+
+def _heads_first(query, key, value, scale, masked):
+    """softmax(scale * q @ k^T, -inf where `masked`) @ v on [batch, heads, seq, dim], K/V heads grouped, in at least
+    fp32 (torch_npu's side of a case). A row with every key masked gives 0."""
+    groups = query.shape[1] // key.shape[1]
+    wide = torch.promote_types(query.dtype, torch.float32)
+    key, value = (t.repeat_interleave(groups, dim=1).to(wide) for t in (key, value))
+    scores = scale * (query.to(wide) @ key.transpose(-2, -1))
+    if masked is not None:
+        scores = scores.masked_fill(masked, float("-inf"))
+    return (scores.softmax(-1).nan_to_num(0.0) @ value).to(query.dtype)
+
+
+def _seq_first(q, k, v, scale, offset):
+    """The same on [batch, seq, heads, dim] through einsum (the libraries' side of a case, computed another way),
+    causal with query i seeing keys j <= i + offset (no mask: offset None)."""
+    groups = q.shape[2] // k.shape[2]
+    wide = torch.promote_types(q.dtype, torch.float32)
+    k, v = (t.repeat_interleave(groups, dim=2).to(wide) for t in (k, v))
+    scores = torch.einsum("bqhd,bkhd->bhqk", q.to(wide), k) * scale
+    if offset is not None:
+        scores = scores.masked_fill(_future(q.shape[1], k.shape[1], offset, q.device), float("-inf"))
+    return torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1).nan_to_num(0.0), v).to(q.dtype)
+
+
+def _future(sq: int, sk: int, offset, device) -> torch.Tensor:
+    """[sq, sk], True where key j lies past query i + offset (an int, or a tensor that broadcasts: per batch)."""
+    return torch.arange(sk, device=device)[None, :] > torch.arange(sq, device=device)[:, None] + offset
 
 
 def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, window_size=(-1, -1), softcap=0.0,
@@ -69,15 +94,7 @@ def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, wi
     if dropout_p or tuple(window_size) != (-1, -1) or softcap or alibi_slopes is not None or return_attn_probs:
         raise NotImplementedError("modelled: no dropout, window, softcap, alibi or probabilities")
     scale = q.shape[-1] ** -0.5 if softmax_scale is None else softmax_scale
-    groups = q.shape[2] // k.shape[2]
-    wide = torch.promote_types(q.dtype, torch.float32)
-    k, v = (t.repeat_interleave(groups, dim=2).to(wide) for t in (k, v))
-    scores = torch.einsum("bqhd,bkhd->bhqk", q.to(wide), k) * scale
-    if causal:
-        sq, sk = q.shape[1], k.shape[1]
-        future = torch.arange(sk, device=q.device)[None, :] > torch.arange(sq, device=q.device)[:, None] + sk - sq
-        scores = scores.masked_fill(future, float("-inf"))
-    return torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1).nan_to_num(0.0), v).to(q.dtype)
+    return _seq_first(q, k, v, scale, k.shape[1] - q.shape[1] if causal else None)
 
 
 def flash_attn_varlen_func(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, dropout_p=0.0,
@@ -153,19 +170,14 @@ def npu_fused_infer_attention_score(query, key, value, *, atten_mask=None, actua
     (batch, _, sq, _), sk = query.shape, key.shape[2]
     lengths = torch.tensor(_per_batch(sk if actual_seq_lengths_kv is None else actual_seq_lengths_kv, batch),
                            device=query.device).reshape(-1, 1, 1, 1)
-    rows, cols = torch.arange(sq, device=query.device)[:, None], torch.arange(sk, device=query.device)[None, :]
-    masked = cols >= lengths
+    masked = _future(1, sk, lengths - 1, query.device)  # keys past each batch's length
     if sparse_mode in (2, 3):
         if atten_mask is None or tuple(atten_mask.shape[-2:]) != (CAUSAL_MASK_SIZE, CAUSAL_MASK_SIZE):
             raise ValueError("sparse_mode 2 and 3 take the 2048x2048 compressed mask")
-        masked = masked | (cols > rows + (lengths - sq if sparse_mode == 3 else 0))
+        masked = masked | _future(sq, sk, lengths - sq if sparse_mode == 3 else 0, query.device)
     elif atten_mask is not None:
         masked = masked | atten_mask.bool()
-    groups = num_heads // key.shape[1]
-    wide = torch.promote_types(query.dtype, torch.float32)
-    key, value = (t.repeat_interleave(groups, dim=1).to(wide) for t in (key, value))
-    scores = (scale * (query.to(wide) @ key.transpose(-2, -1))).masked_fill(masked, float("-inf"))
-    out = (scores.softmax(-1).nan_to_num(0.0) @ value).to(query.dtype)
+    out = _heads_first(query, key, value, scale, masked)
     return (out.transpose(1, 2) if input_layout == "BSND" else out), torch.zeros(1, device=query.device)
 
 
@@ -198,14 +210,11 @@ def memory_efficient_attention(query, key, value, attn_bias=None, p=0.0, scale=N
     if key.shape[2] != query.shape[2]:
         raise ValueError(f"{key.shape[2]} key heads for {query.shape[2]} query heads")
     scale = query.shape[-1] ** -0.5 if scale is None else scale
-    wide = torch.promote_types(query.dtype, torch.float32)
-    scores = torch.einsum("bqhd,bkhd->bhqk", query.to(wide), key.to(wide)) * scale
+    offset = None
     if attn_bias is not None:
-        sq, sk = query.shape[1], key.shape[1]
-        rows, cols = torch.arange(sq, device=query.device)[:, None], torch.arange(sk, device=query.device)[None, :]
-        future = cols > rows + (sk - sq if isinstance(attn_bias, LowerTriangularFromBottomRightMask) else 0)
-        scores = scores.masked_fill(future, float("-inf"))
-    return torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1).nan_to_num(0.0), value.to(wide)).to(query.dtype)
+        bottom_right = isinstance(attn_bias, LowerTriangularFromBottomRightMask)
+        offset = key.shape[1] - query.shape[1] if bottom_right else 0
+    return _seq_first(query, key, value, scale, offset)
 
 
 class _ApexNorm(torch.nn.Module):
