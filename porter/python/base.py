@@ -249,10 +249,7 @@ def parsed(source: str) -> ast.Module | None:
 
 
 def scan_names(source: str) -> ModuleNames:
-    return names_of(parsed(source))
-
-
-def names_of(tree: ast.Module | None) -> ModuleNames:
+    tree = parsed(source)
     if tree is None:  # then resolve every name
         return ModuleNames(None)
     bound, attributes, functions, roots = set(), set(), set(), set()

@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from porter.python.base import dotted_text
+from porter.python.base import dotted_text, parsed
 from porter.ruleset import RuleSet
 
 API_KINDS = ("rename", "call_transform", "fusion", "import")  # kinds that match qualified names or module paths
@@ -78,9 +78,8 @@ def might_need_porting(ruleset: RuleSet, text: str) -> bool:
         return True
     if not triggers.api_words.search(text):
         return False
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parsed(text)
+    if tree is None:
         return True  # libcst decides, and reports what it cannot read
     return _names_an_api(tree, triggers)
 
