@@ -7,7 +7,7 @@ import types
 import pytest
 import torch
 
-from porter.parity.models import npu_fusion_attention, npu_rms_norm
+from porter.parity.models import npu_fusion_attention, npu_rms_norm, npu_rotary_mul
 from porter.python import port_python
 from porter.python.prefilter import might_need_porting
 
@@ -163,3 +163,90 @@ def test_an_adam_update_outside_a_loop_or_on_the_modules_own_method_gets_no_advi
 def test_the_prefilter_lets_a_method_anchor_through(ruleset):
     """`p.addcdiv_` resolves through no import: the word alone must send the file to libcst."""
     assert might_need_porting(ruleset, "def step(p, m, v):\n    p.addcdiv_(m, v.sqrt())\n")
+
+
+ROTATIONS = {  # PY420: the module's rotation function and the npu_rotary_mul mode it computes
+    "x1 = x[..., : x.shape[-1] // 2]\n    x2 = x[..., x.shape[-1] // 2 :]\n    return torch.cat((-x2, x1), dim=-1)":
+        "half",
+    "x1, x2 = x.chunk(2, dim=-1)\n    return torch.cat([-x2, x1], -1)": "half",
+    "x1, x2 = torch.chunk(x, 2, -1)\n    return torch.cat((-x2, x1), dim=-1)": "half",
+    "return torch.stack([-x[..., 1::2], x[..., ::2]], -1).reshape(x.shape)": "interleave",
+    "x1 = x[..., ::2]\n    x2 = x[..., 1::2]\n    return torch.stack((-x2, x1), dim=-1).flatten(-2)": "interleave",
+}
+NOT_ROTATIONS = [
+    "x1, x2 = x.chunk(2, dim=-1)\n    return torch.cat((x2, -x1), dim=-1)",  # the other direction
+    "x1, x2 = x.chunk(2, dim=-1)\n    return torch.cat((-x1, x2), dim=-1)",  # not swapped
+    "x1, x2 = x.chunk(2, dim=1)\n    return torch.cat((-x2, x1), dim=-1)",  # halves of another dimension
+    "x1, x2 = x.chunk(2, dim=-1)\n    return torch.cat((-x2, x1), dim=1)",  # joined along another dimension
+    "x1, x2 = x[..., :32], x[..., 32:64]\n    return torch.cat((-x2, x1), dim=-1)",  # part of the head
+    "x1, x2 = x.chunk(2, dim=-1)\n    return torch.stack((-x2, x1), dim=-1).flatten(-2)",  # halves interleaved
+    "return torch.stack([-x[..., 1::2], x[..., ::2]], -1)",  # not flattened back
+    "x = x.float()\n    x1, x2 = x.chunk(2, dim=-1)\n    return torch.cat((-x2, x1), dim=-1)",  # another x
+    "x1, x2 = x.chunk(2, dim=-1)\n    parts = (-x2, x1)\n    return torch.cat(parts, dim=-1)",  # a tuple built before
+]
+APPLY = "\n\n\ndef apply(q, cos, sin):\n    return {}\n"
+
+
+def _rotary_findings(rotation: str, ruleset, apply="q * cos + rotate(q) * sin", after=""):
+    source = f"import torch\n\n\ndef rotate(x):\n    {rotation}\n{after}" + APPLY.format(apply)
+    new, findings = port_python(source, ruleset)
+    assert new is None  # advice: the code is never changed
+    return [f for f in findings if f.rule_id == "PY420"]
+
+
+@pytest.mark.parametrize("rotation", ROTATIONS)
+def test_a_rotary_embedding_written_out_gets_advice_with_its_mode(rotation, ruleset):
+    mode = ROTATIONS[rotation]
+    for rules in (ruleset, ruleset.enabling("fuse")):
+        for apply in ("q * cos + rotate(q) * sin", "(sin * rotate(q)) + (cos * q)"):
+            (finding,) = _rotary_findings(rotation, rules, apply)
+            call = "torch_npu.npu_rotary_mul(q, cos, sin" + (")" if mode == "half" else ', rotary_mode="interleave")')
+            assert finding.status.value == "review" and call in finding.message and f'"{mode}"' in finding.message
+
+
+@pytest.mark.parametrize("rotation", NOT_ROTATIONS)
+def test_what_is_not_a_rotation_gets_no_rotary_advice(rotation, ruleset):
+    assert _rotary_findings(rotation, ruleset) == []
+
+
+@pytest.mark.parametrize(("apply", "after"), [
+    ("q * cos + rotate(k) * sin", ""),  # another tensor rotated
+    ("q * cos * 2 + rotate(q) * sin", ""),  # three factors
+    ("q * cos - rotate(q) * sin", ""),  # a difference
+    ("q * cos + rotate(q) * sin", "\n\nrotate = torch.neg"),  # rebound: the call is not the function read
+    ("q * cos + rotate(q) * sin", "\n\ndef rotate(x):\n    return x"),  # defined twice
+])
+def test_a_sum_that_is_not_the_rotary_embedding_gets_no_advice(apply, after, ruleset):
+    assert _rotary_findings(next(iter(ROTATIONS)), ruleset, apply, after) == []
+
+
+@pytest.mark.parametrize("rotation", ROTATIONS)
+def test_the_advised_call_computes_the_written_out_rotary_embedding(rotation):
+    """The mode the advice names, against the model of npu_rotary_mul: the other mode gives other numbers."""
+    scope = {"torch": torch}
+    exec(f"def rotate(x):\n    {rotation}\n", scope)
+    generator = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 4, 8, 64, generator=generator, dtype=torch.float64)
+    cos, sin = (torch.rand(1, 1, 8, 64, generator=generator, dtype=torch.float64) * 2 - 1 for _ in range(2))
+    written_out = q * cos + scope["rotate"](q) * sin
+    mode, other = ROTATIONS[rotation], {"half": "interleave", "interleave": "half"}[ROTATIONS[rotation]]
+    torch.testing.assert_close(npu_rotary_mul(q, cos, sin, rotary_mode=mode), written_out, rtol=1e-12, atol=0)
+    assert not torch.allclose(npu_rotary_mul(q, cos, sin, rotary_mode=other), written_out)
+
+
+def test_the_rotary_model_refuses_the_shapes_the_advice_warns_of():
+    q = torch.randn(2, 4, 8, 64)
+    for cos in (torch.rand(8, 64), torch.rand(1, 8, 64), torch.rand(1, 1, 1, 64)):  # 2-D, 3-D, 111D
+        with pytest.raises(ValueError):
+            npu_rotary_mul(q, cos, cos)
+    with pytest.raises(ValueError):
+        npu_rotary_mul(q[0], torch.rand(1, 8, 64), torch.rand(1, 8, 64))  # a 3-D input
+    with pytest.raises(ValueError):
+        npu_rotary_mul(q, torch.rand(2, 1, 8, 64), torch.rand(2, 1, 8, 64), rotary_mode="interleave")  # B1SD
+
+
+@pytest.mark.parametrize("rotation", ROTATIONS)
+def test_the_prefilter_lets_a_rotation_through(rotation, ruleset):
+    source = f"import torch\n\n\ndef rotate(x):\n    {rotation}\n" + APPLY.format("q * cos + rotate(q) * sin")
+    assert might_need_porting(ruleset, source)
+    assert not might_need_porting(ruleset, source.replace("-x", "x"))  # no other rule reads this code

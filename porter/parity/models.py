@@ -22,6 +22,37 @@ def npu_rms_norm(x: torch.Tensor, gamma: torch.Tensor, epsilon: float = 1e-6):
     return (wide * rstd * gamma.to(wide.dtype)).to(x.dtype), rstd
 
 
+# The dimensions of a 4-D input that r1 and r2 may broadcast over (size 1), per rotary_mode, over the layouts BNSD,
+# BSND and SBND: 11SD, B1SD, BNSD; 1S1D, BS1D, BSND; S11D, SB1D, SBND ("interleave": 11SD, 1S1D, S11D)
+_ROTARY_BROADCASTS = {"half": ({0, 1}, {1}, set(), {0, 2}, {2}, {1, 2}), "interleave": ({0, 1}, {0, 2}, {1, 2})}
+
+
+def npu_rotary_mul(input: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor, rotary_mode: str = "half",
+                   rotate=None) -> torch.Tensor:
+    """r1 * input + r2 * rotated(input); "half" rotates cat((-x2, x1), -1) of the last dimension's halves,
+    "interleave" stack((-odd, even), -1) flattened back. Refuses (ValueError) the shapes the operator does not take:
+    4-D tensors, an even last dimension below 896, r1 and r2 alike and of the broadcast shapes documented."""
+    if rotate is not None or rotary_mode not in _ROTARY_BROADCASTS:
+        raise NotImplementedError("modelled: rotary_mode half or interleave, no rotate matrix")
+    if not _rotary_takes(input, r1, r2, rotary_mode):
+        raise ValueError(f"npu_rotary_mul takes no input {tuple(input.shape)} with r1 {tuple(r1.shape)}, "
+                         f"r2 {tuple(r2.shape)} in rotary_mode {rotary_mode!r}")
+    if rotary_mode == "half":
+        x1, x2 = torch.chunk(input, 2, -1)
+        rotated = torch.cat((-x2, x1), dim=-1)
+    else:
+        rotated = torch.stack((-input[..., 1::2], input[..., ::2]), dim=-1).flatten(-2)
+    return r1 * input + r2 * rotated
+
+
+def _rotary_takes(input: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor, rotary_mode: str) -> bool:
+    if input.dim() != 4 or r1.dim() != 4 or r1.shape != r2.shape or input.shape[-1] % 2 or input.shape[-1] >= 896:
+        return False
+    if any(r1.shape[d] not in (1, input.shape[d]) for d in range(4)):
+        return False
+    return {d for d in range(4) if r1.shape[d] == 1 != input.shape[d]} in _ROTARY_BROADCASTS[rotary_mode]
+
+
 def npu_fusion_attention(query, key, value, head_num, input_layout, *, pse=None, atten_mask=None, scale=1.0,
                          keep_prob=1.0, sparse_mode=0, actual_seq_qlen=None, actual_seq_kvlen=None, **rest):
     """softmax(scale * q @ k^T, masked where atten_mask is True) @ v per head; K/V heads may be fewer (grouped);
@@ -323,7 +354,8 @@ def optimizer_steps(optimizer_of, weight: torch.Tensor, grads: torch.Tensor) -> 
 
 _MODELS = {
     "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention,
-                                       npu_fused_infer_attention_score=npu_fused_infer_attention_score),
+                                       npu_fused_infer_attention_score=npu_fused_infer_attention_score,
+                                       npu_rotary_mul=npu_rotary_mul),
     "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func,
                                         flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
                                         flash_attn_kvpacked_func=flash_attn_kvpacked_func,

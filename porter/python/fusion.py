@@ -1,8 +1,8 @@
 """Rule kind `fusion`: code written out in elementary operations that one torch_npu operator computes.
 
 The rule data names the call the detector in `porter.python.transforms.fusion` starts from (`torch.rsqrt` among
-the factors of a product, `torch.softmax` as the left operand of `@`, or a method, `addcdiv_()`, with the loop
-around it) and the detector reads the rest; it answers None unless every operand is identified, a Refuse when the
+the factors of a product, `torch.softmax` as the left operand of `@`, a method, `addcdiv_()`, with the loop
+around it, or `torch.cat` in a function of the module that a sum's factors call) and the detector reads the rest; it answers None unless every operand is identified, a Refuse when the
 fused operator needs a change the code alone cannot show (advice, the code stays), or, for an opt-in rule
 (`porter port --fuse`), the rewrite. Without --fuse an opt-in rule's code gets the advice of the `call_transform`
 rule on that API.
@@ -10,7 +10,10 @@ rule on that API.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import libcst as cst
+import libcst.matchers as m
 
 from porter.findings import Status
 from porter.python.base import RuleVisitor, root_name
@@ -29,6 +32,24 @@ class FusionVisitor(RuleVisitor):
             raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
         self.inner: set[int] = set()  # id() of products inside one already read
         self.loops: list[cst.For] = []
+        self.nesting: list[cst.CSTNode] = []  # enclosing functions and classes
+        self.module_functions: dict[str, list[cst.FunctionDef]] = defaultdict(list)
+        self.anchors_in: dict[str, list[cst.Call]] = defaultdict(list)  # module-level function -> entries' calls in it
+        self.sums: list[tuple[cst.BinaryOperation, cst.Name]] = []  # `a + b` and a function called among its factors
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.nesting.append(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.nesting.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if not self.nesting:
+            self.module_functions[node.name.value].append(node)
+        self.nesting.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.nesting.pop()
 
     def visit_For(self, node: cst.For) -> None:
         self.loops.append(node)
@@ -39,6 +60,9 @@ class FusionVisitor(RuleVisitor):
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.MatrixMultiply):
             self._detect(node, Site("@", (node.left, node.right), node.left, self.imported_names))
+        elif isinstance(node.operator, cst.Add):
+            self.sums += [(node, call.func) for side in (node.left, node.right) if _is_product(side)
+                          for call in (side.left, side.right) if m.matches(call, m.Call(func=m.Name()))]
         elif _is_product(node) and id(node) not in self.inner:
             factors = tuple(self._factors(node))
             for factor in factors:
@@ -46,6 +70,9 @@ class FusionVisitor(RuleVisitor):
                     return
 
     def visit_Call(self, node: cst.Call) -> None:
+        if len(self.nesting) == 1 and isinstance(self.nesting[0], cst.FunctionDef) \
+                and self.imported_names(node.func) & self.detectors.keys():
+            self.anchors_in[self.nesting[0].name.value].append(node)
         func, positional = node.func, [a.value for a in node.args if not a.keyword and not a.star]
         if isinstance(func, cst.Attribute) and f"{func.attr.value}()" in self.detectors:
             if func.attr.value not in self.proposals.own_functions and not self.imported_names(func.value):
@@ -54,6 +81,22 @@ class FusionVisitor(RuleVisitor):
         elif len(positional) == 2 == len(node.args) and isinstance(positional[0], cst.Call) \
                 and MATMUL in self.imported_names(func):
             self._detect(node, Site("@", tuple(positional), positional[0], self.imported_names))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        """A sum whose factors call a function of this module that holds an entry's call: the detector reads both."""
+        for node, callee in self.sums:
+            defined = self.module_functions.get(callee.value, ())
+            anchors = self.anchors_in.get(callee.value, ())
+            if len(defined) == 1 and anchors and self._binds(callee, defined[0]):
+                for anchor in anchors:
+                    if self._detect(node, Site("+", (node.left, node.right), anchor, self.imported_names,
+                                               function=defined[0])):
+                        break
+
+    def _binds(self, name: cst.Name, function: cst.FunctionDef) -> bool:
+        """Whether `function` is the only binding `name` can refer to where it is used (rare: libcst's scopes)."""
+        scope = self.proposals.scope_of(name)
+        return scope is not None and [a.node for a in scope[name.value]] == [function]
 
     def _detect(self, node: cst.CSTNode, site: Site, *keys: str) -> bool:
         """Whether the detector of an entry the anchor matches (its qualified names, or `keys`) took `site`:

@@ -1,8 +1,9 @@
 """Whether a module can need the libcst pass at all, decided from the rule data before anything expensive runs.
 
 Sound by construction: a file is skipped only when no rule kind could match anything in it.
-1. Text any residual, string, environment-variable or method rule (or a fusion rule's method, `addcdiv_`) looks
-   for (`cuda`, `"nccl"`) anywhere in the file, comments included: parse it.
+1. Text any residual, string, environment-variable or method rule (or a fusion rule's method, `addcdiv_`, or the
+   text a fusion rule's detectors require, its `contexts.text`) looks for (`cuda`, `"nccl"`) anywhere in the file,
+   comments included: parse it.
 2. No word of any API pattern (`distributed` of `torch.distributed.init_process_group`) anywhere: skip it.
 3. Otherwise the stdlib parser (about ten times cheaper than libcst) resolves every dotted name through the
    module's imports, ignoring scopes (which can only add candidates), and the file is parsed only if some name or
@@ -57,15 +58,16 @@ def triggers_of(ruleset: RuleSet) -> Triggers:
         texts = [e for r in ruleset.of_kind(*TEXT_KINDS) for e in r.entries]
         texts += [e for r in ruleset.of_kind("fusion") for e in r.entries if e.pattern.endswith("()")]  # on a method
         literals = sorted({re.escape(_api(e.pattern)) for e in texts})
-        residual_texts = [r.contexts[k] for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
-        api_rules = ruleset.of_kind(*API_KINDS)
+        anywhere_texts = [r.contexts[k] for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
+        anywhere_texts += [r.contexts["text"] for r in ruleset.of_kind("fusion") if "text" in r.contexts]
+        api_rules = [r for r in ruleset.of_kind(*API_KINDS) if "text" not in r.contexts]  # those found by their text
         words = {_api_word(_api(e.pattern), r.kind) for r in api_rules for e in r.entries}
         report_only = [e.pattern for r in ruleset.of_kind("rename") for e in r.entries if e.replacement is None]
         residual = [p for r in ruleset.of_kind("residual") for p in r.contexts.get("api_prefixes", ())]
         triggers = _OF_RULESET[ruleset.content_hash] = Triggers(
-            anywhere=tuple(re.compile(t) for t in ["|".join(literals) or r"(?!)", *dict.fromkeys(residual_texts)]),
+            anywhere=tuple(re.compile(t) for t in ["|".join(literals) or r"(?!)", *dict.fromkeys(anywhere_texts)]),
             api_words=re.compile("|".join(sorted(map(re.escape, words))) or r"(?!)"),
-            apis=frozenset(_api(e.pattern) for r in ruleset.of_kind("rename", "call_transform", "fusion") for e in r.entries),
+            apis=frozenset(_api(e.pattern) for r in api_rules if r.kind != "import" for e in r.entries),
             api_prefixes=tuple(sorted({*report_only, *residual})),
             modules=frozenset(e.pattern for r in ruleset.of_kind("import") for e in r.entries),
         )

@@ -28,6 +28,7 @@ class Site:
     anchor: cst.Call
     qualified: Callable[[cst.CSTNode], frozenset[str]]  # qualified names of a name rooted in an import
     loop: cst.For | None = None  # a method call's innermost enclosing `for` loop
+    function: cst.FunctionDef | None = None  # "+": the module's function the anchor is in, called in an operand
 
 
 MATMUL = "torch.matmul"  # read as `@`
@@ -207,4 +208,169 @@ def _square_root(loop: cst.For, denom: str) -> bool:
     return any("sqrt" in code for code in (denom, *map(code_of, assigned)))
 
 
-TRANSFORMS = (rms_norm, rms_norm_product, swiglu_product, attention_matmul, adam_step)  # call advice; kind `fusion`
+_MODE_ARGUMENT = {"half": "", "interleave": ', rotary_mode="interleave"'}
+_ROTATION_FUNCTIONS = frozenset({"torch.chunk", "torch.cat", "torch.stack"})
+
+
+def rotary(site: Site) -> Refuse | None:
+    """`x * cos + rotate(x) * sin` (sides and factors in any order) where `rotate` is the module's own function of x
+    alone and rotates the last dimension the way torch_npu.npu_rotary_mul does: "half" `cat((-x2, x1), -1)` of its
+    halves, "interleave" `stack((-odd, even), -1)` flattened back."""
+    if site.operator != "+" or site.function is None:
+        return None
+    mode, found = _rotation(site.function, site.qualified), _rotated_sum(site.operands, site.function.name.value)
+    if mode is None or found is None:
+        return None
+    x, cos, sin = (_bare_code(node) for node in found)
+    call = f"torch_npu.npu_rotary_mul({x}, {cos}, {sin}{_MODE_ARGUMENT[mode]})"
+    broadcasts = ("11SD, B1SD or BNSD for a BNSD x, 1S1D, BS1D or BSND for BSND, S11D, SB1D or SBND for SBND"
+                  if mode == "half" else "11SD for a BNSD x, 1S1D for BSND, S11D for SBND")
+    rotate = site.function.name.value
+    return Refuse("review", f"a rotary position embedding written out: `{call}` computes `{x} * {cos} + "
+                            f"{rotate}({x}) * {sin}` in one kernel, rotary_mode \"{mode}\" being the rotation "
+                            f"`{rotate}` computes. It takes a 4-D x in BNSD, BSND or SBND "
+                            "layout whose last dimension is even and below 896, and 4-D cos and sin with values in "
+                            f"[-1, 1] shaped {broadcasts}")
+
+
+def _rotated_sum(operands: tuple[cst.BaseExpression, ...], rotate: str) -> tuple | None:
+    """(x, cos, sin) of `x * cos + rotate(x) * sin`, each side a product of exactly two factors."""
+    products = [_two_factors(side) for side in operands]
+    if None in products:
+        return None
+    for plain, rotated in (products, products[::-1]):
+        for call, sin in (rotated, rotated[::-1]):
+            x = _only_argument(call, rotate)
+            for x_factor, cos in (plain, plain[::-1]):
+                if x is not None and _bare_code(x_factor) == _bare_code(x):
+                    return x, cos, sin
+    return None
+
+
+def _two_factors(node: cst.BaseExpression) -> tuple | None:
+    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply)):
+        return None
+    factors = (node.left, node.right)
+    return None if any(isinstance(f, cst.BinaryOperation) and not f.lpar for f in factors) else factors
+
+
+def _only_argument(node: cst.BaseExpression, function: str) -> cst.BaseExpression | None:
+    if m.matches(node, m.Call(func=m.Name(function), args=[m.Arg(keyword=None, star="")])):
+        return node.args[0].value
+    return None
+
+
+def _bare_code(node: cst.BaseExpression) -> str:
+    return code_of(node.with_changes(lpar=(), rpar=()) if node.lpar else node)
+
+
+def _rotation(function: cst.FunctionDef, qualified) -> str | None:
+    """The mode, "half" or "interleave", when the function of one parameter x is a sequence of assignments and a return that
+    computes that rotation of x's last dimension, read as values: the halves or the even and odd elements of x
+    (slices, `chunk(2, -1)`), negated, concatenated or stacked and flattened back."""
+    params = function.params
+    if params.posonly_params or params.kwonly_params or params.star_arg != cst.MaybeSentinel.DEFAULT \
+            or params.star_kwarg or len(params.params) != 1 or params.params[0].default:
+        return None
+    read = _Rotation(params.params[0].name.value, qualified)
+    body = function.body.body
+    statements = [small for line in body for small in (line.body if isinstance(line, cst.SimpleStatementLine) else
+                                                       [line])] if isinstance(function.body, cst.IndentedBlock) else body
+    for statement in statements:
+        if isinstance(statement, cst.Return):
+            value = read.value(statement.value) if statement.value is not None else None
+            return value[1] if value and value[0] == "rotated" and statement is statements[-1] else None
+        if not read.assign(statement):
+            return None
+    return None
+
+
+class _Rotation:
+    """Abstract values of a rotation's code: ("x",), ("half", 0 | 1), ("every", 0 | 1) (x[..., ::2], x[..., 1::2]),
+    ("neg", v), ("pair", a, b), ("stacked",), ("rotated", mode); None for anything else."""
+
+    def __init__(self, x: str, qualified) -> None:
+        self.x, self.qualified, self.values = x, qualified, {x: ("x",)}
+
+    def assign(self, statement: cst.BaseSmallStatement) -> bool:
+        """Record an assignment; whether the statement was one this reading follows (a docstring passes)."""
+        if m.matches(statement, m.Expr(value=m.SimpleString())):
+            return True
+        if not (isinstance(statement, cst.Assign) and len(statement.targets) == 1):
+            return False
+        target, value = statement.targets[0].target, self.value(statement.value)
+        if isinstance(target, cst.Name):
+            self.values[target.value] = value
+            return True
+        names = [e.value.value for e in target.elements if isinstance(e.value, cst.Name)] \
+            if isinstance(target, (cst.Tuple, cst.List)) else []
+        if len(names) != 2 or len(target.elements) != 2 or not value or value[0] != "pair":
+            return False
+        self.values.update(zip(names, value[1:]))
+        return True
+
+    def value(self, node: cst.BaseExpression):
+        if isinstance(node, cst.Name):
+            return self.values.get(node.value)
+        if m.matches(node, m.UnaryOperation(operator=m.Minus())):
+            inner = self.value(node.expression)
+            return ("neg", inner) if inner else None
+        if isinstance(node, cst.Subscript):
+            return self._slice(node)
+        if not isinstance(node, cst.Call) or any(a.star for a in node.args):
+            return None
+        args = tuple(_squeezed(a.value) for a in node.args)
+        keywords = tuple(a.keyword.value if a.keyword else None for a in node.args)
+        names = self.qualified(node.func) & _ROTATION_FUNCTIONS
+        if names == {"torch.chunk"} and node.args:
+            return self._method("chunk", self.value(node.args[0].value), args[1:], keywords[1:])
+        if names and names != {"torch.chunk"}:
+            return self._joined(names, node, args, keywords)
+        if isinstance(node.func, cst.Attribute):
+            return self._method(node.func.attr.value, self.value(node.func.value), args, keywords)
+        return None
+
+    def _joined(self, names: frozenset[str], node: cst.Call, args: tuple[str, ...], keywords: tuple) -> tuple | None:
+        """`torch.cat((-x2, x1), -1)` of the halves: rotated; `torch.stack((-odd, even), -1)`: to be flattened."""
+        sequence = node.args[0].value if node.args else None
+        if keywords[:1] != (None,) or not isinstance(sequence, (cst.Tuple, cst.List)) \
+                or not _last_dim(args[1:], keywords[1:]):
+            return None
+        kind, result = ("half", ("rotated", "half")) if names == {"torch.cat"} else ("every", ("stacked",))
+        parts = tuple(None if isinstance(e, cst.StarredElement) else self.value(e.value) for e in sequence.elements)
+        return result if parts == (("neg", (kind, 1)), (kind, 0)) else None
+
+    def _method(self, name: str, receiver, args: tuple[str, ...], keywords: tuple) -> tuple | None:
+        if receiver == ("x",) and name == "chunk" and args[:1] == ("2",) and keywords[0] in (None, "chunks") \
+                and _last_dim(args[1:], keywords[1:]):
+            return ("pair", ("half", 0), ("half", 1))
+        flattened = {("flatten", ("-2",), (None,)), ("flatten", ("-2",), ("start_dim",)),
+                     ("reshape", (f"{self.x}.shape",), (None,)), ("view", (f"{self.x}.shape",), (None,))}
+        if receiver == ("stacked",) and (name, args, keywords) in flattened:
+            return ("rotated", "interleave")
+        return None
+
+    def _slice(self, node: cst.Subscript) -> tuple | None:
+        """x[..., :x.shape[-1] // 2] and x[..., x.shape[-1] // 2:] (halves), x[..., ::2] and x[..., 1::2]."""
+        if self.value(node.value) != ("x",) or len(node.slice) != 2 \
+                or not m.matches(node.slice[0].slice, m.Index(value=m.Ellipsis())) \
+                or not isinstance(node.slice[1].slice, cst.Slice):
+            return None
+        part = node.slice[1].slice
+        lower, upper, step = (_squeezed(n) if n is not None else "" for n in (part.lower, part.upper, part.step))
+        middle = {f"{self.x}.shape[-1]//2", f"{self.x}.size(-1)//2"}
+        key = ("mid" if lower in middle else lower, "mid" if upper in middle else upper, step)
+        return {("", "mid", ""): ("half", 0), ("mid", "", ""): ("half", 1), ("", "", "2"): ("every", 0),
+                ("0", "", "2"): ("every", 0), ("1", "", "2"): ("every", 1)}.get(key)
+
+
+def _squeezed(node: cst.BaseExpression) -> str:
+    return code_of(node).replace(" ", "")
+
+
+def _last_dim(args: tuple[str, ...], keywords: tuple) -> bool:
+    """The remaining arguments are exactly the last dimension: `-1` or `dim=-1`."""
+    return args == ("-1",) and keywords[0] in (None, "dim")
+
+
+TRANSFORMS = (rms_norm, rms_norm_product, swiglu_product, attention_matmul, adam_step, rotary)  # call advice; kind `fusion`
