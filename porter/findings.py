@@ -52,6 +52,9 @@ class Finding:
     original: str = ""
     replacement: str | None = None
     path: str = ""
+    # the original as one expression of its inputs, where it reads names assigned before it (`F.silu(a) * b` after
+    # `a, b = x.chunk(2, -1)`): what a parity case runs
+    computes: str | None = None
 
     @property
     def doc(self) -> str:
@@ -60,6 +63,8 @@ class Finding:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
+        if data["computes"] is None:
+            del data["computes"]
         data["status"] = self.status.value
         data["doc"] = self.doc
         return data
@@ -70,6 +75,7 @@ class Finding:
             rule_id=data["rule_id"], category=data["category"], status=Status(data["status"]),
             message=data["message"], span=Span(**data["span"]) if data.get("span") else None,
             original=data.get("original", ""), replacement=data.get("replacement"), path=data.get("path", ""),
+            computes=data.get("computes"),
         )
 
 

@@ -7,7 +7,7 @@ import types
 import pytest
 import torch
 
-from porter.parity.models import npu_fusion_attention, npu_rms_norm, npu_rotary_mul
+from porter.parity.models import npu_fusion_attention, npu_rms_norm, npu_rotary_mul, npu_swiglu
 from porter.python import port_python
 from porter.python.prefilter import might_need_porting
 
@@ -250,3 +250,62 @@ def test_the_prefilter_lets_a_rotation_through(rotation, ruleset):
     source = f"import torch\n\n\ndef rotate(x):\n    {rotation}\n" + APPLY.format("q * cos + rotate(q) * sin")
     assert might_need_porting(ruleset, source)
     assert not might_need_porting(ruleset, source.replace("-x", "x"))  # no other rule reads this code
+
+
+SWIGLU_HALVES = [  # PY421 (--fuse): the block before the product, the product
+    ("a, b = x.chunk(2, dim=-1)", "F.silu(a) * b"),
+    ("a, b = torch.chunk(x, 2, -1)", "b * F.silu(a)"),
+    ("[a, b] = x.chunk(2, 1)\n    unrelated = 3", "F.silu(a) * b"),
+    ("a, b = torch.chunk(x, chunks=2, dim=0)", "(F.silu(a)) * b"),
+]
+NOT_SWIGLU_HALVES = [
+    ("a, b = x.chunk(2, dim=-1)", "F.silu(b) * a"),  # the second half gating the first
+    ("a, b = x.chunk(3, dim=-1)[:2]", "F.silu(a) * b"),  # not halves
+    ("a, b = x.chunk(2, dim=-1)\n    a = a * 2", "F.silu(a) * b"),  # a named again
+    ("a, b = x.chunk(2, dim=-1)\n    x = x.flip(-1)", "F.silu(a) * b"),  # x named again
+    ("a, b = x.chunk(2, dim=dim)", "F.silu(a) * b"),  # a dimension known at run time
+    ("a, b = x.split(4, dim=-1)", "F.silu(a) * b"),  # split by size
+    ("a, b = (x * 2).chunk(2, dim=-1)", "F.silu(a) * b"),  # halves of an expression
+    ("a, b = x.chunk(2, dim=-1)", "F.silu(a) * b * 2"),  # three factors
+    ("a, b = x.chunk(2, dim=-1)", "(x := x + 1) + F.silu(a) * b"),  # x rebound in the line itself
+]
+
+
+def _swiglu_ported(block: str, product: str, ruleset):
+    source = f"import torch\nimport torch.nn.functional as F\n\n\ndef f(x, dim):\n    {block}\n    return {product}\n"
+    return port_python(source, ruleset)
+
+
+@pytest.mark.parametrize(("block", "product"), SWIGLU_HALVES)
+def test_the_fused_swiglu_computes_the_written_out_product(block, product, ruleset):
+    new, findings = _swiglu_ported(block, product, ruleset.enabling("fuse"))
+    (finding,) = [f for f in findings if f.rule_id in ("PY417", "PY421")]
+    assert finding.rule_id == "PY421" and finding.status.value == "review" and new is not None
+    x = torch.randn(4, 6, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    scope = {"torch_npu": types.SimpleNamespace(npu_swiglu=npu_swiglu)}
+    exec(compile(new.replace("import torch_npu\n", ""), "<ported>", "exec"), scope)
+    written_out = {}
+    exec(f"import torch\nimport torch.nn.functional as F\n\n\ndef f(x, dim):\n    {block}\n    return {product}\n",
+         written_out)
+    torch.testing.assert_close(scope["f"](x, None), written_out["f"](x, None), rtol=1e-12, atol=0)
+    reference = eval(finding.computes, {"torch": torch, "F": torch.nn.functional, "x": x})  # what the parity case runs
+    torch.testing.assert_close(reference, written_out["f"](x, None), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("block", "product"), NOT_SWIGLU_HALVES)
+def test_what_is_not_a_split_swiglu_stays(block, product, ruleset):
+    new, findings = _swiglu_ported(block, product, ruleset.enabling("fuse"))
+    assert new is None and "PY421" not in {f.rule_id for f in findings}
+
+
+def test_without_fuse_split_halves_only_get_swiglu_advice(ruleset):
+    new, findings = _swiglu_ported(*SWIGLU_HALVES[0], ruleset)
+    assert new is None and [f.rule_id for f in findings] == ["PY417"]
+
+
+def test_the_swiglu_model_gates_the_first_half_with_the_second():
+    x = torch.randn(3, 8, dtype=torch.float64)
+    first, second = x[:, :4], x[:, 4:]
+    torch.testing.assert_close(npu_swiglu(x), first * torch.sigmoid(first) * second, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError):
+        npu_swiglu(torch.randn(3, 7))

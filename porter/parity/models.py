@@ -22,6 +22,14 @@ def npu_rms_norm(x: torch.Tensor, gamma: torch.Tensor, epsilon: float = 1e-6):
     return (wide * rstd * gamma.to(wide.dtype)).to(x.dtype), rstd
 
 
+def npu_swiglu(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """swish(A) * B = A * sigmoid(A) * B of the halves A, B of x along dim, computed in fp32 for fp16/bf16."""
+    if x.shape[dim] % 2:
+        raise ValueError(f"npu_swiglu splits dim {dim} in two halves: its size is {x.shape[dim]}")
+    a, b = x.to(torch.promote_types(x.dtype, torch.float32)).split(x.shape[dim] // 2, dim)
+    return (a * torch.sigmoid(a) * b).to(x.dtype)
+
+
 # The dimensions of a 4-D input that r1 and r2 may broadcast over (size 1), per rotary_mode, over the layouts BNSD,
 # BSND and SBND: 11SD, B1SD, BNSD; 1S1D, BS1D, BSND; S11D, SB1D, SBND ("interleave": 11SD, 1S1D, S11D)
 _ROTARY_BROADCASTS = {"half": ({0, 1}, {1}, set(), {0, 2}, {2}, {1, 2}), "interleave": ({0, 1}, {0, 2}, {1, 2})}
@@ -355,7 +363,7 @@ def optimizer_steps(optimizer_of, weight: torch.Tensor, grads: torch.Tensor) -> 
 _MODELS = {
     "torch_npu": types.SimpleNamespace(npu_rms_norm=npu_rms_norm, npu_fusion_attention=npu_fusion_attention,
                                        npu_fused_infer_attention_score=npu_fused_infer_attention_score,
-                                       npu_rotary_mul=npu_rotary_mul),
+                                       npu_rotary_mul=npu_rotary_mul, npu_swiglu=npu_swiglu),
     "flash_attn": types.SimpleNamespace(flash_attn_func=flash_attn_func,
                                         flash_attn_qkvpacked_func=flash_attn_qkvpacked_func,
                                         flash_attn_kvpacked_func=flash_attn_kvpacked_func,

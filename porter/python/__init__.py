@@ -117,7 +117,8 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
     visitors = [CallIndex(proposals)] + [
         VISITOR_FOR_KIND[kind](rule, proposals)
         for kind in VISITOR_FOR_KIND
-        for rule in ruleset.of_kind(kind)
+        for rule in sorted(ruleset.of_kind(kind), key=lambda r: r.opt_in is None)  # a rewrite asked for goes before
+        # the advice on the same code, which then sees it replaced
     ]
     walk = structure_walk(ruleset, names.import_bound)
     wrapper.visit_batched(visitors if walk is None else [*visitors, walk])

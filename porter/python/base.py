@@ -144,7 +144,7 @@ class RuleVisitor(CachedVisitorMethods):
         status: Status | None = None,
         cover: cst.CSTNode | None = None,
         message_override: str | None = None,
-    ) -> None:
+    ) -> Finding:
         """Record a finding on `node` (and an edit when `rewrite` is given); `cover` is what later passes skip."""
         span = self.span(node)
         finding = Finding(
@@ -161,6 +161,7 @@ class RuleVisitor(CachedVisitorMethods):
                 Edit(node, rewrite, needs_imports, unused_bindings, self.rule.adds_import, span, finding))
         self.proposals.findings.append(finding)
         self.proposals.covered.add(self.span(cover) if cover is not None else span)
+        return finding
 
 
 def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:

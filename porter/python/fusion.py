@@ -11,6 +11,7 @@ rule on that API.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import libcst as cst
 import libcst.matchers as m
@@ -33,9 +34,34 @@ class FusionVisitor(RuleVisitor):
         self.inner: set[int] = set()  # id() of products inside one already read
         self.loops: list[cst.For] = []
         self.nesting: list[cst.CSTNode] = []  # enclosing functions and classes
+        self.blocks: list[Sequence[cst.BaseStatement]] = []  # the bodies around the code visited, innermost last
+        self.line: cst.SimpleStatementLine | None = None  # the statement line being visited, if in a block
         self.module_functions: dict[str, list[cst.FunctionDef]] = defaultdict(list)
         self.anchors_in: dict[str, list[cst.Call]] = defaultdict(list)  # module-level function -> entries' calls in it
         self.sums: list[tuple[cst.BinaryOperation, cst.Name]] = []  # `a + b` and a function called among its factors
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.blocks.append(node.body)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.blocks.append(node.body)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self.blocks.pop()
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.line = node
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.line = None
+
+    def _block(self) -> tuple[cst.BaseStatement, ...]:
+        """The statements of the block being visited up to the line being visited, that line last (none outside a
+        line)."""
+        if self.line is None:
+            return ()
+        block = self.blocks[-1]
+        return tuple(block[:next(i for i, statement in enumerate(block) if statement is self.line) + 1])
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.nesting.append(node)
@@ -66,7 +92,7 @@ class FusionVisitor(RuleVisitor):
         elif _is_product(node) and id(node) not in self.inner:
             factors = tuple(self._factors(node))
             for factor in factors:
-                if self._detect(node, Site("*", factors, factor, self.imported_names)):
+                if self._detect(node, Site("*", factors, factor, self.imported_names, block=self._block)):
                     return
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -101,8 +127,8 @@ class FusionVisitor(RuleVisitor):
     def _detect(self, node: cst.CSTNode, site: Site, *keys: str) -> bool:
         """Whether the detector of an entry the anchor matches (its qualified names, or `keys`) took `site`:
         advice or a rewrite recorded on `node`."""
-        if not isinstance(site.anchor, cst.Call):
-            return False
+        if not isinstance(site.anchor, cst.Call) or self.proposals.replaced.contains(self.span(node)):
+            return False  # a rule before this one rewrote it: no advice on code that is gone
         for key in keys or sorted(self.imported_names(site.anchor.func)):
             if key in self.detectors:
                 entry, detect = self.detectors[key]
@@ -129,7 +155,9 @@ class FusionVisitor(RuleVisitor):
         emitted = result.code.split("(", 1)[0]
         message = " ".join(filter(None, (entry.message or f"rewritten as `{emitted}` (--fuse).", result.note)))
         unused = tuple(name for name in {root_name(f.func) for f in self._calls(node)} if name)
-        self.record(node, entry, message, rewrite, result.code, result.needs, unused, message_override=message)
+        finding = self.record(node, entry, message, rewrite, result.code, result.needs, unused,
+                              message_override=message)
+        finding.computes = result.computes
         self.proposals.replaced.add(self.span(node))
 
     @staticmethod

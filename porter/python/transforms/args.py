@@ -21,6 +21,7 @@ class Rewrite:
     needs: tuple[str, ...]
     note: str = ""
     review: bool = False
+    computes: str | None = None  # the original as one expression of its inputs, when it reads earlier assignments
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ class Site:
     qualified: Callable[[cst.CSTNode], frozenset[str]]  # qualified names of a name rooted in an import
     loop: cst.For | None = None  # a method call's innermost enclosing `for` loop
     function: cst.FunctionDef | None = None  # "+": the module's function the anchor is in, called in an operand
+    # "*": the statements of the product's block up to its own line, that line last (asked for: rarely needed)
+    block: Callable[[], tuple[cst.BaseStatement, ...]] = tuple
 
 
 MATMUL = "torch.matmul"  # read as `@`
@@ -118,6 +120,61 @@ def swiglu_product(site: Site) -> Refuse | None:
                             f"where a and b are the first and second halves of x along dim; here a is `{gate}` and b "
                             f"`{up}`: when they are two projections of one input, one linear with both weights "
                             "concatenated gives that x")
+
+
+def swiglu_halves(site: Site) -> Rewrite | None:
+    """`F.silu(a) * b` after `a, b = x.chunk(2, dim=d)` (or `torch.chunk(x, 2, d)`) in the same block, with none of
+    a, b and x named in between: `torch_npu.npu_swiglu(x, dim=d)`, which gates the first half with the second."""
+    factors, silu = site.operands, site.anchor
+    if site.operator != "*" or len(factors) != 2 or not m.matches(silu, m.Call(args=[m.Arg(m.Name(), keyword=None)])):
+        return None
+    up = next(f for f in factors if f is not silu)
+    block = site.block()
+    if not isinstance(up, cst.Name) or not block or silu.args[0].star:
+        return None
+    gate, up = silu.args[0].value.value, up.value
+    for index in range(len(block) - 2, -1, -1):
+        if not {gate, up} & _names_in(block[index]):
+            continue
+        halves = _halves(block[index], site.qualified)
+        if halves is None or halves[:2] != (gate, up):
+            return None
+        chunk, x, dim = halves[2:]
+        if any(x in _names_in(s) for s in block[index + 1:-1]) or m.findall(block[-1], m.NamedExpr(m.Name(x))):
+            return None
+        computes = " * ".join(f"{code_of(silu.func)}({chunk}[0])" if f is silu else f"{chunk}[1]" for f in factors)
+        return Rewrite(f"torch_npu.npu_swiglu({x}, dim={dim})", ("torch_npu",), review=True, computes=computes,
+                       note=f"torch_npu.npu_swiglu computes silu of the first half of `{x}` times the second in one "
+                            f"kernel; `{code_of(block[index]).strip()}` stays for any other use of its halves: "
+                            "the generated parity case compares the two")
+    return None
+
+
+def _halves(statement: cst.BaseStatement, qualified) -> tuple[str, str, str, str, str] | None:
+    """(a, b, the chunk call, x, dim) of `a, b = x.chunk(2, dim=d)` or `torch.chunk(x, 2, d)`, x a name, d a number."""
+    if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(
+            m.Tuple([m.Element(m.Name()), m.Element(m.Name())]) | m.List([m.Element(m.Name()), m.Element(m.Name())]))])])):
+        return None
+    assign = statement.body[0]
+    call, (a, b) = assign.value, (e.value.value for e in assign.targets[0].target.elements)
+    if not isinstance(call, cst.Call) or any(arg.star for arg in call.args):
+        return None
+    args = [(arg.keyword.value if arg.keyword else None, arg.value) for arg in call.args]
+    if "torch.chunk" in qualified(call.func) and args and args[0][0] in (None, "input"):
+        x, rest = args[0][1], args[1:]
+    elif m.matches(call.func, m.Attribute(attr=m.Name("chunk"))):
+        x, rest = call.func.value, args
+    else:
+        return None
+    named = {keyword or ("chunks", "dim")[i]: _squeezed(value) for i, (keyword, value) in enumerate(rest[:2])}
+    if len(rest) != 2 or named.get("chunks") != "2" or not re.fullmatch(r"-?\d+", named.get("dim", "")) \
+            or not isinstance(x, cst.Name) or x.value in (a, b):
+        return None
+    return a, b, code_of(call), x.value, named["dim"]
+
+
+def _names_in(node: cst.CSTNode) -> set[str]:
+    return {name.value for name in m.findall(node, m.Name())}
 
 
 def attention_matmul(site: Site) -> Refuse | None:
@@ -373,4 +430,5 @@ def _last_dim(args: tuple[str, ...], keywords: tuple) -> bool:
     return args == ("-1",) and keywords[0] in (None, "dim")
 
 
-TRANSFORMS = (rms_norm, rms_norm_product, swiglu_product, attention_matmul, adam_step, rotary)  # call advice; kind `fusion`
+# rms_norm is a call's advice (kind `call_transform`), the others read what the call sits in (kind `fusion`)
+TRANSFORMS = (rms_norm, rms_norm_product, swiglu_product, swiglu_halves, attention_matmul, adam_step, rotary)
