@@ -48,7 +48,8 @@ class Operands:
     use: str = "{call}"
     shaped_by: str | None = None  # its value (an int or a tuple) is the trailing shape of every input
     backward: bool = True
-    passable: dict[str, object] = field(default_factory=dict)  # other options, allowed at these (default) values
+    # other options, allowed at these (default) values; `...`: at any literal (one that changes nothing computed)
+    passable: dict[str, object] = field(default_factory=dict)
     optional: tuple[str, ...] = ()  # inputs a call may leave out: its case then has none
     # parameters whose value may build one of these library classes without arguments (`xops.LowerTriangularMask()`),
     # spelled in the case through the library (porter's stand-in where the library cannot run)
@@ -60,6 +61,8 @@ class Operands:
 
 
 _BSND = [2, SEQ, HEADS, HEAD_DIM]
+# Fewer queries than keys, so that the alignment of a causal mask counts (top left and bottom right differ).
+_QUERIES = [2, SEQ // 2, HEADS, HEAD_DIM]
 TOKENS = 2 * SEQ  # of the packed (TND) sequences
 _TND = [TOKENS, HEADS, HEAD_DIM]
 _CU_SEQLENS = {"shape": [5], "dtype": "int32", "init": "cumulative", "high": TOKENS}  # 4 sequences
@@ -67,19 +70,19 @@ _FLASH = {"dropout_p": 0.0, "softmax_scale": None, "causal": False}
 # flash-attn's options past `causal` (its signatures: porter.python.transforms.attention), at their defaults
 _FLASH_OPTIONS = {"window_size": (-1, -1), "softcap": 0.0, "alibi_slopes": None, "deterministic": False,
                   "return_attn_probs": False}
-# Fewer queries than keys, so that the alignment of a causal mask counts (top left and bottom right differ).
-_XFORMERS = {"query": [2, SEQ // 2, HEADS, HEAD_DIM], "key": _BSND, "value": _BSND}
+_XFORMERS = {"query": _QUERIES, "key": _BSND, "value": _BSND}
 DECODE, KV_HEADS = 4, 2  # new queries attending to the cache; the cache's (grouped) heads
 _CACHE = [2, SEQ, KV_HEADS, HEAD_DIM]
 # Each batch's filled length: longer than the query (no query row without a key) and shorter than the cache (keys
 # past it exist, and a translation that reads them shows).
 _CACHE_SEQLENS = {"shape": [2], "dtype": "int32", "init": "randint", "low": DECODE + 1, "high": SEQ}
 # flash_attn_with_kvcache's options that write, rotate, gather or page the cache (porter converts none of them)
-# and those past `causal`, at their defaults
+# and those past `causal`, at their defaults; how the GPU splits its work and how it would rotate (there are no
+# rotary tables in a converted call) at any value
 _KVCACHE_OPTIONS = {**dict.fromkeys(("k", "v", "rotary_cos", "rotary_sin", "cache_batch_idx", "cache_leftpad",
                                      "block_table")),
-                    "window_size": (-1, -1), "softcap": 0.0, "rotary_interleaved": True, "alibi_slopes": None,
-                    "num_splits": 0, "return_softmax_lse": False}
+                    "window_size": (-1, -1), "softcap": 0.0, "rotary_interleaved": ..., "alibi_slopes": None,
+                    "num_splits": ..., "return_softmax_lse": False}
 # Activations small enough that the norm's eps moves the result: a translation that changes eps shows.
 _NORMED = {"x": {"shape": [4, 64], "std": 0.01}}
 # Small weights and gradients of one sign: the steps add up instead of cancelling, and the distance moved stays
@@ -98,13 +101,13 @@ KINDS = {
         {"x": [4, 128, HIDDEN], "gamma": {"shape": [HIDDEN], "init": "uniform", "low": 0.5, "high": 1.5}},
         {"epsilon": 1e-6}, ("fp32", "bf16"), "reduction"),
     "flash_attn_func": Operands(
-        "original", DENSE[:6], {"q": _BSND, "k": _BSND, "v": _BSND},
+        "original", DENSE[:6], {"q": _QUERIES, "k": _BSND, "v": _BSND},
         _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
-    "flash_attn_qkvpacked_func": Operands(
+    "flash_attn_qkvpacked_func": Operands(  # one tensor: as many queries as keys, so no causal alignment shows
         "original", QKV_PACKED[:4], {"qkv": [2, SEQ, 3, HEADS, HEAD_DIM]},
         _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_kvpacked_func": Operands(
-        "original", KV_PACKED[:5], {"q": _BSND, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
+        "original", KV_PACKED[:5], {"q": _QUERIES, "kv": [2, SEQ, 2, HEADS, HEAD_DIM]},
         _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
     "flash_attn_varlen_func": Operands(
         "original", VARLEN[:10],
@@ -191,12 +194,15 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
     for param, value in bound.items():
         literal = _literal(value)
         if param in kind.named:
-            if literal is not _UNKNOWN:
-                return None  # `cache_seqlens=100`: not the tensor this case generates
-            substitute[_bare(value)] = param
+            if literal is _UNKNOWN:
+                substitute[_bare(value)] = param
+            elif param in kind.optional and _drawable(literal, kind.inputs[param]):
+                del inputs[param]  # the call keeps it: `cache_seqlens=100` on every batch
+            else:
+                return None  # `cache_seqlens=1000`: not an input this case could generate
             continue
         if param in kind.instances and literal is _UNKNOWN:
-            built = _built_class(value, kind.instances[param])
+            built = _built_class(value, kind.instances[param], source)
             if built is None:
                 return None  # an object no model stands in for
             substitute[code_of(value.func)] = f"{alias}.{built}"
@@ -256,7 +262,8 @@ def _bind(call: cst.Call, params: tuple[str, ...], passable: dict[str, object]) 
         if arg.star or (arg.keyword is None and index >= len(params)):
             return None
         param = arg.keyword.value if arg.keyword else params[index]
-        if param in passable and _literal(arg.value) == passable[param]:
+        literal = _literal(arg.value)
+        if param in passable and literal is not _UNKNOWN and passable[param] in (literal, ...):
             continue  # stays in the original call, which accepts it; the converted call never had it
         if param in passable or param not in params:
             return None  # an option no case models: leave it to the user's own cases
@@ -274,11 +281,28 @@ def _literal(node: cst.BaseExpression):
         return _UNKNOWN
 
 
-def _built_class(node: cst.BaseExpression, classes: tuple[str, ...]) -> str | None:
+def _drawable(literal, spec: dict) -> bool:
+    """Whether an optional input's literal is one the case could have drawn (an int within its `randint` range)
+    or None (no input)."""
+    return literal is None or type(literal) is int and spec.get("init") == "randint" and \
+        spec["low"] <= literal < spec["high"]
+
+
+def _built_class(node: cst.BaseExpression, classes: tuple[str, ...], source: str) -> str | None:
     """Which of `classes` the expression builds without arguments: `xops.LowerTriangularMask()` ->
-    LowerTriangularMask; None for anything else."""
+    LowerTriangularMask, `Causal()` after `from xformers.ops import LowerTriangularMask as Causal` too; None for
+    anything else."""
     name = _callee(node)
-    return name if name in classes and not node.args else None
+    if node.args or name is None:
+        return None
+    if name not in classes:  # an alias: the conversion resolved it to one of the classes, the imports say which
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return None
+        named = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names if a.asname == name}
+        name = named.pop() if len(named) == 1 else None
+    return name if name in classes else None
 
 
 def _bare(node: cst.CSTNode) -> str:

@@ -3,6 +3,7 @@ user runs the suite: on the CPU both sides run porter's models of the operators,
 checked, and a wrong translation fails."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -135,18 +136,12 @@ def test_xformers_and_kvcache_conversions_get_cases_that_catch_a_wrong_translati
     """xFormers' two causal masks (spelled through porter's stand-ins on the CPU), its SDPA form, and decode
     attention on a read-only cache: with per-batch lengths, causal or not, and on the whole cache. Queries are
     fewer than keys, so the masks' alignment counts; the cache is filled to fewer positions than it has."""
-    source, out = tmp_path / "src", tmp_path / "out"
-    source.mkdir()
-    (source / "decode.py").write_text(XFORMERS_AND_DECODE)
-    assert CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q"]).exit_code == 0
-    suite = out / "parity"
-    module = (suite / "converted_cases.py").read_text()
+    suite, module = _ported_suite(tmp_path, XFORMERS_AND_DECODE)
     assert module.count("@parity_case(") == 6  # not the block-diagonal mask, which porter leaves to the user
     assert "xformers_ops.memory_efficient_attention(query, key, value, attn_bias=xformers_ops.LowerTriangularMask())" \
         in module and "xformers_ops.LowerTriangularFromBottomRightMask(), scale=0.125)" in module
     assert "actual_seq_lengths_kv=torch.as_tensor(cache_seqlens).reshape(-1).tolist())[0]" in module
     assert "'cache_seqlens': {'shape': [2], 'dtype': 'int32', 'init': 'randint', 'low': 5, 'high': 256}" in module
-    assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
     prefixes = ("memory_efficient", "flash_attn_with")
     code, statuses = _compare(suite, tmp_path / "p.json", prefixes)
     assert code == 0 and len(statuses) == 12 and set(statuses.values()) == {"pass"}, statuses
@@ -172,8 +167,109 @@ def test_xformers_and_kvcache_conversions_get_cases_that_catch_a_wrong_translati
                                                   "memory_efficient_attention_decode_8"), statuses
 
 
+def _ported_suite(tmp_path, text, file="decode.py"):
+    """The parity suite of `text` ported as `file`, recorded on the CPU, and its converted cases' module."""
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    (source / file).write_text(text)
+    assert CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q"]).exit_code == 0
+    suite = out / "parity"
+    assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
+    return suite, (suite / "converted_cases.py").read_text()
+
+
+def _failed_with(suite, tmp_path, module, prefixes):
+    """The exit code of comparing the suite with `module` as its converted cases, and the cases that fail."""
+    (suite / "converted_cases.py").write_text(module)
+    code, statuses = _compare(suite, tmp_path / "p.json", prefixes)
+    return code, sorted(name for name, status in statuses.items() if status == "fail")
+
+
 def _in_each_dtype(*cases):
     return [f"{case}_{dtype}" for case in cases for dtype in ("bf16", "fp16")]
+
+
+CAUSAL = '''from flash_attn import flash_attn_func, flash_attn_kvpacked_func, flash_attn_qkvpacked_func
+
+
+def attend(q, k, v, kv, qkv):
+    dense = flash_attn_func(q, k, v, causal=True)
+    pair = flash_attn_kvpacked_func(q, kv, causal=True)
+    packed = flash_attn_qkvpacked_func(qkv, causal=True)
+    return dense, pair, packed
+'''
+
+
+def test_causal_flash_attn_cases_have_fewer_queries_than_keys_so_a_top_left_mask_fails(tmp_path):
+    """flash-attn >= 2.1 aligns a causal mask to the bottom right (sparse_mode=3). The dense and kv-packed cases
+    attend 128 queries to 256 keys, where the top-left mask (sparse_mode=2, SDPA's is_causal) differs; a qkv-packed
+    call has as many queries as keys, where the two masks are the same, so its case cannot tell them apart."""
+    suite, module = _ported_suite(tmp_path, CAUSAL, "causal.py")
+    assert module.count("sparse_mode=3)[0]") == 3 and "inputs={'q': [2, 128, 8, 64], 'k': [2, 256, 8, 64]" in module
+    code, failed = _failed_with(suite, tmp_path, module, ("flash",))
+    assert code == 0 and not failed
+    code, failed = _failed_with(suite, tmp_path, module.replace("sparse_mode=3)[0]", "sparse_mode=2)[0]"), ("flash",))
+    assert code == 1 and failed == _in_each_dtype("flash_attn_func_causal_5", "flash_attn_kvpacked_func_causal_6")
+
+
+CAUSAL_DECODE = '''from flash_attn import flash_attn_with_kvcache
+
+
+def attend(q, k_cache, v_cache, lengths):
+    causal = flash_attn_with_kvcache(q, k_cache, v_cache, cache_seqlens=lengths, causal=True)
+    fixed = flash_attn_with_kvcache(q, k_cache, v_cache, cache_seqlens=100, causal=True)
+    return causal, fixed
+'''
+
+
+def test_a_causal_decode_case_needs_no_key_lengths_but_catches_a_mask_aligned_to_the_cache_end(tmp_path):
+    """The causal mask porter builds from cache_seqlens hides key j from query row i when j > length - S_q + i: its
+    last row already hides every key past the length, so without actual_seq_lengths_kv the call computes the same
+    (nothing to catch). Aligned to the cache's end instead of each length, it would hide nothing there: that fails."""
+    suite, module = _ported_suite(tmp_path, CAUSAL_DECODE)
+    assert module.count("actual_seq_lengths_kv=") == 2 and "cache_seqlens=100, causal=True)" in module
+    no_lengths = re.sub(r", actual_seq_lengths_kv=[^=]*(?=, atten_mask=)", "", module)
+    assert "actual_seq_lengths_kv" not in no_lengths
+    assert _failed_with(suite, tmp_path, no_lengths, ("flash",)) == (0, [])
+    cache_end = re.sub(r"torch\.as_tensor\((cache_seqlens|100), device", "torch.as_tensor(k_cache.shape[1], device",
+                       module)
+    assert cache_end.count("torch.as_tensor(k_cache.shape[1], device") == 2
+    assert _failed_with(suite, tmp_path, cache_end, ("flash",)) == (
+        1, _in_each_dtype("flash_attn_with_kvcache_decode_5", "flash_attn_with_kvcache_decode_6"))
+
+
+LITERALS_AND_ALIASES = '''import xformers.ops as xops
+from flash_attn import flash_attn_with_kvcache
+from xformers.ops import LowerTriangularFromBottomRightMask as FromBottomRight, LowerTriangularMask as Causal
+
+
+def attend(q, k, v, k_cache, v_cache):
+    top_left = xops.memory_efficient_attention(q, k, v, attn_bias=Causal())
+    bottom_right = xops.memory_efficient_attention(q, k, v, attn_bias=FromBottomRight())
+    fixed = flash_attn_with_kvcache(q, k_cache, v_cache, cache_seqlens=100, num_splits=4)
+    past_the_cache = flash_attn_with_kvcache(q, k_cache, v_cache, cache_seqlens=1000)
+    return top_left, bottom_right, fixed, past_the_cache
+'''
+
+
+def test_literal_cache_lengths_other_split_counts_and_aliased_masks_get_cases(tmp_path):
+    """A literal cache_seqlens the case's cache can hold stays in the call (flash-attn takes an int for every batch)
+    and the case has no such input; num_splits, which only splits the GPU's work, may be any literal; a mask class
+    imported under another name is spelled through the library by the name its import gives. A length past the
+    case's 256 positions gets no case. A dropped length or swapped mask alignment fails."""
+    suite, module = _ported_suite(tmp_path, LITERALS_AND_ALIASES)
+    assert module.count("@parity_case(") == 3 and "'cache_seqlens'" not in module
+    assert "flash_attn.flash_attn_with_kvcache(q, k_cache, v_cache, cache_seqlens=100, num_splits=4)" in module
+    assert "attn_bias=xformers_ops.LowerTriangularMask())" in module
+    assert "attn_bias=xformers_ops.LowerTriangularFromBottomRightMask())" in module
+    prefixes = ("memory_efficient", "flash_attn_with")
+    assert _failed_with(suite, tmp_path, module, prefixes) == (0, [])
+    swapped = module.replace("sparse_mode=2)", "sparse_mode=0)").replace("sparse_mode=3)", "sparse_mode=2)")
+    wrong = swapped.replace("sparse_mode=0)", "sparse_mode=3)").replace(", actual_seq_lengths_kv=[100])", ")")
+    assert wrong.count("sparse_mode=") == 2 and "actual_seq_lengths_kv" not in wrong
+    assert _failed_with(suite, tmp_path, wrong, prefixes) == (1, _in_each_dtype(
+        "flash_attn_with_kvcache_decode_9", "memory_efficient_attention_decode_7",
+        "memory_efficient_attention_decode_8"))
 
 
 def test_generated_cache_lengths_are_longer_than_the_query_and_shorter_than_the_cache():
