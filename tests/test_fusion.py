@@ -90,6 +90,22 @@ NOT_ATTENTION = [
 ]
 
 
+ATTENTION_STATEMENTS = [  # PY418 read through the assignments before the matmul
+    "    attn = q @ k.transpose(-2, -1) * scale\n    attn = attn.softmax(dim=-1)\n    return attn @ v",
+    "    s = torch.matmul(q, k.transpose(-2, -1))\n    s = s.masked_fill(mask, -1e9)\n    p = F.softmax(s, dim=-1)\n"
+    "    p = F.dropout(p, 0.1)\n    return torch.matmul(p, v)",
+    "    attn = (q @ k.mT).softmax(-1)\n    attn = params.attn_drop(attn)\n    out = attn @ v\n    return out",
+    "    return (q @ k.mT).softmax(-1) @ v",
+]
+NOT_ATTENTION_STATEMENTS = [
+    "    attn = (q @ k.mT).softmax(-1)\n    attn.mul_(2)\n    return attn @ v",  # changed in place before
+    "    attn = (q @ k.mT).softmax(1)\n    return attn @ v",  # over another dimension
+    "    attn = params.proj((q @ k.mT).softmax(-1))\n    return attn @ v",  # a module other than a dropout
+    "    attn = q @ k.mT\n    if mask:\n        attn = attn + bias\n    return attn.softmax(-1) @ v",  # a branch
+    "    attn = (q @ k.mT).softmax(-1)\n    v = attn @ v\n    return attn @ v",  # attn named between
+]
+
+
 def _findings(body: str, ruleset, header="import math\n\nimport torch\nimport torch.nn.functional as F\n\n\n"):
     source = f"{header}def f(q, k, v, d, scale, bias, mask, params, states, lr):\n{body}\n"
     new, findings = port_python(source, ruleset)
@@ -309,3 +325,27 @@ def test_the_swiglu_model_gates_the_first_half_with_the_second():
     torch.testing.assert_close(npu_swiglu(x), first * torch.sigmoid(first) * second, rtol=1e-12, atol=0)
     with pytest.raises(ValueError):
         npu_swiglu(torch.randn(3, 7))
+
+
+@pytest.mark.parametrize("body", ATTENTION_STATEMENTS)
+def test_attention_spread_over_statements_gets_advice(body, ruleset):
+    (finding,) = _findings(body, ruleset)
+    assert finding.rule_id == "PY418" and "here q is `q`, k `k` and v `v`" in finding.message
+
+
+@pytest.mark.parametrize("body", NOT_ATTENTION_STATEMENTS[:-1])
+def test_statements_that_are_not_attention_get_no_advice(body, ruleset):
+    assert _findings(body, ruleset) == []
+
+
+def test_any_statement_naming_the_name_ends_its_reading(ruleset):
+    """`v = attn @ v` is attention, read through the line above; after it, `attn` is not followed past that line,
+    which might have changed it in place (porter does not tell reads from in-place updates)."""
+    findings = _findings(NOT_ATTENTION_STATEMENTS[-1], ruleset)
+    assert [f.span.line for f in findings] == [9]
+
+
+def test_the_prefilter_lets_a_softmax_method_through(ruleset):
+    body = "def f(q, k, v):\n    return (q @ k.mT).softmax(-1) @ v\n"
+    assert might_need_porting(ruleset, body)
+    assert not might_need_porting(ruleset, body.replace(".softmax(-1)", "") + "# a softmax in a comment\n")

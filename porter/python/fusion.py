@@ -18,6 +18,7 @@ import libcst.matchers as m
 
 from porter.findings import Status
 from porter.python.base import RuleVisitor, root_name
+from porter.python.inline import inlined
 from porter.python.transforms import lookup
 from porter.python.transforms.args import Refuse
 from porter.python.transforms.fusion import MATMUL, Site
@@ -85,7 +86,7 @@ class FusionVisitor(RuleVisitor):
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.MatrixMultiply):
-            self._detect(node, Site("@", (node.left, node.right), node.left, self.imported_names))
+            self._matmul(node, node.left, node.right)
         elif isinstance(node.operator, cst.Add):
             self.sums += [(node, call.func) for side in (node.left, node.right) if _is_product(side)
                           for call in (side.left, side.right) if m.matches(call, m.Call(func=m.Name()))]
@@ -104,9 +105,17 @@ class FusionVisitor(RuleVisitor):
             if func.attr.value not in self.proposals.own_functions and not self.imported_names(func.value):
                 loop = self.loops[-1] if self.loops else None
                 self._detect(node, Site(".", (func.value,), node, self.imported_names, loop), f"{func.attr.value}()")
-        elif len(positional) == 2 == len(node.args) and isinstance(positional[0], cst.Call) \
-                and MATMUL in self.imported_names(func):
-            self._detect(node, Site("@", tuple(positional), positional[0], self.imported_names))
+        elif len(positional) == 2 == len(node.args) and MATMUL in self.imported_names(func):
+            self._matmul(node, *positional)
+
+    def _matmul(self, node: cst.CSTNode, left: cst.BaseExpression, right: cst.BaseExpression) -> None:
+        """`left @ right`: the detectors start from an entry's call in `left`, its names read through the
+        assignments before it in its block (porter.python.inline)."""
+        if self.line is not None:
+            left = inlined(left, self._block()[:-1])
+        for anchor in m.findall(left, m.Call()):
+            if self._detect(node, Site("@", (left, right), anchor, self.imported_names)):
+                return
 
     def leave_Module(self, original_node: cst.Module) -> None:
         """A sum whose factors call a function of this module that holds an entry's call: the detector reads both."""
@@ -129,7 +138,7 @@ class FusionVisitor(RuleVisitor):
         advice or a rewrite recorded on `node`."""
         if not isinstance(site.anchor, cst.Call) or self.proposals.replaced.contains(self.span(node)):
             return False  # a rule before this one rewrote it: no advice on code that is gone
-        for key in keys or sorted(self.imported_names(site.anchor.func)):
+        for key in keys or self._keys(site.anchor.func):
             if key in self.detectors:
                 entry, detect = self.detectors[key]
                 result = detect(site)
@@ -140,6 +149,13 @@ class FusionVisitor(RuleVisitor):
                     self._rewrite(node, entry, result)
                     return True
         return False
+
+    def _keys(self, func: cst.BaseExpression) -> list[str]:
+        """The entry keys a call's callee can match: its qualified names, or `name()` for a method."""
+        names = self.imported_names(func)
+        if not names and isinstance(func, cst.Attribute) and func.attr.value not in self.proposals.own_functions:
+            return [f"{func.attr.value}()"]
+        return sorted(names)
 
     def _factors(self, node: cst.BinaryOperation) -> list[cst.BaseExpression]:
         """The operands of a chain of `*`, parenthesised inner products included: the fused operator changes the

@@ -1,9 +1,9 @@
 """Whether a module can need the libcst pass at all, decided from the rule data before anything expensive runs.
 
 Sound by construction: a file is skipped only when no rule kind could match anything in it.
-1. Text any residual, string, environment-variable or method rule (or a fusion rule's method, `addcdiv_`, or the
-   text a fusion rule's detectors require, its `contexts.text`) looks for (`cuda`, `"nccl"`) anywhere in the file,
-   comments included: parse it.
+1. Text any residual, string, environment-variable or method rule (or a fusion rule's method after a dot,
+   `.addcdiv_`, or the text a fusion rule's detectors require, its `contexts.text`) looks for (`cuda`, `"nccl"`)
+   anywhere in the file, comments included: parse it.
 2. No word of any API pattern (`distributed` of `torch.distributed.init_process_group`) anywhere: skip it.
 3. Otherwise the stdlib parser (about ten times cheaper than libcst) resolves every dotted name through the
    module's imports, ignoring scopes (which can only add candidates), and the file is parsed only if some name or
@@ -49,6 +49,9 @@ def _api(pattern: str) -> str:
     return pattern.split("(", 1)[0]
 
 
+# `.name`, with what Python allows between the two: spaces, line continuations, comments (inside brackets)
+_ATTRIBUTE = r"\.(?:\s|\\\n|#[^\n]*\n)*{}\b"
+
 _OF_RULESET: dict[str, Triggers] = {}
 
 
@@ -56,8 +59,9 @@ def triggers_of(ruleset: RuleSet) -> Triggers:
     triggers = _OF_RULESET.get(ruleset.content_hash)
     if triggers is None:
         texts = [e for r in ruleset.of_kind(*TEXT_KINDS) for e in r.entries]
-        texts += [e for r in ruleset.of_kind("fusion") for e in r.entries if e.pattern.endswith("()")]  # on a method
         literals = sorted({re.escape(_api(e.pattern)) for e in texts})
+        literals += sorted({_ATTRIBUTE.format(re.escape(_api(e.pattern))) for r in ruleset.of_kind("fusion")
+                            for e in r.entries if e.pattern.endswith("()")})  # a method's name after a dot
         anywhere_texts = [r.contexts[k] for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
         anywhere_texts += [r.contexts["text"] for r in ruleset.of_kind("fusion") if "text" in r.contexts]
         api_rules = [r for r in ruleset.of_kind(*API_KINDS) if "text" not in r.contexts]  # those found by their text

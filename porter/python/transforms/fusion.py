@@ -16,6 +16,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from porter.python.base import code_of, dotted_text
+from porter.python.inline import names_in
 from porter.python.transforms.args import CallArgs, Refuse, Rewrite, signature
 
 
@@ -134,13 +135,13 @@ def swiglu_halves(site: Site) -> Rewrite | None:
         return None
     gate, up = silu.args[0].value.value, up.value
     for index in range(len(block) - 2, -1, -1):
-        if not {gate, up} & _names_in(block[index]):
+        if not {gate, up} & names_in(block[index]):
             continue
         halves = _halves(block[index], site.qualified)
         if halves is None or halves[:2] != (gate, up):
             return None
         chunk, x, dim = halves[2:]
-        if any(x in _names_in(s) for s in block[index + 1:-1]) or m.findall(block[-1], m.NamedExpr(m.Name(x))):
+        if any(x in names_in(s) for s in block[index + 1:-1]) or m.findall(block[-1], m.NamedExpr(m.Name(x))):
             return None
         computes = " * ".join(f"{code_of(silu.func)}({chunk}[0])" if f is silu else f"{chunk}[1]" for f in factors)
         return Rewrite(f"torch_npu.npu_swiglu({x}, dim={dim})", ("torch_npu",), review=True, computes=computes,
@@ -173,16 +174,13 @@ def _halves(statement: cst.BaseStatement, qualified) -> tuple[str, str, str, str
     return a, b, code_of(call), x.value, named["dim"]
 
 
-def _names_in(node: cst.CSTNode) -> set[str]:
-    return {name.value for name in m.findall(node, m.Name())}
-
-
 def attention_matmul(site: Site) -> Refuse | None:
-    """`softmax(q @ k.transpose(-2, -1) * scale + mask, dim=-1) @ v` (or torch.matmul): attention written out in one
-    expression; the scale (`* s`, `/ s`) and the mask (`.masked_fill(m, x)`, `+ m`) are optional."""
-    if site.operator != "@" or site.anchor is not site.operands[0]:
+    """`softmax(q @ k.transpose(-2, -1) * scale + mask, dim=-1) @ v` (or torch.matmul, the `.softmax(-1)` method, a
+    dropout around the softmax), in one expression or read through the assignments before it: attention written
+    out; the scale (`* s`, `/ s`) and the mask (`.masked_fill(m, x)`, `+ m`) are optional."""
+    if site.operator != "@" or site.anchor is not _undropped(site.operands[0], site.qualified):
         return None
-    scores = _softmax_of_last_dim(site.anchor)
+    scores = _softmax_of_last_dim(site.anchor, site.qualified)
     found = _query_key(scores, site.qualified) if scores is not None else None
     if found is None:
         return None
@@ -196,10 +194,25 @@ def attention_matmul(site: Site) -> Refuse | None:
                             "keep_prob=1 - p")
 
 
-def _softmax_of_last_dim(call: cst.Call) -> cst.BaseExpression | None:
-    """The input of `softmax(x, -1)` / `softmax(x, dim=-1)` (a `dtype=` allowed), else None."""
-    names = [a.keyword.value if a.keyword else ("input", "dim", "?")[min(i, 2)] for i, a in enumerate(call.args)]
-    given = dict(zip(names, (a.value for a in call.args)))
+def _undropped(node: cst.BaseExpression, qualified) -> cst.BaseExpression:
+    """The input of a dropout around `node` (`F.dropout(p, ...)`, or a call of an attribute named for it with one
+    argument, `self.attn_drop(p)`), else `node`."""
+    if not isinstance(node, cst.Call) or not node.args or node.args[0].keyword or node.args[0].star:
+        return node
+    named = isinstance(node.func, cst.Attribute) and "drop" in node.func.attr.value and len(node.args) == 1
+    return node.args[0].value if named or qualified(node.func) & _DROPOUTS else node
+
+
+_DROPOUTS = frozenset({"torch.nn.functional.dropout", "torch.dropout"})
+
+
+def _softmax_of_last_dim(call: cst.Call, qualified) -> cst.BaseExpression | None:
+    """The input of `softmax(x, -1)` / `softmax(x, dim=-1)` / `x.softmax(-1)` (a `dtype=` allowed), else None."""
+    method = not qualified(call.func) and isinstance(call.func, cst.Attribute)
+    positional = ("dim",) if method else ("input", "dim")
+    names = [a.keyword.value if a.keyword else positional[i] if i < len(positional) else "?"
+             for i, a in enumerate(call.args)]
+    given = dict(zip(names, (a.value for a in call.args)), **({"input": call.func.value} if method else {}))
     if any(a.star for a in call.args) or not {"input", "dim"} <= set(given) <= {"input", "dim", "dtype"}:
         return None
     return given["input"] if code_of(given["dim"]).replace(" ", "") == "-1" else None
