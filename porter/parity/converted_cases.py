@@ -1,5 +1,5 @@
-"""Parity cases for what porter converted into another operator: a `--fuse` rewrite (the written-out product
-against the fused call) or a CUDA-only library call (flash-attn's against torch_npu's). The original code is
+"""Parity cases for what porter converted into another operator: a `--fuse` rewrite (the written-out product,
+as one expression of its inputs where it read names assigned before it, against the fused call) or a CUDA-only library call (flash-attn's against torch_npu's). The original code is
 recorded on the reference device and benchmarked in high precision on the CPU; the converted call runs when
 comparing. Where an operator cannot run (no NPU, no CUDA build of the library) porter.parity.models stands in, so
 a CPU run already checks the translation of the arguments. No torch here: this writes source."""
@@ -100,6 +100,8 @@ KINDS = {
         "converted", ("x", "gamma", "epsilon"),
         {"x": [4, 128, HIDDEN], "gamma": {"shape": [HIDDEN], "init": "uniform", "low": 0.5, "high": 1.5}},
         {"epsilon": 1e-6}, ("fp32", "bf16"), "reduction"),
+    "npu_swiglu": Operands("converted", ("x", "dim"), {"x": [4, 128, HIDDEN]}, {"dim": -1}, ("fp32", "bf16"),
+                           "elementwise"),
     "flash_attn_func": Operands(
         "original", DENSE[:6], {"q": _QUERIES, "k": _BSND, "v": _BSND},
         _FLASH, ("bf16", "fp16"), "reduction", library="flash_attn", zero=("dropout_p",), passable=_FLASH_OPTIONS),
@@ -176,7 +178,8 @@ def write_module(out_dir: Path, cases: list[ConvertedCase]) -> tuple[str, ...]:
 
 def _case(path: str, finding: Finding, taken: set[str], source: str) -> ConvertedCase | None:
     try:
-        original, converted = cst.parse_expression(finding.original), cst.parse_expression(finding.replacement)
+        original = cst.parse_expression(finding.computes or finding.original)
+        converted = cst.parse_expression(finding.replacement)
     except (cst.ParserSyntaxError, TypeError):
         return None
     converted_call = converted.value if isinstance(converted, cst.Subscript) else converted

@@ -167,12 +167,12 @@ def test_xformers_and_kvcache_conversions_get_cases_that_catch_a_wrong_translati
                                                   "memory_efficient_attention_decode_8"), statuses
 
 
-def _ported_suite(tmp_path, text, file="decode.py"):
+def _ported_suite(tmp_path, text, file="decode.py", *flags):
     """The parity suite of `text` ported as `file`, recorded on the CPU, and its converted cases' module."""
     source, out = tmp_path / "src", tmp_path / "out"
     source.mkdir()
     (source / file).write_text(text)
-    assert CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q"]).exit_code == 0
+    assert CliRunner().invoke(main, ["port", str(source), "-o", str(out), "--no-cache", "-q", *flags]).exit_code == 0
     suite = out / "parity"
     assert CliRunner().invoke(parity, ["record", str(suite), "--device", "cpu"]).exit_code == 0
     return suite, (suite / "converted_cases.py").read_text()
@@ -280,3 +280,17 @@ def test_generated_cache_lengths_are_longer_than_the_query_and_shorter_than_the_
                            for seed in range(200)])
     assert lengths.shape == (200, inputs["q"][0]) and lengths.dtype == torch.int32
     assert queries < int(lengths.min()) and int(lengths.max()) < positions
+
+
+def test_a_fused_swiglu_case_runs_the_split_halves_and_catches_swapped_halves(tmp_path):
+    """PY421 rewrote `silu(y_1) * y_2` after `y_1, y_2 = torch.chunk(y, 2, -1)`: the case runs the product with the
+    halves spelled from that split against npu_swiglu (porter's model on the CPU); gating the other way fails."""
+    suite, module = _ported_suite(tmp_path, (FIXTURES / "PY421" / "before.py").read_text(), "mlp.py", "--fuse")
+    assert "return F.silu(torch.chunk(x, 2, -1)[0]) * torch.chunk(x, 2, -1)[1]" in module
+    assert "return x.chunk(2, dim=1)[1] * silu(x.chunk(2, dim=1)[0])" in module
+    assert "from torch.nn.functional import silu" in module and module.count("@parity_case(") == 2
+    code, failed = _failed_with(suite, tmp_path, module, ("npu_swiglu",))
+    assert code == 0 and not failed
+    swapped = re.sub(r"npu_swiglu\(x, dim=(-?\d)\)", r"npu_swiglu(torch.cat(x.chunk(2, \1)[::-1], \1), dim=\1)", module)
+    code, failed = _failed_with(suite, tmp_path, swapped, ("npu_swiglu",))  # the second half gating the first
+    assert code == 1 and failed == [f"npu_swiglu_mlp_{line}_{dtype}" for line in (13, 8) for dtype in ("bf16", "fp32")]
