@@ -15,6 +15,7 @@ from porter.python.imports_add import add_imports
 from porter.python.envvars import EnvVarVisitor
 from porter.python.imports import ImportVisitor
 from porter.python.methods import MethodVisitor
+from porter.python.positions import resolve_positions
 from porter.python.renames import RenameVisitor
 from porter.python.residual import ResidualVisitor
 from porter.python.safety import ModuleContext, apply_safety, structure_walk
@@ -107,6 +108,7 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
     Raises libcst.ParserSyntaxError for code that is not valid Python 3.
     """
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    resolve_positions(wrapper)
     names = scan_names(source)
     proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
                           import_bound=names.import_bound, call_funcs={},
