@@ -1,10 +1,11 @@
 """Rule kind `fusion`: code written out in elementary operations that one torch_npu operator computes.
 
 The rule data names the call the detector in `porter.python.transforms.fusion` starts from (`torch.rsqrt` among
-the factors of a product, `torch.softmax` as the left operand of `@`, a method, `addcdiv_()`, with the loop
-around it, or `torch.cat` in a function of the module that a sum's factors call) and the detector reads the rest; it answers None unless every operand is identified, a Refuse when the
-fused operator needs a change the code alone cannot show (advice, the code stays), or, for an opt-in rule
-(`porter port --fuse`), the rewrite. Without --fuse an opt-in rule's code gets the advice of the `call_transform`
+the factors of a product, `torch.softmax` or the method `softmax()` in the left operand of `@`, read through the
+assignments before it, the method `addcdiv_()` with the loop around it, or `torch.cat` in a function of the
+module that a sum's factors call) and the detector reads the rest; it answers None unless every operand is
+identified, a Refuse when the fused operator needs a change the code alone cannot show (advice, the code stays),
+or, for an opt-in rule (`porter port --fuse`), the rewrite. Without --fuse an opt-in rule's code gets the advice of the `call_transform`
 rule on that API.
 """
 
@@ -101,10 +102,10 @@ class FusionVisitor(RuleVisitor):
                 and self.imported_names(node.func) & self.detectors.keys():
             self.anchors_in[self.nesting[0].name.value].append(node)
         func, positional = node.func, [a.value for a in node.args if not a.keyword and not a.star]
-        if isinstance(func, cst.Attribute) and f"{func.attr.value}()" in self.detectors:
-            if func.attr.value not in self.proposals.own_functions and not self.imported_names(func.value):
-                loop = self.loops[-1] if self.loops else None
-                self._detect(node, Site(".", (func.value,), node, self.imported_names, loop), f"{func.attr.value}()")
+        method = self._method(func)
+        if method in self.detectors:
+            loop = self.loops[-1] if self.loops else None
+            self._detect(node, Site(".", (func.value,), node, self.imported_names, loop), method)
         elif len(positional) == 2 == len(node.args) and MATMUL in self.imported_names(func):
             self._matmul(node, *positional)
 
@@ -152,10 +153,14 @@ class FusionVisitor(RuleVisitor):
 
     def _keys(self, func: cst.BaseExpression) -> list[str]:
         """The entry keys a call's callee can match: its qualified names, or `name()` for a method."""
-        names = self.imported_names(func)
-        if not names and isinstance(func, cst.Attribute) and func.attr.value not in self.proposals.own_functions:
-            return [f"{func.attr.value}()"]
-        return sorted(names)
+        method = self._method(func)
+        return [method] if method else sorted(self.imported_names(func))
+
+    def _method(self, func: cst.BaseExpression) -> str | None:
+        """`name()` for a call of a method the module does not define itself on a receiver not imported."""
+        if not isinstance(func, cst.Attribute) or func.attr.value in self.proposals.own_functions:
+            return None
+        return None if self.imported_names(func.value) else f"{func.attr.value}()"
 
     def _factors(self, node: cst.BinaryOperation) -> list[cst.BaseExpression]:
         """The operands of a chain of `*`, parenthesised inner products included: the fused operator changes the
