@@ -349,3 +349,17 @@ def test_the_prefilter_lets_a_softmax_method_through(ruleset):
     body = "def f(q, k, v):\n    return (q @ k.mT).softmax(-1) @ v\n"
     assert might_need_porting(ruleset, body)
     assert not might_need_porting(ruleset, body.replace(".softmax(-1)", "") + "# a softmax in a comment\n")
+
+
+@pytest.mark.parametrize(("body", "advised"), [
+    ("    variance = x.pow(2).mean(-1, keepdim=True)\n    return x * torch.rsqrt(variance + eps)", True),
+    ("    x = x.float()\n    m = x.square().mean(dim=-1, keepdim=True)\n    return x * torch.rsqrt(eps + m)", True),
+    ("    variance = x.pow(2).mean(-1, keepdim=True)\n    variance = variance.sum()\n"
+     "    return x * torch.rsqrt(variance + eps)", False),  # not a mean any more
+    ("    variance = x.pow(2).mean(0)\n    return x * torch.rsqrt(variance + eps)", False),  # another dimension
+    ("    variance = x.pow(2).mean(-1, keepdim=True)\n    variance.mul_(2)\n    return x * torch.rsqrt(variance + eps)",
+     False),  # changed in place
+])
+def test_an_rmsnorm_whose_mean_is_assigned_before_gets_advice(body, advised, ruleset):
+    new, findings = port_python(f"import torch\n\n\ndef norm(x, eps):\n{body}\n", ruleset)
+    assert new is None and [f.rule_id for f in findings] == (["PY414"] if advised else [])

@@ -15,6 +15,7 @@ import libcst as cst
 
 from porter.findings import Status
 from porter.python.base import RuleVisitor, code_of, dotted_text, root_name
+from porter.python.inline import BlockTracking, inlined
 from porter.python.transforms import lookup
 from porter.python.transforms.args import CallArgs, Refuse
 from porter.python.transforms.layout import follow_layout
@@ -24,7 +25,7 @@ from porter.ruleset import RuleError
 _NAME_USE = re.compile(r"(?<![.\w])[A-Za-z_]\w*(?!\w)(?!\s*=(?!=))")  # a name the new code uses, not a keyword
 
 
-class CallTransformVisitor(RuleVisitor):
+class CallTransformVisitor(BlockTracking, RuleVisitor):
     def __init__(self, rule, proposals) -> None:
         super().__init__(rule, proposals)
         self.entries = {e.pattern: e for e in rule.entries}
@@ -98,10 +99,11 @@ class CallTransformVisitor(RuleVisitor):
         def resolve_now(node: cst.CSTNode) -> set[str]:
             return resolved.setdefault(code_of(node), self.imported_names(node))
 
-        def answer(node: cst.Call, resolve=lambda node: resolved.get(code_of(node), set())):
-            return transform(CallArgs(node, transform.params, transform.positional, resolve))
+        def answer(node: cst.Call, resolve=lambda node: resolved.get(code_of(node), set()), reading=lambda n: n):
+            return transform(CallArgs(node, transform.params, transform.positional, resolve, reading))
 
-        result = answer(call, resolve_now)
+        earlier = self.block()[:-1]
+        result = answer(call, resolve_now, lambda node: inlined(node, earlier))
         if result is None:  # not the shape this transform looks for
             return
         if isinstance(result, Refuse):

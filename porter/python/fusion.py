@@ -12,21 +12,20 @@ rule on that API.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 
 import libcst as cst
 import libcst.matchers as m
 
 from porter.findings import Status
 from porter.python.base import RuleVisitor, root_name
-from porter.python.inline import inlined
+from porter.python.inline import BlockTracking, inlined
 from porter.python.transforms import lookup
 from porter.python.transforms.args import Refuse
 from porter.python.transforms.fusion import MATMUL, Site
 from porter.ruleset import RuleError
 
 
-class FusionVisitor(RuleVisitor):
+class FusionVisitor(BlockTracking, RuleVisitor):
     def __init__(self, rule, proposals) -> None:
         super().__init__(rule, proposals)
         try:
@@ -36,34 +35,9 @@ class FusionVisitor(RuleVisitor):
         self.inner: set[int] = set()  # id() of products inside one already read
         self.loops: list[cst.For] = []
         self.nesting: list[cst.CSTNode] = []  # enclosing functions and classes
-        self.blocks: list[Sequence[cst.BaseStatement]] = []  # the bodies around the code visited, innermost last
-        self.line: cst.SimpleStatementLine | None = None  # the statement line being visited, if in a block
         self.module_functions: dict[str, list[cst.FunctionDef]] = defaultdict(list)
         self.anchors_in: dict[str, list[cst.Call]] = defaultdict(list)  # module-level function -> entries' calls in it
         self.sums: list[tuple[cst.BinaryOperation, cst.Name]] = []  # `a + b` and a function called among its factors
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self.blocks.append(node.body)
-
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self.blocks.append(node.body)
-
-    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
-        self.blocks.pop()
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.line = node
-
-    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
-        self.line = None
-
-    def _block(self) -> tuple[cst.BaseStatement, ...]:
-        """The statements of the block being visited up to the line being visited, that line last (none outside a
-        line)."""
-        if self.line is None:
-            return ()
-        block = self.blocks[-1]
-        return tuple(block[:next(i for i, statement in enumerate(block) if statement is self.line) + 1])
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.nesting.append(node)
@@ -94,7 +68,7 @@ class FusionVisitor(RuleVisitor):
         elif _is_product(node) and id(node) not in self.inner:
             factors = tuple(self._factors(node))
             for factor in factors:
-                if self._detect(node, Site("*", factors, factor, self.imported_names, block=self._block)):
+                if self._detect(node, Site("*", factors, factor, self.imported_names, block=self.block)):
                     return
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -112,8 +86,7 @@ class FusionVisitor(RuleVisitor):
     def _matmul(self, node: cst.CSTNode, left: cst.BaseExpression, right: cst.BaseExpression) -> None:
         """`left @ right`: the detectors start from an entry's call in `left`, its names read through the
         assignments before it in its block (porter.python.inline)."""
-        if self.line is not None:
-            left = inlined(left, self._block()[:-1])
+        left = inlined(left, self.block()[:-1])
         for anchor in m.findall(left, m.Call()):
             if self._detect(node, Site("@", (left, right), anchor, self.imported_names)):
                 return

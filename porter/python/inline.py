@@ -12,6 +12,35 @@ import libcst.matchers as m
 MAX_STEPS = 8  # assignments followed for one expression
 
 
+class BlockTracking:
+    """Visitor methods (mixed into a rule kind's visitor) that keep the block being visited and its statement line,
+    so that a detector can read a name through the statements before that line."""
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._blocks: list[Sequence[cst.BaseStatement]] = [node.body]
+        self._line: cst.SimpleStatementLine | None = None
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._blocks.append(node.body)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self._blocks.pop()
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._line = node
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self._line = None
+
+    def block(self) -> tuple[cst.BaseStatement, ...]:
+        """The statements of the block being visited up to the line being visited, that line last (none outside a
+        line: in a compound statement's header)."""
+        if self._line is None:
+            return ()
+        block = self._blocks[-1]
+        return tuple(block[:next(i for i, statement in enumerate(block) if statement is self._line) + 1])
+
+
 def names_in(node: cst.CSTNode) -> set[str]:
     return {name.value for name in m.findall(node, m.Name())}
 

@@ -41,10 +41,14 @@ class CallArgs:
     """
 
     def __init__(self, call: cst.Call, params: tuple[str, ...], positional: int,
-                 resolve: Callable[[cst.BaseExpression], set[str]]) -> None:
+                 resolve: Callable[[cst.BaseExpression], set[str]],
+                 reading: Callable[[cst.BaseExpression], cst.BaseExpression] = lambda node: node) -> None:
         self.values: dict[str, cst.BaseExpression] = {}
         self.error = ""
         self.resolve = resolve
+        # an argument read through the assignments before the call (porter.python.inline): for advice only, never
+        # for new code, since the names in it may have other values where the call is
+        self.reading = reading
         for index, arg in enumerate(call.args):
             if arg.star:
                 self.error = f"`{code_of(arg)}` hides which arguments are passed"

@@ -36,13 +36,14 @@ class Site:
 
 MATMUL = "torch.matmul"  # read as `@`
 
-_MEAN_OF_SQUARES = re.compile(r"(\.pow\(2\)|\.square\(\)|\*\* ?2\)?)\.mean\(\s*(-1|dim=-1)")
 
 
 @signature(("input",), 1)
 def rms_norm(args: CallArgs) -> Refuse | None:
-    """`x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)`: an RMSNorm written out."""
-    if args.error or not _MEAN_OF_SQUARES.search(args.code("input") or ""):
+    """`x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)`: an RMSNorm written out, the mean possibly assigned
+    before (`variance = x.pow(2).mean(-1, keepdim=True)`, then `torch.rsqrt(variance + eps)`)."""
+    value = args.values.get("input")
+    if args.error or value is None or not _is_mean_of_squares_plus(args.reading(value)):
         return None
     return Refuse("review", "an RMSNorm written out: torch_npu.npu_rms_norm(x, weight, epsilon=eps)[0] computes "
                             "x * rsqrt(mean(x^2) + eps) * weight in one kernel")
@@ -69,6 +70,18 @@ def rms_norm_product(site: Site) -> Rewrite | None:
                    ("torch_npu",), review=True,
                    note="torch_npu.npu_rms_norm needs the weight's shape to be the normalised dimension's and rounds "
                         "once instead of per operation: the generated parity case compares the two")
+
+
+def _is_mean_of_squares_plus(node: cst.BaseExpression) -> bool:
+    """`x.pow(2).mean(-1...) + eps` (or `eps + ...`, `x.square()`, `x ** 2`, `dim=-1`, any keepdim)."""
+    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
+        return False
+    for mean in (node.left, node.right):
+        if isinstance(mean, cst.Call) and m.matches(mean.func, m.Attribute(attr=m.Name("mean"))) and mean.args \
+                and _squeezed(mean.args[0].value) == "-1" and (mean.args[0].keyword is None or mean.args[0].keyword.value == "dim") \
+                and _squared(mean.func.value) is not None:
+            return True
+    return False
 
 
 def _mean_of_squares_plus_eps(node: cst.BaseExpression):
