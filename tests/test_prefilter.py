@@ -58,8 +58,8 @@ def test_files_no_rule_matches_are_skipped(ruleset, source):
 def test_the_triggers_come_from_the_rule_data(ruleset):
     triggers = triggers_of(ruleset)
     by_text = [r for r in ruleset.of_kind("fusion") if "text" in r.contexts]  # found by the text their detectors need
-    patterns = {e.pattern.split("(")[0] for r in ruleset.of_kind("rename", "call_transform", "fusion") for e in r.entries
-                if r not in by_text}
+    patterns = {e.pattern.split("(")[0] for r in ruleset.of_kind("rename", "call_transform", "fusion")
+                if r not in by_text for e in r.entries}
     assert triggers.apis == patterns and by_text
     assert all(any(p.pattern == r.contexts["text"] for p in triggers.anywhere) for r in by_text)
     assert triggers.modules == {e.pattern for r in ruleset.of_kind("import") for e in r.entries}

@@ -1,8 +1,9 @@
 """Parity cases for what porter converted into another operator: a `--fuse` rewrite (the written-out product,
-as one expression of its inputs where it read names assigned before it, against the fused call) or a CUDA-only library call (flash-attn's against torch_npu's). The original code is
-recorded on the reference device and benchmarked in high precision on the CPU; the converted call runs when
-comparing. Where an operator cannot run (no NPU, no CUDA build of the library) porter.parity.models stands in, so
-a CPU run already checks the translation of the arguments. No torch here: this writes source."""
+as one expression of its inputs where it read names assigned before it, against the fused call) or a CUDA-only
+library call (flash-attn's against torch_npu's). The original code is recorded on the reference device and
+benchmarked in high precision on the CPU; the converted call runs when comparing. Where an operator cannot run
+(no NPU, no CUDA build of the library) porter.parity.models stands in, so a CPU run already checks the
+translation of the arguments. No torch here: this writes source."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import libcst as cst
 import porter
 from porter.findings import Finding
 from porter.lossless_io import write_atomic
-from porter.python.base import code_of
+from porter.python.base import bare_code, code_of
 from porter.python.transforms.apex import ADAM, NORM, SGD
 from porter.python.transforms.attention import DENSE, KV_PACKED, KVCACHE, QKV_PACKED, VARLEN, XFORMERS
 from porter.templating import render
@@ -198,7 +199,7 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
         literal = _literal(value)
         if param in kind.named:
             if literal is _UNKNOWN:
-                substitute[_bare(value)] = param
+                substitute[bare_code(value)] = param
             elif param in kind.optional and _drawable(literal, kind.inputs[param]):
                 del inputs[param]  # the call keeps it: `cache_seqlens=100` on every batch
             else:
@@ -216,10 +217,10 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
                 return None
             inputs = {name: _ending_in(spec, shape) for name, spec in inputs.items()}
         if param in kind.bounds:
-            substitute[_bare(value)] = param
+            substitute[bare_code(value)] = param
             constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` in the code; this case's bound")
         elif literal is _UNKNOWN:
-            substitute[_bare(value)] = param
+            substitute[bare_code(value)] = param
             constants.append(f"{param} = {kind.defaults[param]!r}  # `{code_of(value)}` at run time")
         elif param in kind.zero and literal:
             return None  # a random draw on each side: nothing to compare
@@ -308,13 +309,6 @@ def _built_class(node: cst.BaseExpression, classes: tuple[str, ...], source: str
     return name if name in classes else None
 
 
-def _bare(node: cst.CSTNode) -> str:
-    """Source text without the parentheses around it: `(a if b else c)` in one call is `a if b else c` in another."""
-    if isinstance(node, cst.BaseExpression) and (node.lpar or node.rpar):
-        node = node.with_changes(lpar=(), rpar=())
-    return code_of(node)
-
-
 class _Substitute(cst.CSTTransformer):
     """Replace each operand (by its source text, parentheses aside) with the case's parameter or constant name."""
 
@@ -323,11 +317,11 @@ class _Substitute(cst.CSTTransformer):
         self.names = names
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        return not (isinstance(node, cst.BaseExpression) and _bare(node) in self.names)
+        return not (isinstance(node, cst.BaseExpression) and bare_code(node) in self.names)
 
     def on_leave(self, original_node, updated_node):
-        if isinstance(original_node, cst.BaseExpression) and _bare(original_node) in self.names:
-            name = cst.parse_expression(self.names[_bare(original_node)])
+        if isinstance(original_node, cst.BaseExpression) and bare_code(original_node) in self.names:
+            name = cst.parse_expression(self.names[bare_code(original_node)])
             return name.with_changes(lpar=original_node.lpar, rpar=original_node.rpar)
         return updated_node
 

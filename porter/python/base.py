@@ -62,6 +62,13 @@ def code_of(node: cst.CSTNode) -> str:
     return _EMPTY_MODULE.code_for_node(node)
 
 
+def bare_code(node: cst.CSTNode) -> str:
+    """Source text without the parentheses around it: `(a if b else c)` in one call is `a if b else c` in another."""
+    if isinstance(node, cst.BaseExpression) and (node.lpar or node.rpar):
+        node = node.with_changes(lpar=(), rpar=())
+    return code_of(node)
+
+
 def dotted_text(node: cst.CSTNode | ast.AST) -> str | None:
     """`a.b.c` for a chain of names and attributes, of libcst or of the standard library's `ast` (the prefilter,
     the parity analyzer and the API extractor read code with `ast`); None when a call or subscript is part of it."""

@@ -5,8 +5,8 @@ the factors of a product, `torch.softmax` or the method `softmax()` in the left 
 assignments before it, the method `addcdiv_()` with the loop around it, or `torch.cat` in a function of the
 module that a sum's factors call) and the detector reads the rest; it answers None unless every operand is
 identified, a Refuse when the fused operator needs a change the code alone cannot show (advice, the code stays),
-or, for an opt-in rule (`porter port --fuse`), the rewrite. Without --fuse an opt-in rule's code gets the advice of the `call_transform`
-rule on that API.
+or, for an opt-in rule (`porter port --fuse`), the rewrite. Without --fuse an opt-in rule's code gets the advice
+of the `call_transform` rule on that API.
 """
 
 from __future__ import annotations

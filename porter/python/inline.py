@@ -75,7 +75,8 @@ class _Reading:
     def _name(self, node: cst.Name, earlier: tuple[cst.BaseStatement, ...]) -> cst.BaseExpression:
         for index in range(len(earlier) - 1, -1, -1):
             statement = earlier[index]
-            if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name(node.value))])])):
+            assigns = m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name(node.value))])])
+            if m.matches(statement, assigns):
                 if self.steps == 0:
                     return node
                 self.steps -= 1

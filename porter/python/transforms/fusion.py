@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import libcst as cst
 import libcst.matchers as m
 
-from porter.python.base import code_of, dotted_text
+from porter.python.base import bare_code, code_of, dotted_text
 from porter.python.inline import names_in
 from porter.python.transforms.args import CallArgs, Refuse, Rewrite, signature
 
@@ -43,7 +43,7 @@ def rms_norm(args: CallArgs) -> Refuse | None:
     """`x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)`: an RMSNorm written out, the mean possibly assigned
     before (`variance = x.pow(2).mean(-1, keepdim=True)`, then `torch.rsqrt(variance + eps)`)."""
     value = args.values.get("input")
-    if args.error or value is None or not _is_mean_of_squares_plus(args.reading(value)):
+    if args.error or value is None or _mean_of_squares_plus_eps(args.reading(value), any_keepdim=True) is None:
         return None
     return Refuse("review", "an RMSNorm written out: torch_npu.npu_rms_norm(x, weight, epsilon=eps)[0] computes "
                             "x * rsqrt(mean(x^2) + eps) * weight in one kernel")
@@ -72,37 +72,25 @@ def rms_norm_product(site: Site) -> Rewrite | None:
                         "once instead of per operation: the generated parity case compares the two")
 
 
-def _is_mean_of_squares_plus(node: cst.BaseExpression) -> bool:
-    """`x.pow(2).mean(-1...) + eps` (or `eps + ...`, `x.square()`, `x ** 2`, `dim=-1`, any keepdim)."""
-    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
-        return False
-    for mean in (node.left, node.right):
-        if isinstance(mean, cst.Call) and m.matches(mean.func, m.Attribute(attr=m.Name("mean"))) and mean.args \
-                and _squeezed(mean.args[0].value) == "-1" and (mean.args[0].keyword is None or mean.args[0].keyword.value == "dim") \
-                and _squared(mean.func.value) is not None:
-            return True
-    return False
-
-
-def _mean_of_squares_plus_eps(node: cst.BaseExpression):
-    """(x, eps) of `x.pow(2).mean(-1, keepdim=True) + eps` (or `eps + ...`, `x.square()`, `x ** 2`)."""
+def _mean_of_squares_plus_eps(node: cst.BaseExpression, any_keepdim: bool = False):
+    """(x, eps) of `x.pow(2).mean(-1, keepdim=True) + eps` (or `eps + ...`, `x.square()`, `x ** 2`); with
+    `any_keepdim`, of any mean whose first argument is the last dimension (`.mean(-1)`, `.mean(dim=-1, ...)`)."""
     if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
         return None
     for mean, eps in ((node.left, node.right), (node.right, node.left)):
-        x = _squared(_mean_of_last_dim(mean))
+        x = _squared(_mean_of_last_dim(mean, any_keepdim))
         if x is not None:
             return x, eps
     return None
 
 
-def _mean_of_last_dim(node) -> cst.BaseExpression | None:
+def _mean_of_last_dim(node, any_keepdim: bool = False) -> cst.BaseExpression | None:
     if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "mean"):
         return None
-    given = {arg.keyword.value if arg.keyword else ("dim" if i == 0 else ""): code_of(arg.value).replace(" ", "")
+    given = {arg.keyword.value if arg.keyword else ("dim" if i == 0 else ""): _squeezed(arg.value)
              for i, arg in enumerate(node.args)}
-    if given == {"dim": "-1", "keepdim": "True"}:
-        return node.func.value
-    return None
+    exact = given == {"dim": "-1", "keepdim": "True"}
+    return node.func.value if exact or (any_keepdim and next(iter(given.items()), None) == ("dim", "-1")) else None
 
 
 def _squared(node) -> cst.BaseExpression | None:
@@ -166,8 +154,9 @@ def swiglu_halves(site: Site) -> Rewrite | None:
 
 def _halves(statement: cst.BaseStatement, qualified) -> tuple[str, str, str, str, str] | None:
     """(a, b, the chunk call, x, dim) of `a, b = x.chunk(2, dim=d)` or `torch.chunk(x, 2, d)`, x a name, d a number."""
-    if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(
-            m.Tuple([m.Element(m.Name()), m.Element(m.Name())]) | m.List([m.Element(m.Name()), m.Element(m.Name())]))])])):
+    two_names = [m.Element(m.Name()), m.Element(m.Name())]
+    if not m.matches(statement, m.SimpleStatementLine(
+            body=[m.Assign(targets=[m.AssignTarget(m.Tuple(two_names) | m.List(two_names))])])):
         return None
     assign = statement.body[0]
     call, (a, b) = assign.value, (e.value.value for e in assign.targets[0].target.elements)
@@ -228,7 +217,7 @@ def _softmax_of_last_dim(call: cst.Call, qualified) -> cst.BaseExpression | None
     given = dict(zip(names, (a.value for a in call.args)), **({"input": call.func.value} if method else {}))
     if any(a.star for a in call.args) or not {"input", "dim"} <= set(given) <= {"input", "dim", "dtype"}:
         return None
-    return given["input"] if code_of(given["dim"]).replace(" ", "") == "-1" else None
+    return given["input"] if _squeezed(given["dim"]) == "-1" else None
 
 
 def _query_key(node: cst.BaseExpression, qualified) -> tuple | None:
@@ -255,7 +244,7 @@ def _transposed_key(q: cst.BaseExpression, key_t: cst.BaseExpression) -> tuple |
         return q, key_t.value
     if isinstance(key_t, cst.Call) and m.matches(key_t.func, m.Attribute(attr=m.Name("transpose"))) \
             and not any(a.keyword or a.star for a in key_t.args) \
-            and ",".join(code_of(a.value).replace(" ", "") for a in key_t.args) in _LAST_TWO:
+            and ",".join(_squeezed(a.value) for a in key_t.args) in _LAST_TWO:
         return q, key_t.func.value
     return None
 
@@ -304,7 +293,7 @@ def rotary(site: Site) -> Refuse | None:
     mode, found = _rotation(site.function, site.qualified), _rotated_sum(site.operands, site.function.name.value)
     if mode is None or found is None:
         return None
-    x, cos, sin = (_bare_code(node) for node in found)
+    x, cos, sin = (bare_code(node) for node in found)
     call = f"torch_npu.npu_rotary_mul({x}, {cos}, {sin}{_MODE_ARGUMENT[mode]})"
     broadcasts = ("11SD, B1SD or BNSD for a BNSD x, 1S1D, BS1D or BSND for BSND, S11D, SB1D or SBND for SBND"
                   if mode == "half" else "11SD for a BNSD x, 1S1D for BSND, S11D for SBND")
@@ -325,7 +314,7 @@ def _rotated_sum(operands: tuple[cst.BaseExpression, ...], rotate: str) -> tuple
         for call, sin in (rotated, rotated[::-1]):
             x = _only_argument(call, rotate)
             for x_factor, cos in (plain, plain[::-1]):
-                if x is not None and _bare_code(x_factor) == _bare_code(x):
+                if x is not None and bare_code(x_factor) == bare_code(x):
                     return x, cos, sin
     return None
 
@@ -343,22 +332,19 @@ def _only_argument(node: cst.BaseExpression, function: str) -> cst.BaseExpressio
     return None
 
 
-def _bare_code(node: cst.BaseExpression) -> str:
-    return code_of(node.with_changes(lpar=(), rpar=()) if node.lpar else node)
-
-
 def _rotation(function: cst.FunctionDef, qualified) -> str | None:
-    """The mode, "half" or "interleave", when the function of one parameter x is a sequence of assignments and a return that
-    computes that rotation of x's last dimension, read as values: the halves or the even and odd elements of x
-    (slices, `chunk(2, -1)`), negated, concatenated or stacked and flattened back."""
+    """The mode, "half" or "interleave", when the function of one parameter x is a sequence of assignments and a
+    return that computes that rotation of x's last dimension, read as values: the halves or the even and odd
+    elements of x (slices, `chunk(2, -1)`), negated, concatenated or stacked and flattened back."""
     params = function.params
     if params.posonly_params or params.kwonly_params or params.star_arg != cst.MaybeSentinel.DEFAULT \
             or params.star_kwarg or len(params.params) != 1 or params.params[0].default:
         return None
     read = _Rotation(params.params[0].name.value, qualified)
-    body = function.body.body
-    statements = [small for line in body for small in (line.body if isinstance(line, cst.SimpleStatementLine) else
-                                                       [line])] if isinstance(function.body, cst.IndentedBlock) else body
+    statements = function.body.body  # a one-line body: its small statements already
+    if isinstance(function.body, cst.IndentedBlock):
+        statements = [small for line in statements
+                      for small in (line.body if isinstance(line, cst.SimpleStatementLine) else [line])]
     for statement in statements:
         if isinstance(statement, cst.Return):
             value = read.value(statement.value) if statement.value is not None else None
