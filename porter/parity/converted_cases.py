@@ -8,7 +8,9 @@ translation of the arguments. No torch here: this writes source."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import libcst as cst
 import porter
 from porter.findings import Finding
 from porter.lossless_io import write_atomic
-from porter.python.base import bare_code, code_of
+from porter.python.base import bare_code, code_of, parsed
 from porter.python.transforms.apex import ADAM, NORM, SGD
 from porter.python.transforms.attention import DENSE, KV_PACKED, KVCACHE, QKV_PACKED, VARLEN, XFORMERS
 from porter.templating import render
@@ -158,8 +160,9 @@ def converted_cases(conversions: list[tuple[str, Finding]], sources: dict[str, s
     """One case per distinct conversion (original code, converted code) whose kind is in KINDS; `sources`
     (path -> text) gives the imports the original code relies on."""
     cases, seen = [], set()
+    tree_of = functools.cache(lambda path: parsed(sources.get(path, "")))  # each file parsed once, when needed
     for path, finding in conversions:
-        case = _case(path, finding, {c.name for c in cases}, sources.get(path, ""))
+        case = _case(path, finding, {c.name for c in cases}, functools.partial(tree_of, path))
         if case is not None and (case.original, case.converted) not in seen:
             seen.add((case.original, case.converted))
             cases.append(case)
@@ -177,7 +180,7 @@ def write_module(out_dir: Path, cases: list[ConvertedCase]) -> tuple[str, ...]:
     return (MODULE,)
 
 
-def _case(path: str, finding: Finding, taken: set[str], source: str) -> ConvertedCase | None:
+def _case(path: str, finding: Finding, taken: set[str], tree: Callable[[], ast.Module | None]) -> ConvertedCase | None:
     try:
         original = cst.parse_expression(finding.computes or finding.original)
         converted = cst.parse_expression(finding.replacement)
@@ -206,7 +209,7 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
                 return None  # `cache_seqlens=1000`: not an input this case could generate
             continue
         if param in kind.instances and literal is _UNKNOWN:
-            built = _built_class(value, kind.instances[param], source)
+            built = _built_class(value, kind.instances[param], tree)
             if built is None:
                 return None  # an object no model stands in for
             substitute[code_of(value.func)] = f"{alias}.{built}"
@@ -227,7 +230,7 @@ def _case(path: str, finding: Finding, taken: set[str], source: str) -> Converte
     if alias:
         substitute[code_of(call.func)] = f"{alias}.{name}"
     original_code = kind.use.format(call=code_of(original.visit(_Substitute(substitute))))
-    imports = _imports_for(original_code, {*kind.params, *inputs, "torch", "optimizer_steps", alias or "torch"}, source)
+    imports = _imports_for(original_code, {*kind.params, *inputs, "torch", "optimizer_steps", alias or "torch"}, tree)
     if imports is None:
         return None
     line = finding.span.line if finding.span else 0
@@ -292,7 +295,8 @@ def _drawable(literal, spec: dict) -> bool:
         spec["low"] <= literal < spec["high"]
 
 
-def _built_class(node: cst.BaseExpression, classes: tuple[str, ...], source: str) -> str | None:
+def _built_class(node: cst.BaseExpression, classes: tuple[str, ...],
+                 tree: Callable[[], ast.Module | None]) -> str | None:
     """Which of `classes` the expression builds without arguments: `xops.LowerTriangularMask()` ->
     LowerTriangularMask, `Causal()` after `from xformers.ops import LowerTriangularMask as Causal` too; None for
     anything else."""
@@ -300,11 +304,10 @@ def _built_class(node: cst.BaseExpression, classes: tuple[str, ...], source: str
     if node.args or name is None:
         return None
     if name not in classes:  # an alias: the conversion resolved it to one of the classes, the imports say which
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        module = tree()
+        if module is None:
             return None
-        named = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names if a.asname == name}
+        named = {a.name for n in ast.walk(module) if isinstance(n, ast.ImportFrom) for a in n.names if a.asname == name}
         name = named.pop() if len(named) == 1 else None
     return name if name in classes else None
 
@@ -326,18 +329,17 @@ class _Substitute(cst.CSTTransformer):
         return updated_node
 
 
-def _imports_for(code: str, known: set[str], source: str) -> tuple[str, ...] | None:
-    """The import statements of `source` that bind the names `code` uses beyond `known`; None when one is not
+def _imports_for(code: str, known: set[str], tree: Callable[[], ast.Module | None]) -> tuple[str, ...] | None:
+    """The import statements of the file (`tree()`) that bind the names `code` uses beyond `known`; None when one is not
     bound by an import from torch (the suite never imports the ported code itself)."""
     needed = {node.id for node in ast.walk(ast.parse(code, mode="eval")) if isinstance(node, ast.Name)} - known
     if not needed:
         return ()
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    module = tree()
+    if module is None:
         return None
     lines = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(module):
         if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
