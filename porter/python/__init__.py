@@ -19,6 +19,7 @@ from porter.python.positions import resolve_positions
 from porter.python.renames import RenameVisitor
 from porter.python.residual import ResidualVisitor
 from porter.python.safety import ModuleContext, apply_safety, structure_walk
+from porter.python.walk import visit_batched
 
 __all__ = ["ModuleContext", "VISITOR_FOR_KIND", "port_python"]
 from porter.python.fusion import FusionVisitor
@@ -123,7 +124,7 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
         # the advice on the same code, which then sees it replaced
     ]
     walk = structure_walk(ruleset, names.import_bound)
-    wrapper.visit_batched(visitors if walk is None else [*visitors, walk])
+    visit_batched(wrapper, visitors if walk is None else [*visitors, walk])
     if walk is not None:
         apply_safety(walk, source, proposals, ruleset, context)
     findings = sorted(proposals.findings, key=lambda f: (f.span.line, f.span.column) if f.span else (0, 0))
