@@ -44,8 +44,9 @@ class Proposals:
     own_attributes: frozenset[str] = frozenset()  # `receiver.attribute` the module itself assigns (`self.is_cuda`)
     own_functions: frozenset[str] = frozenset()  # function and method names the module itself defines
     support_modules: frozenset[str] = frozenset()  # what support_import rules add (`torch_npu`)
-    qualified: dict[int, frozenset[str]] = field(default_factory=dict)  # imported_names by id(node): every rule's
-    # visitor asks for the same nodes
+    qualified: dict[cst.CSTNode, frozenset[str]] = field(default_factory=dict)  # imported_names: every rule's
+    # visitor asks for the same nodes. Keyed by the node, not its id(): detectors also ask about nodes they build
+    # (porter.python.inline), and a freed node's id() is given to the next one
     replaced: Containers = field(default_factory=Containers)  # code a rule rewrote whole (a call with its
     # arguments, a fused product): the call transforms look no further inside
     imports: ImportTable | None = None  # answers most qualified names without the scope analysis
@@ -120,9 +121,9 @@ class RuleVisitor(CachedVisitorMethods):
         Resolved on demand, once per node, and only for names rooted in an import: most names in a file never
         need it.
         """
-        known = self.proposals.qualified.get(id(node))
+        known = self.proposals.qualified.get(node)
         if known is None:
-            known = self.proposals.qualified[id(node)] = self._resolve(node)
+            known = self.proposals.qualified[node] = self._resolve(node)
         return known
 
     def _resolve(self, node: cst.CSTNode) -> frozenset[str]:
