@@ -1,13 +1,14 @@
 """porter.python.walk: the read-only walk makes libcst's batched calls, in libcst's order, on the same nodes."""
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper
 
-from porter.python.walk import _is_trivia, visit_batched
+from porter.python.walk import _is_trivia, _Rewriter, rewritten, visit_batched
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_CLASSES = [c for c in vars(cst).values()
@@ -57,13 +58,15 @@ class Recorder(cst.BatchableCSTVisitor):
         return {name: (lambda node, name=name: self.calls.append((name, id(node)))) for name in self.names}
 
 
-def _sources():
-    for path in [*sorted((ROOT / "fixtures").rglob("*.py")), *sorted((ROOT / "porter").rglob("*.py"))]:
+@functools.cache
+def _sources() -> tuple:
+    parsed = [("tricky", cst.parse_module(TRICKY))]
+    for path in [*sorted((ROOT / "fixtures").rglob("*.py")), *sorted((ROOT / "porter" / "python").rglob("*.py"))]:
         try:
-            yield path.name, cst.parse_module(path.read_text(encoding="utf-8", errors="replace"))
+            parsed.append((path.name, cst.parse_module(path.read_text(encoding="utf-8", errors="replace"))))
         except cst.ParserSyntaxError:
             continue  # fixtures of unreadable input
-    yield "tricky", cst.parse_module(TRICKY)
+    return tuple(parsed)
 
 
 @pytest.mark.parametrize("classes", [NODE_CLASSES, [c for c in NODE_CLASSES if not _is_trivia(c)]],
@@ -119,3 +122,68 @@ def test_without_libcsts_sources_libcsts_own_walk_runs(monkeypatch):
     MetadataWrapper(module, unsafe_skip_copy=True).visit_batched([theirs])
     visit_batched(MetadataWrapper(module, unsafe_skip_copy=True), [ours])
     assert ours.calls == theirs.calls and theirs.calls
+
+
+class Every(cst.BatchableCSTVisitor):
+    """Collects the nodes of some classes, in walk order."""
+
+    def __init__(self, *classes) -> None:
+        super().__init__()
+        self.found = {cls: [] for cls in classes}
+
+    def get_visitors(self):
+        return {f"visit_{cls.__name__}": self.found[cls].append for cls in self.found}
+
+
+def _rewrites(module: cst.Module) -> dict:
+    """Renames, rewrites that see their rewritten inside, removals, splices and emptied statements, spread over the
+    module."""
+    every = Every(cst.Name, cst.Call, cst.SimpleStatementLine, cst.Arg, cst.ImportAlias)
+    visit_batched(MetadataWrapper(module, unsafe_skip_copy=True), [every])
+    found = every.found
+    rewrites = {}
+    for name in found[cst.Name][::7]:
+        rewrites[id(name)] = lambda n: n.with_changes(value=n.value.upper())
+    for call in found[cst.Call][::5]:
+        rewrites[id(call)] = lambda c: c.with_changes(args=(*c.args, cst.Arg(cst.Name("e"), keyword=cst.Name("extra"))))
+    lines = found[cst.SimpleStatementLine]
+    for line in lines[3::11]:
+        rewrites[id(line)] = lambda _: cst.RemovalSentinel.REMOVE
+    for line in lines[5::13]:
+        rewrites[id(line)] = lambda s: cst.FlattenSentinel([s, cst.parse_statement("spliced()\n")])
+    for line in lines[7::17]:
+        rewrites[id(line)] = lambda s: s.with_changes(body=())  # dropped from a body, as libcst drops it
+    for arg in found[cst.Arg][::9]:
+        rewrites[id(arg)] = lambda _: cst.RemovalSentinel.REMOVE
+    return rewrites
+
+
+def test_rewritten_is_what_libcsts_transformer_makes():
+    compared = 0
+    for name, module in _sources():
+        rewrites = _rewrites(module)
+        assert rewritten(module, rewrites).code == module.visit(_Rewriter(rewrites)).code, name
+        compared += len(rewrites)
+    assert compared > 5_000
+
+
+def test_a_removal_only_libcst_can_place_goes_through_libcst():
+    module = cst.parse_module("x = f(a)\nif y:\n    pass\n")
+    every = Every(cst.If)
+    visit_batched(MetadataWrapper(module, unsafe_skip_copy=True), [every])
+    condition = every.found[cst.If][0].test
+    rewrites = {id(condition): lambda _: cst.RemovalSentinel.REMOVE}
+    with pytest.raises(TypeError):
+        module.visit(_Rewriter(rewrites))  # libcst refuses to remove a required child
+    with pytest.raises(TypeError):
+        rewritten(module, rewrites)
+
+
+def test_nodes_off_the_way_to_a_rewrite_are_kept_as_they_are():
+    module = cst.parse_module("a = 1\nb = g(2)\n")
+    every = Every(cst.Integer)
+    visit_batched(MetadataWrapper(module, unsafe_skip_copy=True), [every])
+    two = every.found[cst.Integer][1]
+    new = rewritten(module, {id(two): lambda n: n.with_changes(value="3")})
+    assert new.code == "a = 1\nb = g(3)\n"
+    assert new.body[0] is module.body[0] and new is not module

@@ -8,7 +8,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from porter.findings import Finding, Status
-from porter.python.base import ApplyEdits, CallIndex, Edit, ModuleNames, Proposals, scan_names
+from porter.python.base import CallIndex, Edit, ModuleNames, Proposals, apply_edits, scan_names
 from porter.python.span_index import Containers
 from porter.python.calls import CallTransformVisitor
 from porter.python.imports_add import add_imports
@@ -139,7 +139,7 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
         for statement in statements:
             proposals.edits.append(Edit(statement, lambda updated: drop_names(updated, unused), adds_import=False))
         findings = findings_outside_dropped(findings, wrapper, statements, unused)
-    module = wrapper.module.visit(ApplyEdits(proposals.edits))
+    module = apply_edits(wrapper.module, proposals.edits)
     needed = {name for edit in proposals.edits for name in edit.needs_imports}
     if any(edit.adds_import for edit in proposals.edits):
         support, finding = _support_import(ruleset, wrapper.module, context.relpath, names.imported_roots)

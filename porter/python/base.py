@@ -13,6 +13,7 @@ from libcst.metadata import PositionProvider, QualifiedNameSource
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.python.import_table import MODULE, ImportTable, import_table
 from porter.python.span_index import Containers
+from porter.python.walk import rewritten
 from porter.ruleset import Entry, Rule
 
 _EMPTY_MODULE = cst.Module(body=[])
@@ -278,15 +279,10 @@ def scan_names(source: str) -> ModuleNames:
                        import_table(tree))
 
 
-class ApplyEdits(cst.CSTTransformer):
-    """Apply proposed edits bottom-up: each rewrite sees the node with the edits inside it already made."""
-
-    def __init__(self, edits: list[Edit]) -> None:
-        super().__init__()
-        self.edits: dict[int, Edit] = {}
-        for edit in edits:
-            self.edits.setdefault(id(edit.node), edit)
-
-    def on_leave(self, original_node, updated_node):
-        edit = self.edits.get(id(original_node))
-        return edit.rewrite(updated_node) if edit is not None else updated_node
+def apply_edits(node: cst.CSTNode, edits: list[Edit]) -> cst.CSTNode:
+    """Apply proposed edits bottom-up: each rewrite sees the node with the edits inside it already made. The first
+    edit proposed for a node wins."""
+    rewrites = {}
+    for edit in edits:
+        rewrites.setdefault(id(edit.node), edit.rewrite)
+    return rewritten(node, rewrites)

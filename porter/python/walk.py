@@ -5,6 +5,9 @@ node even when every visitor only reads, which makes a read-only pass cost sever
 reads the children instead. The order of a node's children is libcst's own: read, once per node class, from the
 visits in the source of its `_visit_and_replace_children`. Whitespace, comments and punctuation are not entered
 when no visitor of the batch has a method for any of them.
+
+Applying edits has the same cost in libcst (a transformer rebuilds every node); `rewritten` rebuilds only the nodes
+on the way to an edited one.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from collections.abc import Callable
 from contextlib import ExitStack
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-_ORDER: dict[type, tuple[tuple[str, bool], ...]] = {}  # node class -> (attribute, only if not None), libcst's order
+_ORDER: dict[type, tuple[tuple[str, bool, str], ...]] = {}  # node class -> (attribute, only if not None, the
+# libcst helper that visits it), in libcst's order
 
 _TRIVIA_BASES = (cst.BaseParenthesizableWhitespace, cst.Comment, cst.EmptyLine, cst.Newline, cst.TrailingWhitespace,
                  cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.ImportStar, cst.LeftParen,
@@ -27,22 +32,22 @@ _TRIVIA_BASES = (cst.BaseParenthesizableWhitespace, cst.Comment, cst.EmptyLine, 
 
 
 def _visits_in(tree: ast.AST, conditional: bool = False):
-    """(attribute, visited only when its value is not None) for each libcst `visit_*(self, "attribute", ...)` call,
-    in source order, which is the order the calls run in."""
+    """(attribute, visited only when its value is not None, helper) for each libcst `visit_*(self, "attribute", ...)`
+    call, in source order, which is the order the calls run in."""
     if isinstance(tree, ast.IfExp):
         branches = [list(_visits_in(tree.body, True)), list(_visits_in(tree.orelse, True))]
-        both = {a for a, _ in branches[0]} & {a for a, _ in branches[1]}  # `names`: one visit or another, always
-        yield from ((a, False) if a in both else (a, True) for a, _ in branches[0])
-        yield from ((a, True) for a, _ in branches[1] if a not in both)
+        both = {a for a, *_ in branches[0]} & {a for a, *_ in branches[1]}  # `names`: one visit or another, always
+        yield from ((a, a not in both, helper) for a, _, helper in branches[0])
+        yield from ((a, True, helper) for a, _, helper in branches[1] if a not in both)
         return
     if (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id.startswith("visit_")
             and len(tree.args) > 1 and isinstance(tree.args[1], ast.Constant)):
-        yield tree.args[1].value, conditional
+        yield tree.args[1].value, conditional, tree.func.id
     for child in ast.iter_child_nodes(tree):
         yield from _visits_in(child, conditional)
 
 
-def _order(cls: type) -> tuple[tuple[str, bool], ...]:
+def _order(cls: type) -> tuple[tuple[str, bool, str], ...]:
     order = _ORDER.get(cls)
     if order is None:
         source = textwrap.dedent(inspect.getsource(cls._visit_and_replace_children))
@@ -74,7 +79,7 @@ class _Walk:
         name = cls.__name__
         get = self.methods.get
         fields = tuple((attribute, only_if_set, tuple(get(f"visit_{name}_{attribute}", ())),
-                        tuple(get(f"leave_{name}_{attribute}", ()))) for attribute, only_if_set in _order(cls))
+                        tuple(get(f"leave_{name}_{attribute}", ()))) for attribute, only_if_set, _ in _order(cls))
         skip = self.prune and _is_trivia(cls)
         plan = self.plans[cls] = (skip, tuple(get(f"visit_{name}", ())), fields, tuple(get(f"leave_{name}", ())))
         return plan
@@ -121,3 +126,83 @@ def visit_batched(wrapper: MetadataWrapper, visitors: list[cst.BatchableCSTVisit
         for visitor in visitors:
             stack.enter_context(visitor.resolve(wrapper))
         _Walk(visitors).walk(wrapper.module)
+
+
+class _NotInPlace(Exception):
+    """A rewrite removed a node from a place only libcst's transformer knows how to empty."""
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, rewrites: dict[int, Callable[[cst.CSTNode], cst.CSTNode]]) -> None:
+        super().__init__()
+        self.rewrites = rewrites
+
+    def on_leave(self, original_node, updated_node):
+        rewrite = self.rewrites.get(id(original_node))
+        return rewrite(updated_node) if rewrite is not None else updated_node
+
+
+def rewritten(tree: cst.CSTNode, rewrites: dict[int, Callable[[cst.CSTNode], cst.CSTNode]]) -> cst.CSTNode:
+    """`tree` with each node whose id() is a key of `rewrites` replaced by that function of the node (its own
+    rewritten descendants already in place), bottom-up in libcst's order, as a libcst transformer calling them from
+    `on_leave` would do; only the nodes on the way to a rewritten one are rebuilt. A rewrite may return
+    `cst.RemovalSentinel.REMOVE` or a `cst.FlattenSentinel` inside a sequence."""
+    if not rewrites:
+        return tree
+    if _sources_readable():
+        on_path: set[int] = set()
+        _mark_paths(tree, rewrites, on_path, [len(rewrites)])
+        try:
+            return _rebuilt(tree, rewrites, on_path)
+        except _NotInPlace:
+            pass
+    return tree.visit(_Rewriter(rewrites))
+
+
+def _mark_paths(node: cst.CSTNode, targets: dict, on_path: set[int], left: list[int]) -> bool:
+    """Adds to `on_path` every node with a target at or below it; `left` counts the targets not met yet."""
+    found = id(node) in targets
+    if found:
+        left[0] -= 1
+    for attribute, _, _ in _order(type(node)):
+        if not left[0]:
+            break
+        child = getattr(node, attribute)
+        if isinstance(child, cst.CSTNode):
+            found = _mark_paths(child, targets, on_path, left) or found
+        elif isinstance(child, (tuple, list)):
+            for item in child:
+                found = _mark_paths(item, targets, on_path, left) or found
+    if found:
+        on_path.add(id(node))
+    return found
+
+
+def _rebuilt(node: cst.CSTNode, rewrites: dict, on_path: set[int]):
+    if id(node) not in on_path:
+        return node
+    changes = {}
+    for attribute, _, helper in _order(type(node)):
+        child = getattr(node, attribute)
+        if isinstance(child, cst.CSTNode) and id(child) in on_path:
+            new = _rebuilt(child, rewrites, on_path)
+            if not isinstance(new, cst.CSTNode):
+                raise _NotInPlace
+            changes[attribute] = new
+        elif isinstance(child, (tuple, list)) and any(id(item) in on_path for item in child):
+            changes[attribute] = tuple(_sequence(child, rewrites, on_path, body=helper == "visit_body_sequence"))
+    updated = node.with_changes(**changes) if changes else node
+    rewrite = rewrites.get(id(node))
+    return rewrite(updated) if rewrite is not None else updated
+
+
+def _sequence(children, rewrites: dict, on_path: set[int], body: bool):
+    """libcst's visit_iterable and visit_body_iterable: removed items dropped, flattened ones spliced in, and in a
+    body, a statement that a rewrite left empty dropped."""
+    for child in children:
+        new = _rebuilt(child, rewrites, on_path)
+        if isinstance(new, cst.RemovalSentinel):
+            continue
+        for item in new if isinstance(new, cst.FlattenSentinel) else (new,):
+            if not (body and not child._is_removable() and item._is_removable()):
+                yield item

@@ -9,7 +9,7 @@ from collections import defaultdict
 import libcst as cst
 
 from porter.findings import Span
-from porter.python.base import ApplyEdits, code_of
+from porter.python.base import apply_edits, code_of
 from porter.python.safety.structure import inside, joined
 from porter.python.safety.veto import Safety
 
@@ -109,7 +109,7 @@ def _normalised(code: str) -> str:
 
 def _new_code(s: Safety, node: cst.CSTNode, span: Span) -> str | None:
     edits = s.edits_inside(span)
-    return code_of(node.visit(ApplyEdits(edits))) if edits else None
+    return code_of(apply_edits(node, edits)) if edits else None
 
 
 def distinct_values(s: Safety, rule) -> None:
