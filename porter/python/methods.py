@@ -19,7 +19,9 @@ class MethodVisitor(RuleVisitor):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         name = node.attr.value
-        entry = self.plain.get(name) if code_of(node) not in self.proposals.own_attributes else None
+        entry = self.plain.get(name)
+        if entry is not None and code_of(node) in self.proposals.own_attributes:
+            entry = None
         if entry is None and name in self.called and self.is_called(node) and name not in self.proposals.own_functions:
             entry = self.called[name]
         receiver = node.value

@@ -47,7 +47,10 @@ class ContextStringVisitor(RuleVisitor):
         self.seen: set[int] = set()
 
     def _names_match(self, node: cst.CSTNode) -> bool:
-        return bool(self.names and self.names.search(code_of(node)))
+        if self.names is None:
+            return False
+        plain = isinstance(node, cst.Name) and not node.lpar  # most targets and parameters: their code is their name
+        return bool(self.names.search(node.value if plain else code_of(node)))
 
     def _string_name_match(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.SimpleString) and self._names_match(node)
