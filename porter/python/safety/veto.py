@@ -78,7 +78,7 @@ class Safety:
         """CUDA-specific tokens in `region` that no remaining edit rewrites."""
         edits = self.edits_inside(region)
         tokens = [(span, text) for span, text, is_string in self._tokens.inside(region) if is_string or not strings_only]
-        tokens += [(span, name) for name in self.flagged_import_names if not strings_only
+        tokens += [(span, name) for name in sorted(self.flagged_import_names) if not strings_only
                    for span in self.structure.name_uses.get(name, ()) if inside(span, region)]
         return [(span, text) for span, text in tokens if not any(inside(span, e.span) for e in edits)]
 
