@@ -6,9 +6,9 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper
+from libcst.metadata import MetadataWrapper, ScopeProvider
 
-from porter.python.walk import _is_trivia, _Rewriter, rewritten, visit_batched
+from porter.python.walk import _is_trivia, _read_only_visit, _Rewriter, read_only_visits, rewritten, visit_batched
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_CLASSES = [c for c in vars(cst).values()
@@ -187,3 +187,62 @@ def test_nodes_off_the_way_to_a_rewrite_are_kept_as_they_are():
     new = rewritten(module, {id(two): lambda n: n.with_changes(value="3")})
     assert new.code == "a = 1\nb = g(3)\n"
     assert new.body[0] is module.body[0] and new is not module
+
+
+class CallLog(cst.CSTVisitor):
+    """Every call libcst makes on a visitor; children of function definitions are skipped, as visitors may."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = []
+
+    def on_visit(self, node) -> bool:
+        self.calls.append(("visit", id(node)))
+        return not isinstance(node, cst.FunctionDef)
+
+    def on_leave(self, original_node) -> None:
+        self.calls.append(("leave", id(original_node)))
+
+    def on_visit_attribute(self, node, attribute) -> None:
+        self.calls.append(("visit", id(node), attribute))
+
+    def on_leave_attribute(self, original_node, attribute) -> None:
+        self.calls.append(("leave", id(original_node), attribute))
+
+
+def test_read_only_visits_make_libcsts_calls_and_leave_transformers_alone():
+    for name, module in _sources()[::3]:
+        theirs, ours = CallLog(), CallLog()
+        assert module.visit(theirs) is module
+        with read_only_visits():
+            assert module.visit(ours) is module
+            renamed = module.visit(_Rewriter({id(module): lambda m: m.with_changes(header=())}))
+        assert ours.calls == theirs.calls, name
+        assert renamed is not module
+    assert cst.CSTNode.visit is not _read_only_visit  # put back
+
+
+def _scope_facts(module: cst.Module) -> list:
+    """Scope, assignments and qualified names of every name of the module (not of the names libcst parses out of
+    string annotations: new nodes on every run)."""
+    every = Every(cst.Name)
+    visit_batched(MetadataWrapper(module, unsafe_skip_copy=True), [every])
+    names = {id(name) for name in every.found[cst.Name]}
+    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    facts = []
+    for node, scope in scopes.items():
+        if id(node) in names and scope is not None:
+            facts.append((id(node), type(scope).__name__, id(getattr(scope, "node", None)),
+                          sorted(id(getattr(a, "node", None)) for a in scope[node.value]),
+                          sorted(q.name for q in scope.get_qualified_names_for(node))))
+    return sorted(facts)
+
+
+def test_the_scope_analysis_reads_the_same_scopes_without_rebuilding():
+    compared = 0
+    for name, module in _sources()[::2]:
+        theirs = _scope_facts(module)
+        with read_only_visits():
+            assert _scope_facts(module) == theirs, name
+        compared += len(theirs)
+    assert compared > 5_000

@@ -19,7 +19,7 @@ from porter.python.positions import resolve_positions
 from porter.python.renames import RenameVisitor
 from porter.python.residual import ResidualVisitor
 from porter.python.safety import ModuleContext, apply_safety, structure_walk
-from porter.python.walk import visit_batched
+from porter.python.walk import read_only_visits, visit_batched
 
 __all__ = ["ModuleContext", "VISITOR_FOR_KIND", "port_python"]
 from porter.python.fusion import FusionVisitor
@@ -108,6 +108,12 @@ def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
 
     Raises libcst.ParserSyntaxError for code that is not valid Python 3.
     """
+    with read_only_visits():
+        return _port(source, ruleset, local_modules, context)
+
+
+def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
+          context: ModuleContext) -> tuple[str | None, list[Finding]]:
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
     resolve_positions(wrapper)
     names = scan_names(source)

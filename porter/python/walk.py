@@ -16,7 +16,7 @@ import ast
 import inspect
 import textwrap
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
@@ -126,6 +126,44 @@ def visit_batched(wrapper: MetadataWrapper, visitors: list[cst.BatchableCSTVisit
         for visitor in visitors:
             stack.enter_context(visitor.resolve(wrapper))
         _Walk(visitors).walk(wrapper.module)
+
+
+_LIBCST_VISIT = cst.CSTNode.visit
+
+
+def _read_only_visit(node: cst.CSTNode, visitor):
+    """libcst's CSTNode.visit without the rebuilding, for a visitor that only reads (returns the node, as libcst
+    does for a CSTVisitor)."""
+    if not isinstance(visitor, cst.CSTVisitor):
+        return _LIBCST_VISIT(node, visitor)
+    if visitor.on_visit(node):
+        for attribute, only_if_set, _ in _order(type(node)):
+            child = getattr(node, attribute)
+            if only_if_set and child is None:
+                continue
+            visitor.on_visit_attribute(node, attribute)
+            if isinstance(child, cst.CSTNode):
+                child.visit(visitor)
+            elif isinstance(child, (tuple, list)):
+                for item in child:
+                    item.visit(visitor)
+            visitor.on_leave_attribute(node, attribute)
+    visitor.on_leave(node)
+    return node
+
+
+@contextmanager
+def read_only_visits():
+    """Within it, libcst's own read-only passes (the scope analysis and the expression contexts it depends on, the
+    matchers' findall, any CSTVisitor) read the tree instead of rebuilding it. Transformers are left to libcst."""
+    if not _sources_readable():
+        yield
+        return
+    previous, cst.CSTNode.visit = cst.CSTNode.visit, _read_only_visit
+    try:
+        yield
+    finally:
+        cst.CSTNode.visit = previous
 
 
 class _NotInPlace(Exception):
