@@ -74,11 +74,14 @@ def bare_code(node: cst.CSTNode) -> str:
 def dotted_text(node: cst.CSTNode | ast.AST) -> str | None:
     """`a.b.c` for a chain of names and attributes, of libcst or of the standard library's `ast` (the prefilter,
     the parity analyzer and the API extractor read code with `ast`); None when a call or subscript is part of it."""
-    if isinstance(node, (cst.Name, ast.Name)):
-        return node.value if isinstance(node, cst.Name) else node.id
-    if isinstance(node, (cst.Attribute, ast.Attribute)):
+    kind = type(node)  # not isinstance: libcst's node classes are abstract base classes, slow to test against
+    if kind is cst.Name:
+        return node.value
+    if kind is ast.Name:
+        return node.id
+    if kind is cst.Attribute or kind is ast.Attribute:
         inner = dotted_text(node.value)
-        return f"{inner}.{node.attr.value if isinstance(node, cst.Attribute) else node.attr}" if inner else None
+        return f"{inner}.{node.attr.value if kind is cst.Attribute else node.attr}" if inner else None
     return None
 
 

@@ -24,6 +24,9 @@ from libcst.metadata import MetadataWrapper
 _ORDER: dict[type, tuple[tuple[str, bool, str], ...]] = {}  # node class -> (attribute, only if not None, the
 # libcst helper that visits it), in libcst's order
 
+_ABSENT = cst.MaybeSentinel.DEFAULT  # besides None, what an attribute holds instead of a node; the node classes
+# are abstract base classes, slow to test against, so a child is told from these and from sequences instead
+
 _TRIVIA_BASES = (cst.BaseParenthesizableWhitespace, cst.Comment, cst.EmptyLine, cst.Newline, cst.TrailingWhitespace,
                  cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.ImportStar, cst.LeftParen,
                  cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
@@ -98,11 +101,11 @@ class _Walk:
                 continue
             for method in before:
                 method(node)
-            if isinstance(child, cst.CSTNode):
-                walk(child)
-            elif isinstance(child, (tuple, list)):
+            if isinstance(child, (tuple, list)):
                 for item in child:
                     walk(item)
+            elif child is not None and child is not _ABSENT:
+                walk(child)
             for method in after:
                 method(node)
         for method in leaves:
@@ -129,12 +132,16 @@ def visit_batched(wrapper: MetadataWrapper, visitors: list[cst.BatchableCSTVisit
 
 
 _LIBCST_VISIT = cst.CSTNode.visit
+_READS: dict[type, bool] = {}  # visitor class -> whether it only reads (a CSTVisitor)
 
 
 def _read_only_visit(node: cst.CSTNode, visitor):
     """libcst's CSTNode.visit without the rebuilding, for a visitor that only reads (returns the node, as libcst
     does for a CSTVisitor)."""
-    if not isinstance(visitor, cst.CSTVisitor):
+    reads = _READS.get(type(visitor))
+    if reads is None:
+        reads = _READS[type(visitor)] = isinstance(visitor, cst.CSTVisitor)
+    if not reads:
         return _LIBCST_VISIT(node, visitor)
     if visitor.on_visit(node):
         for attribute, only_if_set, _ in _order(type(node)):
@@ -142,11 +149,11 @@ def _read_only_visit(node: cst.CSTNode, visitor):
             if only_if_set and child is None:
                 continue
             visitor.on_visit_attribute(node, attribute)
-            if isinstance(child, cst.CSTNode):
-                child.visit(visitor)
-            elif isinstance(child, (tuple, list)):
+            if isinstance(child, (tuple, list)):
                 for item in child:
                     item.visit(visitor)
+            elif child is not None and child is not _ABSENT:
+                child.visit(visitor)
             visitor.on_leave_attribute(node, attribute)
     visitor.on_leave(node)
     return node
