@@ -5,6 +5,8 @@ import filecmp
 import json
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -132,3 +134,27 @@ def test_only_the_cuda_arm_of_another_backends_switch_is_ported(ruleset):
     assert "if is_xla_available():\n        return torch.cuda.device_count()" in new
     assert "elif torch.npu.is_available():\n        return torch.npu.device_count()" in new
     assert [f.rule_id for f in result.findings if f.status.value == "review"] == ["PY010"]
+
+
+def test_a_veto_names_the_same_leftover_whatever_the_hash_seed():
+    """The names of CUDA-only imports were a set of strings: which one a message named changed between processes."""
+    source = textwrap.dedent('''\
+        import torch
+        try:
+            import triton
+            import triton.language as tl
+            if triton.__version__ < "3" and not torch.cuda.is_available():
+                FAST = False
+            else:
+                FAST = tl.constexpr(triton.__version__ >= "2")
+        except ImportError:
+            FAST = False
+        ''')
+    program = ("import sys; from porter.engine import port_bytes; from porter.ruleset import load_ruleset; "
+               "from porter.surface import available_versions; "
+               "r = port_bytes('m.py', 'python', sys.stdin.buffer.read(), "
+               "load_ruleset(available_versions('torch_npu')[-1])); "
+               "print([f.message for f in r.findings if f.rule_id == 'PY012'])")
+    said = {subprocess.run([sys.executable, "-c", program], input=source.encode(), capture_output=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.decode() for seed in range(5)}
+    assert len(said) == 1 and "keeps CUDA-specific `tl` (line 8)" in said.pop()
