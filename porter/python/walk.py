@@ -7,7 +7,8 @@ visits in the source of its `_visit_and_replace_children`. Whitespace, comments 
 when no visitor of the batch has a method for any of them.
 
 Applying edits has the same cost in libcst (a transformer rebuilds every node); `rewritten` rebuilds only the nodes
-on the way to an edited one.
+on the way to an edited one. `read_only_visits` gives libcst's own read-only passes (its scope analysis, the
+matchers) the same reading walk.
 """
 
 from __future__ import annotations
@@ -213,11 +214,11 @@ def _mark_paths(node: cst.CSTNode, targets: dict, on_path: set[int], left: list[
         if not left[0]:
             break
         child = getattr(node, attribute)
-        if isinstance(child, cst.CSTNode):
-            found = _mark_paths(child, targets, on_path, left) or found
-        elif isinstance(child, (tuple, list)):
+        if isinstance(child, (tuple, list)):
             for item in child:
                 found = _mark_paths(item, targets, on_path, left) or found
+        elif child is not None and child is not _ABSENT:
+            found = _mark_paths(child, targets, on_path, left) or found
     if found:
         on_path.add(id(node))
     return found
@@ -229,7 +230,7 @@ def _rebuilt(node: cst.CSTNode, rewrites: dict, on_path: set[int]):
     changes = {}
     for attribute, _, helper in _order(type(node)):
         child = getattr(node, attribute)
-        if isinstance(child, cst.CSTNode) and id(child) in on_path:
+        if id(child) in on_path:  # only nodes are
             new = _rebuilt(child, rewrites, on_path)
             if not isinstance(new, cst.CSTNode):
                 raise _NotInPlace
