@@ -79,7 +79,8 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "syntax-error", detail)], detail)
     except Exception as exc:  # noqa: BLE001 - one file porter cannot handle must never stop the run
         detail = f"{type(exc).__name__}: {exc}"[:300]
-        return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "internal-error", detail)], detail)
+        return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "internal-error", detail)], detail,
+                          porter_failed=True)
     if new_text is not None:
         return FileResult(relpath, "python", Outcome.CONVERTED, findings, new_bytes=decoded.encode(new_text))
     return FileResult(relpath, "python", Outcome.FLAGGED if findings else Outcome.UNCHANGED, findings)
@@ -145,7 +146,7 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules, options.repo_backends)
     if result.outcome is Outcome.CONVERTED:
         result.diff = unified_diff(source.relpath, data, result.new_bytes)
-    if key is not None and result.outcome is not Outcome.ERROR:
+    if key is not None and not result.porter_failed:  # an input porter cannot read fails the same way every time
         store(options.cache_dir, key, result)
     for finding in result.findings:
         finding.path = source.relpath

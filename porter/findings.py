@@ -98,6 +98,7 @@ class FileResult:
     new_bytes: bytes | None = None  # only when outcome is CONVERTED; never serialised
     diff: str | None = None  # unified diff of a converted file, for the report views (schema 1.1)
     generated: dict[str, bytes] = field(default_factory=dict)  # new files made from this one: output relpath -> bytes
+    porter_failed: bool = False  # porter itself failed on it (a bug, or out of memory): never cached, so a rerun retries
 
     def to_dict(self) -> dict:
         data = {

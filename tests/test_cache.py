@@ -20,11 +20,42 @@ def test_a_hit_is_the_same_result_and_skips_porting(tmp_path, ruleset, monkeypat
     (tmp_path / "a.py").write_text(SOURCE)
     options = PortOptions(jobs=1, cache_dir=tmp_path / "cache")
     fresh = _port(tmp_path, ruleset, options)
+    _never_ported(monkeypatch)
+    cached = _port(tmp_path, ruleset, options)
+    assert cached.to_dict() == fresh.to_dict() and cached.new_bytes == fresh.new_bytes
+
+
+def _never_ported(monkeypatch):
     import porter.engine
 
     monkeypatch.setattr(porter.engine, "port_bytes", lambda *a: (_ for _ in ()).throw(AssertionError("ported")))
-    cached = _port(tmp_path, ruleset, options)
-    assert cached.to_dict() == fresh.to_dict() and cached.new_bytes == fresh.new_bytes
+
+
+def test_a_file_porter_cannot_parse_is_a_hit_too(tmp_path, ruleset, monkeypatch):
+    """A syntax error or a native file tree-sitter cannot parse fails the same way every time: a warm run of a big
+    repository must not port those files again (19 native files of the bench corpus took most of a warm run)."""
+    (tmp_path / "py2.py").write_text('import torch\nprint "cuda"\n')
+    (tmp_path / "k.cu").write_text("void broken( { cudaFree(p); }\n")
+    sources = [SourceFile("py2.py", "python", True), SourceFile("k.cu", "native", True)]
+    options = PortOptions(jobs=1, cache_dir=tmp_path / "cache")
+    fresh = [port_file(tmp_path, source, ruleset, options) for source in sources]
+    assert [r.outcome.value for r in fresh] == ["error", "error"]
+    _never_ported(monkeypatch)
+    cached = [port_file(tmp_path, source, ruleset, options) for source in sources]
+    assert [r.to_dict() for r in cached] == [r.to_dict() for r in fresh]
+
+
+def test_a_failure_of_porter_itself_is_never_cached(tmp_path, ruleset, monkeypatch):
+    import porter.engine
+
+    (tmp_path / "a.py").write_text(SOURCE)
+    options = PortOptions(jobs=1, cache_dir=tmp_path / "cache")
+    with monkeypatch.context() as patch:
+        patch.setattr(porter.engine, "port_python", lambda *a: (_ for _ in ()).throw(MemoryError()))
+        failed = _port(tmp_path, ruleset, options)
+    assert failed.outcome.value == "error" and "MemoryError" in failed.error
+    assert not list((tmp_path / "cache").rglob("*.json"))
+    assert _port(tmp_path, ruleset, options).new_bytes is not None  # the rerun retries
 
 
 def test_changed_bytes_rules_or_modules_change_the_key(ruleset):

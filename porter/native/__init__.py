@@ -133,6 +133,7 @@ def _with_kernels(result: FileResult, relpath: str, data: bytes, ruleset: RuleSe
         from porter.engine import input_finding
 
         result.findings.append(input_finding(ruleset, "internal-error", f"kernels: {type(exc).__name__}: {exc}"[:300]))
+        result.porter_failed = True
         return result
     result.findings.extend(kernels.findings)
     result.generated.update(kernels.generated)
