@@ -57,8 +57,12 @@ def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet) -> tuple[froze
     words = {w for b in markers.others if b.dispatch for w in b.segments}
     prefilter = re.compile("|".join(sorted(map(re.escape, words))))  # on lowered text: ten times faster than
     # re.IGNORECASE
+    target = next(b for b in markers.others if b.name == markers.target)
+    quoted = [quote + value for value in target.values for quote in "'\""]  # what a backend switch compares with
     named: set[str] = set()
     evidence: list[Evidence] = []
+    seen: set[str] = set()  # identifiers looked at, each once per run
+    naming_target: set[str] = set()  # those that name the target
     for source in sources:
         if source.kind != "python" or not source.port:
             continue
@@ -68,10 +72,17 @@ def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet) -> tuple[froze
             continue
         if not prefilter.search(text.lower()):
             continue
-        for word in set(_WORD.findall(text)):
-            if segments(word) & words:
+        identifiers = set(_WORD.findall(text))
+        for word in identifiers - seen:
+            parts = segments(word)
+            if parts & words:
                 named |= markers.name_backends(word, dispatch_only=True)
-        evidence += _target_evidence(source.relpath, text, markers)
+            if parts & target.segments:
+                naming_target.add(word)
+        seen |= identifiers
+        if not identifiers.isdisjoint(naming_target) or any(value in text for value in quoted):  # else no import,
+            # definition or switch names the target
+            evidence += _target_evidence(source.relpath, text, markers)
     return frozenset(named - {markers.source.name}), evidence
 
 
