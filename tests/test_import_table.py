@@ -103,6 +103,65 @@ class Holder:
     dumps = pickle.dumps
     def method(self):
         return pickle, np.ones
+
+from ckpt import save, gather
+from kit import tool, norm, clip
+import wrapper
+wrapper = wrapper.wrap(1)  # uses the import: the assignment comes after it
+wrapper.after()
+
+class Trainer:
+    def save(self, path):  # binds `save` in the class body only: the method bodies see the import
+        return save(path), gather(self)
+    def gather(self):
+        return norm
+    @staticmethod
+    def tool():
+        return tool.run
+    alias = tool  # the class body names it: left to the scope analysis
+
+def loader(norm, *args, **kwargs):  # a parameter the body never names
+    return save(args)
+
+def keeps(clip):  # a parameter the body names: the scope analysis decides
+    return clip(1)
+
+def prepares(model):
+    from torch.distributed.tensor import DTensor
+    sharded = isinstance(model, DTensor)  # the import below binds it the same way: answered alike
+    from torch.distributed.tensor import DTensor
+    return sharded, DTensor
+
+def probes():
+    import torch
+    ready = torch.xpu.is_available()  # before `import torch.mps`, which reads `torch.xpu` the same way
+    import torch.mps
+    return ready, torch.mps.current_allocated_memory()
+
+def engines(flag):
+    if flag:
+        import intel_engine as te
+        te.setup()  # sees the first import only: the scope analysis decides
+    else:
+        import transformer_engine.pytorch as te
+    return te.Linear
+
+try:
+    from functools import cached_property
+except ImportError:
+    def cached_property(func):  # the definition's own name answers as the scope analysis says: the import
+        return func
+
+def provider(kind):
+    def build(n):  # a function that defines and imports one name: the scope analysis decides
+        return n
+    if kind:
+        from pretrain import build
+    return 1
+
+def takes(marshal):
+    import marshal  # a parameter its function imports
+    return 1
 '''
 
 
@@ -171,10 +230,17 @@ def test_the_table_answers_what_the_scope_analysis_answers_on_tricky_imports():
     assert answered["Linear"] == {"te.Linear"}  # `Linear, Norm = None, None` in the fallback: local names
     assert answered["fused"] == {"fast.fused"}  # a fallback inside the function that imports it
     assert answered["wrap.deco"] == {"fast.wrap.deco"} and answered["wrap.inner"] == {"slow.wrap.inner"}
+    assert answered["save"] == {"ckpt.save"} and answered["gather"] == {"ckpt.gather"}  # beside methods so named
+    assert answered["norm"] == {"kit.norm"}  # beside a parameter so named
+    assert answered["wrapper.wrap"] == {"wrapper.wrap"} and answered["wrapper.after"] == {"wrapper.after"}
+    assert answered["torch.xpu.is_available"] == {"torch.xpu.is_available"}
+    assert {code for code in answered if code == "DTensor"} and "DTensor" not in by_scope
     # bound otherwise too (amp, np, dist, sqrt), imported in a class body (pickle), used before a later binding in
     # the same scope (dynamo, setup): the scope analysis decides
-    assert by_scope >= {"amp", "np", "dist", "sqrt", "pickle", "dynamo.config", "setup.run"}
-    assert not by_scope & {"torch", "FusedAdam", "h", "kernel", "json", "Linear", "fused"}
+    assert by_scope >= {"amp", "np", "dist", "sqrt", "pickle", "dynamo.config", "setup.run", "tool.run", "clip",
+                        "te.setup"}
+    assert not by_scope & {"torch", "FusedAdam", "h", "kernel", "json", "Linear", "fused", "save", "gather", "norm",
+                           "wrapper.wrap"}
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(REPO)))

@@ -53,6 +53,8 @@ class Proposals:
     imports: ImportTable | None = None  # answers most qualified names without the scope analysis
     scope_of: Callable[[cst.CSTNode], object] = lambda node: None  # the scope analysis, run on first use
     unscoped: set[int] = field(default_factory=set)  # id() of names the scope analysis skips: they resolve to nothing
+    binding: set[int] = field(default_factory=set)  # id() of the names a definition or parameter binds: where the
+    # import table answers, that binding is all there is in its scope (a local name, which rules ignore)
     functions: list[int] = field(default_factory=lambda: [MODULE])  # the import table's scope of the code being
     # visited, innermost last (CallIndex keeps it)
 
@@ -137,7 +139,7 @@ class RuleVisitor(CachedVisitorMethods):
         full_name = get_full_name_for_node(node) if self.proposals.imports is not None else None
         known = self.proposals.imports.qualified(full_name, self.proposals.functions[-1]) if full_name else None
         if known is not None:
-            return known
+            return frozenset() if id(node) in self.proposals.binding else known
         scope = self.proposals.scope_of(node)
         if scope is None:
             return frozenset()
@@ -188,8 +190,9 @@ def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:
 
 class CallIndex(CachedVisitorMethods):
     """Runs first in the batch: records each call under its callee, which is visited after the call itself, the
-    names libcst's scope analysis does not visit (they have no qualified name there, so none here either), and
-    the function whose body is being visited (decorators, parameters and annotations belong to the code around)."""
+    names libcst's scope analysis does not visit (they have no qualified name there, so none here either), the
+    names definitions and parameters bind, and the function whose body is being visited (decorators, parameters
+    and annotations belong to the code around)."""
 
     def __init__(self, proposals: Proposals) -> None:
         super().__init__()
@@ -198,6 +201,13 @@ class CallIndex(CachedVisitorMethods):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.numbers[id(node)] = len(self.numbers) + 1
+        self.proposals.binding.add(id(node.name))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.proposals.binding.add(id(node.name))
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.proposals.binding.add(id(node.name))
 
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         self.proposals.functions.append(self.numbers[id(node)])

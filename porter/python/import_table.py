@@ -62,10 +62,13 @@ class ImportTable:
 
 def import_table(tree: ast.Module) -> ImportTable:
     walk = _Walk()
-    walk.scope(tree, MODULE, in_class=False)
+    walk.scope(tree, MODULE, klass=None)
     rebound = {name for scope, name in walk.assigned if scope != MODULE and (scope, name) not in walk.statements}
-    early = {name for scope, name, at in walk.uses if at < walk.last_binding.get((scope, name), at)}
-    unsafe = walk.unsafe | walk.bound | rebound | early
+    early = {name for scope, name, at in walk.uses if _early(walk.imports_of.get((scope, name), ()), at)}
+    imported = {name.split(".")[0] for _, name in walk.statements}
+    shadowing = {name for name, region, scope in walk.local
+                 if name in imported and ((scope, name) in walk.imports_of or _referenced_in(name, region))}
+    unsafe = walk.unsafe | walk.bound | rebound | early | shadowing
     return ImportTable({key: tuple(found) for key, found in walk.statements.items()}, tuple(walk.parents),
                        frozenset(unsafe))
 
@@ -77,47 +80,72 @@ class _Walk:
     """One walk in source order (functions are numbered as libcst meets them) over what binds names: imports by
     scope; `name = ...` (or `a, b = ...`) by scope, which is harmless where the same scope imports the name or at
     module level (a fallback such as `except ImportError: triton = None` has a local qualified name, which rules
-    ignore); and every other binding, which leaves the name to the scope analysis. A name used in a scope before
-    that scope's last binding of it is left to the scope analysis too: libcst resolves such a use to the bindings
-    before it only."""
+    ignore); a parameter, or a function or class defined in a function or class body, which binds the name only
+    in that body (`def save(self)` beside an imported `save`): harmless unless that body names it, since rules
+    never ask about the binding itself (porter.python.base.CallIndex); and every other binding, which leaves the
+    name to the scope analysis. A name used in a scope before an import of it in that scope is left to the
+    scope analysis too (libcst resolves such a use to the bindings before it only), unless an import before the
+    use binds it the way every later one does."""
 
     def __init__(self) -> None:
         self.statements: dict[tuple[int, str], list[Statement]] = {}
         self.parents: list[int] = [MODULE]
         self.assigned: set[tuple[int, str]] = set()
-        self.last_binding: dict[tuple[int, str], Position] = {}  # where the scope's last import or fallback ends
+        self.imports_of: dict[tuple[int, str], list[tuple[Position, object]]] = {}  # (scope, name) -> where each
+        # import of the name ends, and how it binds the name
         self.uses: list[tuple[int, str, Position]] = []
+        self.local: list[tuple[str, ast.AST, int | None]] = []  # (name, the function or class whose body binds it,
+        # that function's scope)
         self.bound: set[str] = set()
         self.unsafe: set[str] = set()  # imported in a class body
 
-    def scope(self, node: ast.AST, scope: int, in_class: bool) -> None:
-        """`in_class`: directly in a class body."""
+    def scope(self, node: ast.AST, scope: int, klass: ast.ClassDef | None, function: ast.AST | None = None) -> None:
+        """`klass`: the class whose body `node` is directly in; `function`: the function `scope` numbers."""
         for child in ast.iter_child_nodes(node):
-            self._visit(child, scope, in_class)
+            self._visit(child, scope, klass, function)
 
-    def _visit(self, node: ast.AST, scope: int, in_class: bool) -> None:
+    def _visit(self, node: ast.AST, scope: int, klass: ast.ClassDef | None, function: ast.AST | None) -> None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            self._import(node, scope, in_class)
-        elif isinstance(node, ast.Assign) and not in_class:
+            self._import(node, scope, klass is not None)
+        elif isinstance(node, ast.Assign) and klass is None:
             plain = [name for target in node.targets for name in _names_assigned(target)]
             for name in plain:
                 self.assigned.add((scope, name.id))
-                self._bound_until((scope, name.id), node)
             skip = {id(name) for name in plain}
             for inner in ast.walk(node):
                 if id(inner) not in skip:
                     self._note(inner, scope)
-        elif isinstance(node, _FUNCTIONS):
-            self.bound.add(node.name)
-            for outside in (*node.decorator_list, node.args, *filter(None, [node.returns])):
-                self._visit(outside, scope, in_class)  # evaluated in the enclosing scope
-            self.parents.append(scope)
-            inner = len(self.parents) - 1
-            for statement in node.body:
-                self._visit(statement, inner, in_class=False)
+        elif isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            self._definition(node, scope, klass, function)
         else:
             self._note(node, scope)
-            self.scope(node, scope, in_class or isinstance(node, ast.ClassDef))
+            self.scope(node, scope, klass, function)
+
+    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, scope: int,
+                    klass: ast.ClassDef | None, function: ast.AST | None) -> None:
+        if klass is not None:
+            self.local.append((node.name, klass, None))  # a class body imports nothing the table answers
+        elif function is not None:
+            self.local.append((node.name, function, scope))
+        else:
+            self.bound.add(node.name)
+        if isinstance(node, ast.ClassDef):
+            self.scope(node, scope, klass=node, function=function)
+            return
+        self.parents.append(scope)
+        inner = len(self.parents) - 1
+        arguments = node.args
+        for parameter in (*arguments.posonlyargs, *arguments.args, arguments.vararg, *arguments.kwonlyargs,
+                          arguments.kwarg):
+            if parameter is not None:
+                self.local.append((parameter.arg, node, inner))
+                if parameter.annotation is not None:
+                    self._visit(parameter.annotation, scope, klass, function)
+        for outside in (*node.decorator_list, *arguments.defaults, *filter(None, arguments.kw_defaults),
+                        *filter(None, [node.returns])):
+            self._visit(outside, scope, klass, function)  # evaluated in the enclosing scope
+        for statement in node.body:
+            self._visit(statement, inner, klass=None, function=node)
 
     def _import(self, node: ast.Import | ast.ImportFrom, scope: int, in_class: bool) -> None:
         module = "" if isinstance(node, ast.Import) else "." * node.level + (node.module or "")
@@ -129,11 +157,12 @@ class _Walk:
                 self.unsafe.add(recorded.split(".")[0])
             else:
                 self.statements.setdefault((scope, recorded), []).append((module, aliases))
-                self._bound_until((scope, recorded.split(".")[0]), node)
-
-    def _bound_until(self, key: tuple[int, str], statement: ast.stmt) -> None:
-        end = (statement.end_lineno, statement.end_col_offset)
-        self.last_binding[key] = max(end, self.last_binding.get(key, end))
+        if not in_class:
+            for name, asname in aliases:
+                form = None if not module and asname is None else (module, name)  # any `import a.b` reads `a.x`
+                # as `a.x`
+                self.imports_of.setdefault((scope, (asname or name).split(".")[0]), []).append(
+                    ((node.end_lineno, node.end_col_offset), form))
 
     def _note(self, node: ast.AST, scope: int) -> None:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -150,6 +179,30 @@ class _Walk:
             self.bound.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             self.bound.add(node.rest)
+
+
+def _early(imports: list[tuple[Position, object]], at: Position) -> bool:
+    """Whether libcst can answer a use at `at` otherwise than the scope's imports together: it reads only the
+    imports before a use, which answer alike when the scope imports the name one way only."""
+    if not imports:
+        return False
+    ends = [end for end, _ in imports]
+    return at < min(ends) or (at < max(ends) and len({form for _, form in imports}) > 1)
+
+
+def _referenced_in(name: str, region: ast.AST) -> bool:
+    """Whether the body that `name` is bound in (a function's, or a class's outside its methods' bodies) names it."""
+    if isinstance(region, ast.ClassDef):
+        stack: list[ast.AST] = list(region.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name) and node.id == name:
+                return True
+            stack.extend(child for child in ast.iter_child_nodes(node)
+                         if not (isinstance(node, _FUNCTIONS) and child in node.body))
+        return False
+    return any(isinstance(node, ast.Name) and node.id == name for statement in region.body
+               for node in ast.walk(statement))
 
 
 def _recorded_names(alias: Alias) -> list[str]:
