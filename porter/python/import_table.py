@@ -81,9 +81,9 @@ class _Walk:
     scope; `name = ...` (or `a, b = ...`) by scope, which is harmless where the same scope imports the name or at
     module level (a fallback such as `except ImportError: triton = None` has a local qualified name, which rules
     ignore); a parameter, or a function or class defined in a function or class body, which binds the name only
-    in that body (`def save(self)` beside an imported `save`): harmless unless that body names it, since rules
-    never ask about the binding itself (porter.python.base.CallIndex); and every other binding, which leaves the
-    name to the scope analysis. A name used in a scope before an import of it in that scope is left to the
+    in that body (`def save(self)` beside an imported `save`): harmless unless that body names it or that function
+    imports it too, and the binding's own name answers as a local (porter.python.base.CallIndex records it); and
+    every other binding, which leaves the name to the scope analysis. A name used in a scope before an import of it in that scope is left to the
     scope analysis too (libcst resolves such a use to the bindings before it only), unless an import before the
     use binds it the way every later one does."""
 
