@@ -57,8 +57,9 @@ def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet) -> tuple[froze
     words = {w for b in markers.others if b.dispatch for w in b.segments}
     prefilter = re.compile("|".join(sorted(map(re.escape, words))))  # on lowered text: ten times faster than
     # re.IGNORECASE
-    target = next(b for b in markers.others if b.name == markers.target)
-    quoted = [quote + value for value in target.values for quote in "'\""]  # what a backend switch compares with
+    target = [b for b in markers.others if b.name == markers.target]  # as _target_evidence reads it: none, or one
+    target_segments = {segment for b in target for segment in b.segments}
+    quoted = [quote + value for b in target for value in b.values for quote in "'\""]  # what a switch compares with
     named: set[str] = set()
     evidence: list[Evidence] = []
     seen: set[str] = set()  # identifiers looked at, each once per run
@@ -77,7 +78,7 @@ def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet) -> tuple[froze
             parts = segments(word)
             if parts & words:
                 named |= markers.name_backends(word, dispatch_only=True)
-            if parts & target.segments:
+            if parts & target_segments:
                 naming_target.add(word)
         seen |= identifiers
         if not identifiers.isdisjoint(naming_target) or any(value in text for value in quoted):  # else no import,

@@ -83,9 +83,9 @@ class _Walk:
     ignore); a parameter, or a function or class defined in a function or class body, which binds the name only
     in that body (`def save(self)` beside an imported `save`): harmless unless that body names it or that function
     imports it too, and the binding's own name answers as a local (porter.python.base.CallIndex records it); and
-    every other binding, which leaves the name to the scope analysis. A name used in a scope before an import of it in that scope is left to the
-    scope analysis too (libcst resolves such a use to the bindings before it only), unless an import before the
-    use binds it the way every later one does."""
+    every other binding, which leaves the name to the scope analysis. A name used in a scope before an import of
+    it in that scope is left to the scope analysis too (libcst resolves such a use to the bindings before it
+    only), unless an import before the use binds it the way every later one does."""
 
     def __init__(self) -> None:
         self.statements: dict[tuple[int, str], list[Statement]] = {}
@@ -152,17 +152,15 @@ class _Walk:
         aliases = tuple((alias.name, alias.asname) for alias in node.names)
         if any(name == "*" for name, _ in aliases):
             return  # binds nothing the scope analysis knows of either
+        roots = [(asname or name).split(".")[0] for name, asname in aliases]
+        if in_class:
+            self.unsafe.update(roots)
+            return
         for recorded in {name for alias in aliases for name in _recorded_names(alias)}:
-            if in_class:
-                self.unsafe.add(recorded.split(".")[0])
-            else:
-                self.statements.setdefault((scope, recorded), []).append((module, aliases))
-        if not in_class:
-            for name, asname in aliases:
-                form = None if not module and asname is None else (module, name)  # any `import a.b` reads `a.x`
-                # as `a.x`
-                self.imports_of.setdefault((scope, (asname or name).split(".")[0]), []).append(
-                    ((node.end_lineno, node.end_col_offset), form))
+            self.statements.setdefault((scope, recorded), []).append((module, aliases))
+        for root, (name, asname) in zip(roots, aliases):
+            form = None if not module and asname is None else (module, name)  # any `import a.b` reads `a.x` as `a.x`
+            self.imports_of.setdefault((scope, root), []).append(((node.end_lineno, node.end_col_offset), form))
 
     def _note(self, node: ast.AST, scope: int) -> None:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
