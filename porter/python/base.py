@@ -12,6 +12,7 @@ from libcst.metadata import PositionProvider, QualifiedNameSource
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.python.import_table import MODULE, ImportTable, import_table
+from porter.python.positions import node_span
 from porter.python.span_index import Containers
 from porter.python.walk import rewritten
 from porter.ruleset import Entry, Rule
@@ -115,8 +116,7 @@ class RuleVisitor(CachedVisitorMethods):
         self.proposals = proposals
 
     def span(self, node: cst.CSTNode) -> Span:
-        pos = self.get_metadata(PositionProvider, node)
-        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column)
+        return node_span(self.metadata[PositionProvider], node)
 
     def is_called(self, node: cst.CSTNode) -> bool:
         return id(node) in self.proposals.call_funcs

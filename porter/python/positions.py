@@ -1,14 +1,107 @@
-"""Positions of every node, generated once per module without libcst's extra walk.
+"""Positions of every node, computed in one code generation that counts characters instead of lines.
 
-libcst's resolver runs, besides a provider that is not batchable (PositionProvider computes positions by generating
-the module's code), a batched walk of the whole tree with no visitor in the batch (libcst 1.9,
-`metadata.wrapper._gen_batchable`): as costly as generating the positions themselves. porter generates them
-directly and stores them where the wrapper looks first, so the rule pass's resolve finds them done.
+libcst's PositionProvider generates the module's code and, for each node and each token, builds frozen
+`CodePosition`/`CodeRange` objects, splits the token on newlines and enters a generator-based context manager:
+five times the cost of generating the code. Here the generation records each node's start and end offset in the
+text (with libcst's own rules: a node's syntactic position, recorded inside its code generation, wins over the
+whitespace-inclusive one, and may be hoisted from a child), and an offset becomes a line and a column only when a
+rule asks for that node. The result is what PositionProvider computes (tests/test_positions.py compares them).
+
+libcst's resolver also runs a batched walk of the whole tree with no visitor in it (libcst 1.9,
+`metadata.wrapper._gen_batchable`); storing the positions where the wrapper looks first skips that too.
 """
 
 from __future__ import annotations
 
-from libcst.metadata import MetadataWrapper, PositionProvider
+from bisect import bisect_right
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState  # the protocol every node's code generation calls
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata.position_provider import NEWLINE_RE
+
+from porter.findings import Span
+
+
+class _SyntacticPosition:
+    """What `CodegenState.record_syntactic_position` returns: a context manager, as a class (libcst's is a
+    generator, which costs more than the code generation of most nodes)."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state: _OffsetState, node: cst.CSTNode, start_node: cst.CSTNode | None,
+                 end_node: cst.CSTNode | None) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = self.state.offset
+
+    def __exit__(self, *exc_info) -> None:
+        offsets = self.state.offsets
+        start = self.start if self.start_node is None else offsets[id(self.start_node)][0]
+        end = self.state.offset if self.end_node is None else offsets[id(self.end_node)][1]
+        offsets[id(self.node)] = (start, end)
+
+
+class _OffsetState(CodegenState):
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.offset = 0
+        self.offsets: dict[int, tuple[int, int]] = {}  # id(node) -> its start and end offset
+        self.starts: list[int] = []
+        self.popped = ""  # the trailing newline a module without one generates, then drops
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        self.offset += len(value)
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.starts.append(self.offset)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self.starts.pop()
+        self.offsets.setdefault(id(node), (start, self.offset))
+
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
+                                  end_node: cst.CSTNode | None = None) -> _SyntacticPosition:
+        return _SyntacticPosition(self, node, start_node, end_node)
+
+    def pop_trailing_newline(self) -> None:
+        if self.tokens:
+            self.popped = self.tokens.pop()
+
+
+class Positions:
+    """node -> its CodeRange, read with `[]` or `get` like the mapping PositionProvider resolves to."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self._module = module  # nodes are known by their id(): while it lives, no other node can take one
+        state = _OffsetState(module)
+        module._codegen(state)
+        self._offsets = state.offsets
+        text = "".join(state.tokens) + state.popped  # libcst counts line breaks token by token, and its
+        # tokenizer never splits a "\r\n" between two tokens: counting them in the whole text is the same
+        self._line_starts = [0, *(match.end() for match in NEWLINE_RE.finditer(text))]
+
+    def _position(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1]
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        start, end = self._offsets[id(node)]
+        return CodeRange(CodePosition(*self._position(start)), CodePosition(*self._position(end)))
+
+    def get(self, node: cst.CSTNode, default=None):
+        return self[node] if id(node) in self._offsets else default
+
+    def span(self, node: cst.CSTNode) -> Span:
+        start, end = self._offsets[id(node)]
+        line, column = self._position(start)
+        return Span(line, column + 1, *self._position(end))
 
 
 def resolve_positions(wrapper: MetadataWrapper) -> None:
@@ -16,4 +109,12 @@ def resolve_positions(wrapper: MetadataWrapper) -> None:
     if not isinstance(metadata, dict):  # another libcst: its own resolver
         wrapper.resolve(PositionProvider)
     elif PositionProvider not in metadata:
-        metadata[PositionProvider] = PositionProvider()._gen(wrapper)
+        metadata[PositionProvider] = Positions(wrapper.module)
+
+
+def node_span(positions, node: cst.CSTNode) -> Span:
+    """The finding span of `node`, from the positions a visitor resolved."""
+    if isinstance(positions, Positions):
+        return positions.span(node)
+    pos = positions[node]
+    return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column)

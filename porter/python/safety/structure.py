@@ -11,6 +11,7 @@ from libcst.metadata import PositionProvider
 from porter.findings import Span
 from porter.python.backends import Markers, segments
 from porter.python.base import CachedVisitorMethods, dotted_text
+from porter.python.positions import node_span
 
 
 def inside(inner: Span, outer: Span) -> bool:
@@ -121,8 +122,7 @@ class StructureWalk(CachedVisitorMethods):
         self.arguments: set[int] = set()
 
     def span(self, node: cst.CSTNode) -> Span:
-        pos = self.get_metadata(PositionProvider, node)
-        return Span(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column)
+        return node_span(self.metadata[PositionProvider], node)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.found.module_span = self.span(node)
