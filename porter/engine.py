@@ -24,7 +24,7 @@ from porter.python.prefilter import might_need_porting
 from porter.ruleset import RuleSet
 from porter.text_frontend import port_text_file
 from porter.lossless_io import UndecodableError, decode_python, looks_binary
-from porter.workers import worker_pool
+from porter.workers import fewer_collections, worker_pool
 
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than it saves
@@ -169,19 +169,24 @@ def port_files(
     on_result: Callable[[FileResult], None] = lambda _r: None,
 ) -> list[FileResult]:
     """Port every file, in parallel when the tree is big enough; results come back in input order."""
-    results: list[FileResult] = []
+    with fewer_collections():
+        return list(_port_each(root, sources, ruleset, options, on_result))
+
+
+def _port_each(root: Path, sources: list[SourceFile], ruleset: RuleSet, options: PortOptions,
+               on_result: Callable[[FileResult], None]) -> Iterator[FileResult]:
     if options.jobs <= 1 or len(sources) < PARALLEL_THRESHOLD:
         for source in sources:
-            results.append(port_file(root, source, ruleset, options))
-            on_result(results[-1])
-        return results
+            result = port_file(root, source, ruleset, options)
+            on_result(result)
+            yield result
+        return
     with worker_pool(options.jobs) as pool:
         port_chunk = functools.partial(_port_chunk, root, ruleset=ruleset, options=options)
         for chunk_results in pool.imap(port_chunk, _chunks(sources, 32)):
             for result in chunk_results:
-                results.append(result)
                 on_result(result)
-    return results
+                yield result
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
