@@ -1,12 +1,12 @@
 """A content-addressed cache of per-file results, so a re-run over a huge repository only ports what changed.
 
 On by default in the user's cache directory. The key covers everything a result depends on: porter's own code (a
-hash of its package's source files, so an edited checkout never reuses results of the code before the edit), the
-active rules (their content hash, which covers the target version), the repository's own module names and other
-backends, the file's path, kind and bytes. Each entry carries a hash of its own content: an unreadable, truncated
-or altered entry is a miss, and the fresh result replaces it. Entries are written atomically under unique
-temporary names, so runs sharing a cache never see each other's half-written files; the least recently used
-entries are evicted when the cache outgrows its bound.
+hash of its package's files and of the templates generated code comes from, so an edited checkout never reuses
+results of the code before the edit), the active rules (their content hash, which covers the target version), the
+repository's own module names and other backends, the file's path, kind and bytes. Each entry carries a hash of
+its own content: an unreadable, truncated or altered entry is a miss, and the fresh result replaces it. Entries
+are written atomically under unique temporary names, so runs sharing a cache never see each other's half-written
+files; the least recently used entries are evicted when the cache outgrows its bound.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import porter
 from porter.findings import FileResult
 from porter.lossless_io import atomic_target
+from porter.resources import data_dir
 
 DEFAULT_MAX_BYTES = 2 << 30
 _EVICT_TO = 0.8  # of the bound, so that a cache at its bound is not trimmed again by every run
@@ -31,18 +32,22 @@ def default_directory() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "porter"
 
 
-def source_hash(package: Path) -> str:
-    """A hash of the names and bytes of every Python file under `package`."""
+def source_hash(*folders: Path) -> str:
+    """A hash of the names and bytes of every file under `folders`, data files included, bytecode caches left out."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for folder in folders:
+        digest.update(folder.name.encode() + b"\0")
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
+                digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 @functools.cache
 def code_hash() -> str:
-    """The source hash of the running porter package, computed once per process."""
-    return source_hash(Path(porter.__file__).resolve().parent)
+    """The source hash of the running porter package and its templates, computed once per process."""
+    return source_hash(Path(porter.__file__).resolve().parent, data_dir("templates"))
 
 
 def cache_key(ruleset_hash: str, local_modules: frozenset[str], kind: str, data: bytes,

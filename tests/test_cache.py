@@ -4,6 +4,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import porter
 from porter.cache import cache_key, load, store
 from porter.discover import SourceFile
 from porter.engine import PortOptions, port_file
@@ -96,19 +97,33 @@ def test_a_change_to_porters_own_code_changes_the_key(ruleset, monkeypatch):
     assert key != cache_key(ruleset.content_hash, frozenset(), "python", b"x")
 
 
-def test_the_source_hash_covers_every_python_file(tmp_path):
+def test_the_source_hash_covers_every_file_but_bytecode(tmp_path):
     from porter.cache import source_hash
 
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.py").write_text("x = 1\n")
-    (tmp_path / "notes.txt").write_text("not code")
+    (tmp_path / "names.yaml").write_text("a: 1\n")
     first = source_hash(tmp_path)
-    (tmp_path / "notes.txt").write_text("still not code")
+    (tmp_path / "sub" / "__pycache__").mkdir()
+    (tmp_path / "sub" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "c.pyc").write_bytes(b"\0")
     assert source_hash(tmp_path) == first
     (tmp_path / "sub" / "a.py").write_text("x = 2\n")
     edited = source_hash(tmp_path)
+    (tmp_path / "names.yaml").write_text("a: 2\n")
+    data_edited = source_hash(tmp_path)
     (tmp_path / "b.py").write_text("")
-    assert len({first, edited, source_hash(tmp_path)}) == 3
+    assert len({first, edited, data_edited, source_hash(tmp_path)}) == 4
+
+
+def test_porters_code_hash_covers_its_templates():
+    """A release that changes only a template (generated kernels, the parity suite) must not reuse older results."""
+    from porter.cache import code_hash, source_hash
+    from porter.resources import data_dir
+
+    package = Path(porter.__file__).resolve().parent
+    assert code_hash() == source_hash(package, data_dir("templates"))
+    assert code_hash() != source_hash(package)
 
 
 def test_an_altered_entry_that_still_parses_is_a_miss_and_is_rewritten(tmp_path, ruleset):
