@@ -118,8 +118,11 @@ class FileResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FileResult":
+        """A report read back keeps the names of the generated files, not their bytes (written with the tree, never
+        to the report): views and a rewritten report.json list them, and nothing writes a tree from a report."""
         return cls(path=data["path"], kind=data["kind"], outcome=Outcome(data["outcome"]), error=data.get("error"),
-                   findings=[Finding.from_dict(x) for x in data["findings"]], diff=data.get("diff"))
+                   findings=[Finding.from_dict(x) for x in data["findings"]], diff=data.get("diff"),
+                   generated=dict.fromkeys(data.get("generated", ()), b""))
 
 
 @dataclass

@@ -210,6 +210,18 @@ def test_diff_survives_the_json_round_trip(tmp_path):
     assert by_path["train.py"].diff.endswith('+x = "npu"\n') and by_path["README.md"].diff is None
 
 
+def test_a_report_read_back_renders_its_json_byte_for_byte(tmp_path):
+    """`porter report` and the parity commands rewrite report.json from a loaded report: nothing may be lost,
+    the generated Ascend C files of a kernel included."""
+    report = sample_report()
+    kernel = next(r for r in report.files if r.path == "copy_a/k.cu")
+    kernel.generated = {"copy_a/k_ascendc/k.asc": b"kernel", "copy_a/k_ascendc/CMakeLists.txt": b"cmake"}
+    write_reports(report, tmp_path, ["json"])
+    saved = (tmp_path / "report.json").read_text()
+    assert "copy_a/k_ascendc/k.asc" in saved
+    assert RENDERERS["json"](load_report(tmp_path / "report.json"))["report.json"] == saved
+
+
 def test_analyze_writes_nothing_unless_asked(tmp_path, monkeypatch):
     src = tmp_path / "src"
     shutil.copytree(ROOT / "fixtures" / "projects" / "mini_gpt", src, symlinks=True)
