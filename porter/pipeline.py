@@ -314,7 +314,7 @@ def _write_report(report: Report, report_dir: Path, request: PortRequest, rule_p
                   formats: tuple[str, ...] | None = None) -> None:
     used = {f.rule_id for f in report.findings}
     try:
-        write_reports(report, report_dir, request.formats if formats is None else formats)
+        write_reports(report, report_dir, request.formats if formats is None else formats, request.options.cache_dir)
         if rule_pages:
             write_rule_pages([rule for rule in request.ruleset.rules if rule.id in used], report_dir / "rules")
     except OSError as exc:

@@ -231,3 +231,39 @@ def test_analyze_writes_nothing_unless_asked(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "top actions:" in result.output and "person-hours" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before and not (src / "porter-report").exists()
+
+
+def _with_generated_files() -> Report:
+    report = sample_report()
+    next(r for r in report.files if r.path == "copy_a/k.cu").generated = {"copy_a/k_ascendc/k.asc": b"kernel"}
+    return report
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS))
+def test_every_view_is_a_function_of_report_json(tmp_path, fmt):
+    """What caching the views under a hash of report.json relies on."""
+    report = _with_generated_files()
+    write_reports(report, tmp_path, ["json"])
+    assert RENDERERS[fmt](load_report(tmp_path / "report.json")) == RENDERERS[fmt](report)
+
+
+def test_views_come_from_the_cache_until_the_report_changes(tmp_path, monkeypatch):
+    report, cache_dir = _with_generated_files(), tmp_path / "cache"
+    first = {p.name: p.read_bytes() for p in write_reports(report, tmp_path / "a", ["json", "md", "html"], cache_dir)}
+    rendered = []
+    for fmt in ("md", "html"):
+        monkeypatch.setitem(RENDERERS, fmt, lambda r, fmt=fmt, real=RENDERERS[fmt]: rendered.append(fmt) or real(r))
+    again = {p.name: p.read_bytes() for p in write_reports(report, tmp_path / "b", ["json", "md", "html"], cache_dir)}
+    assert again == first and rendered == []
+    report.files[0].findings.pop()
+    write_reports(report, tmp_path / "c", ["md", "html"], cache_dir)
+    assert rendered == ["md", "html"]
+
+
+def test_a_corrupt_cached_view_is_rendered_again(tmp_path):
+    report, cache_dir = _with_generated_files(), tmp_path / "cache"
+    write_reports(report, tmp_path / "a", ["md"], cache_dir)
+    for entry in cache_dir.rglob("*.json"):
+        entry.write_bytes(entry.read_bytes()[:-10])
+    write_reports(report, tmp_path / "b", ["md"], cache_dir)
+    assert (tmp_path / "b" / "report.md").read_bytes() == (tmp_path / "a" / "report.md").read_bytes()

@@ -1,14 +1,18 @@
 """Report views. Every renderer reads the one Report model; `write_reports` writes the formats asked for.
 
-A format renders to one or more files: {file name: text}.
+A format renders to one or more files: {file name: text}. Every view is a function of report.json (`porter report`
+re-renders them from it; tests/test_report_views.py holds every renderer to that), so a view is cached under a hash
+of that text and of porter's code: a re-run that changed nothing does not render the HTML again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from porter import cache
 from porter.findings import FileResult, ParityRecord, Report
 from porter.report.csv_views import render_csv
 from porter.report.html import render_html
@@ -31,14 +35,29 @@ RENDERERS: dict[str, Callable[[Report], dict[str, str]]] = {
 DEFAULT_FORMATS = ("json", "md", "html")
 
 
-def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list[Path]:
+def write_reports(report: Report, out_dir: Path, formats: Iterable[str], cache_dir: Path | None = None) -> list[Path]:
+    """`cache_dir`: where rendered views are cached (None: render every one)."""
     written = []
+    saved = _json(report)
     for fmt in formats:
-        for name, text in RENDERERS[fmt](report).items():
+        views = {"report.json": saved} if fmt == "json" else _views(report, fmt, saved, cache_dir)
+        for name, text in views.items():
             path = out_dir / name
             write_atomic(path, text.encode("utf-8"))
             written.append(path)
     return written
+
+
+def _views(report: Report, fmt: str, saved: str, cache_dir: Path | None) -> dict[str, str]:
+    if cache_dir is None:
+        return RENDERERS[fmt](report)
+    key = hashlib.sha256(f"views\0{cache.code_hash()}\0{fmt}\0{saved}".encode()).hexdigest()
+    payload = cache.load_payload(cache_dir, key)  # checksummed: a torn or altered entry is None
+    if payload is not None:
+        return json.loads(payload)
+    views = RENDERERS[fmt](report)
+    cache.store_payload(cache_dir, key, json.dumps(views).encode())
+    return views
 
 
 def load_report(path: Path) -> Report:
