@@ -13,16 +13,20 @@ from contextlib import contextmanager
 
 
 # Allocations between two collections of the youngest generation (Python's default: 700). A file's syntax tree is
-# millions of objects alive until the file is done: at 700 the collector ran ~100 full collections over the 682
+# millions of objects alive until the file is done: at 700 the collector ran ~113 full collections over the 682
 # let-through Python files of the bench corpus, each scanning every live tree; at 20,000, 6. port_python over those
-# files: 89-91 -> 71-73 CPU s, peak RSS 301 -> 325 MiB (bench/RESULTS.md).
+# files: 89-91 -> 73 CPU s, peak RSS 301 -> 325 MiB (bench/RESULTS.md).
 YOUNG_GENERATION_THRESHOLD = 20_000
+
+
+def _collect_less() -> None:
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
     previous = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *previous[1:])
+    _collect_less()
     try:
         yield
     finally:
@@ -32,7 +36,7 @@ def fewer_collections() -> Iterator[None]:
 def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+    _collect_less()
 
 
 @contextmanager

@@ -38,7 +38,8 @@ DEFAULT_FORMATS = ("json", "md", "html")
 def write_reports(report: Report, out_dir: Path, formats: Iterable[str], cache_dir: Path | None = None) -> list[Path]:
     """`cache_dir`: where rendered views are cached (None: render every one)."""
     written = []
-    saved = _json(report)
+    formats = tuple(formats)
+    saved = _json(report) if "json" in formats or cache_dir is not None else None  # the view cache's key
     for fmt in formats:
         views = {"report.json": saved} if fmt == "json" else _views(report, fmt, saved, cache_dir)
         for name, text in views.items():
@@ -48,7 +49,7 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str], cache_d
     return written
 
 
-def _views(report: Report, fmt: str, saved: str, cache_dir: Path | None) -> dict[str, str]:
+def _views(report: Report, fmt: str, saved: str | None, cache_dir: Path | None) -> dict[str, str]:
     if cache_dir is None:
         return RENDERERS[fmt](report)
     key = hashlib.sha256(f"views\0{cache.code_hash()}\0{fmt}\0{saved}".encode()).hexdigest()
