@@ -96,16 +96,58 @@ def file_facts(path: str, text: str) -> FileFacts | None:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-    constants, imports = _Constants(), []
-    for node in ast.walk(tree):  # one walk for both: most of the cost of the facts is walking the tree
+    walked = _Walked(tree)
+    constants = _Constants()
+    for *_, node in sorted(walked.constant_sources):
         constants.collect(node)
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            imports.append(node)
+    imports = [node for *_, node in sorted(walked.imports)]
     visitor = _Visitor(path, _aliases(imports))
-    visitor.visit_tree(tree)
+    visitor.visit_nodes(walked.candidates)
     calls = {id(usage): (name, ast.unparse(node)) for usage, name, node in visitor.deferred}
     usages = [[u.op, u.where, *calls.get(id(u), ("", None))] for u in visitor.usages]
     return FileFacts(_table(constants.assigned), _table(constants.keywords), usages, dict(visitor.dtypes))
+
+
+_CONSTANT_SOURCES = frozenset({ast.arguments, ast.Assign, ast.AnnAssign, ast.keyword, ast.Call})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # node class -> its fields but `ctx` (Load/Store: nothing
+# below), last first
+
+
+class _Walked:
+    """One walk of a file's tree, each node before its children in field order (ast.NodeVisitor's order): the
+    nodes the usage visitor reads, in that order, and the nodes constants and imports come from, ranked in
+    ast.walk's order (breadth first: by depth, then by this walk's order), which decides ties between constants
+    and which of two imports binds a name."""
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.candidates: list[ast.AST] = []
+        self.constant_sources: list[tuple[int, int, ast.AST]] = []  # (depth, order, node): the order is unique
+        self.imports: list[tuple[int, int, ast.AST]] = []
+        stack = [(tree, 0)]
+        push = stack.append
+        order = 0
+        while stack:
+            node, depth = stack.pop()
+            order += 1
+            cls = type(node)
+            if cls in _VISITED:
+                self.candidates.append(node)
+            if cls in _CONSTANT_SOURCES:
+                self.constant_sources.append((depth, order, node))
+            elif cls is ast.Import or cls is ast.ImportFrom:
+                self.imports.append((depth, order, node))
+            fields = _CHILD_FIELDS.get(cls)
+            if fields is None:  # reversed: the last child is pushed first, so the first is walked first
+                fields = _CHILD_FIELDS[cls] = tuple(name for name in reversed(cls._fields) if name != "ctx")
+            depth += 1
+            for name in fields:
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    for item in reversed(value):
+                        if isinstance(item, ast.AST):
+                            push((item, depth))
+                elif isinstance(value, ast.AST):
+                    push((value, depth))
 
 
 def analyze(sources: dict[str, str], facts_of=file_facts) -> Analysis:
@@ -247,6 +289,9 @@ def _is_size(name: str, value) -> bool:
     return value >= 0 if name == "padding" else value > 0
 
 
+_VISITED = frozenset({ast.Call, ast.BinOp, ast.Attribute, ast.Constant})
+
+
 class _Visitor:
     def __init__(self, path: str, aliases: dict):
         self.path, self.aliases = path, aliases
@@ -254,17 +299,11 @@ class _Visitor:
         self.deferred: list[tuple[Usage, str, ast.Call]] = []  # sizes and parameters to read once constants are known
         self.dtypes: Counter = Counter()
         self.handlers = {ast.Call: self.visit_Call, ast.BinOp: self.visit_BinOp, ast.Attribute: self.visit_Attribute,
-                         ast.Constant: self.visit_Constant}
+                         ast.Constant: self.visit_Constant}  # the classes of _VISITED
 
-    def visit_tree(self, tree: ast.AST) -> None:
-        """Each node before its children, in source order (ast.NodeVisitor's order, without its per-node lookups)."""
-        stack = [tree]
-        while stack:
-            node = stack.pop()
-            handler = self.handlers.get(type(node))
-            if handler is not None:
-                handler(node)
-            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    def visit_nodes(self, nodes: list[ast.AST]) -> None:
+        for node in nodes:
+            self.handlers[type(node)](node)
 
     def _canonical(self, func: ast.AST) -> str | None:
         name = dotted_text(func)

@@ -37,6 +37,20 @@ def test_analysis_never_runs_the_code():
     assert [u.op for u in analyze(sources).usages] == ["softmax"]
 
 
+def test_analysis_keeps_its_orders():
+    """Usages in the order they are written, a decorator's after its function's body (ast.NodeVisitor's order);
+    a tie between two constants goes to the outer one, breadth first (ast.walk's order), wherever it is written."""
+    source = ("import torch\n"
+              "def build():\n    hidden_size = 32\n    return torch.nn.Linear(hidden_size, 8)\n"
+              "hidden_size = 64\n"
+              "@torch.softmax(w, -1)\ndef f(x):\n    return torch.topk(x, 2) @ x\n")
+    analysis = analyze({"m.py": source})
+    assert [(u.op, u.where) for u in analysis.usages] == [
+        ("linear", "m.py:4"), ("matmul", "m.py:8"), ("topk", "m.py:8"), ("softmax", "m.py:6")]
+    assert analysis.sizes["hidden"] == 64
+    assert analysis.usages[0].dims == {"in_features": 64, "out_features": 8}
+
+
 def test_generated_suite_files(tmp_path):
     cases = generate_suite(gpt_sources(), tmp_path / "parity").cases
     names = [c["name"] for c in cases]
