@@ -51,11 +51,12 @@ def code_hash() -> str:
 
 
 def cache_key(ruleset_hash: str, local_modules: frozenset[str], kind: str, data: bytes,
-              relpath: str = "", repo_backends: frozenset[str] = frozenset()) -> str:
-    """The path is part of the key: safety policies judge a file by its name too (`hpu_accelerator.py`)."""
+              relpath: str = "", repo_backends: frozenset[str] = frozenset(), facts_reader: str = "") -> str:
+    """The path is part of the key: safety policies judge a file by its name too (`hpu_accelerator.py`).
+    `facts_reader` names what read the result's facts (none: ""), so a result without them is not reused."""
     digest = hashlib.sha256()
     for part in (code_hash(), ruleset_hash, ",".join(sorted(local_modules)), kind, relpath,
-                 ",".join(sorted(repo_backends))):
+                 ",".join(sorted(repo_backends)), facts_reader):
         digest.update(part.encode() + b"\0")
     digest.update(data)
     return digest.hexdigest()
@@ -99,6 +100,8 @@ def load(directory: Path, key: str, relpath: str) -> FileResult | None:
         if entry.get("new_bytes") is not None:
             result.new_bytes = base64.b64decode(entry["new_bytes"])
         result.generated = {name: base64.b64decode(data) for name, data in entry.get("generated", {}).items()}
+        if entry.get("facts") is not None:
+            result.facts = base64.b64decode(entry["facts"])
     except (ValueError, KeyError, TypeError):
         return None
     for finding in result.findings:
@@ -109,7 +112,8 @@ def load(directory: Path, key: str, relpath: str) -> FileResult | None:
 def store(directory: Path, key: str, result: FileResult) -> None:
     entry = {"result": result.to_dict(),
              "new_bytes": None if result.new_bytes is None else base64.b64encode(result.new_bytes).decode(),
-             "generated": {path: base64.b64encode(data).decode() for path, data in result.generated.items()}}
+             "generated": {path: base64.b64encode(data).decode() for path, data in result.generated.items()},
+             "facts": None if result.facts is None else base64.b64encode(result.facts).decode()}
     store_payload(directory, key, json.dumps(entry).encode())
 
 

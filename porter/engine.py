@@ -23,11 +23,13 @@ from porter.python import ModuleContext, port_python
 from porter.python.prefilter import might_need_porting
 from porter.ruleset import RuleSet
 from porter.text_frontend import port_text_file
-from porter.lossless_io import UndecodableError, decode_python, looks_binary
+from porter.lossless_io import DecodedSource, UndecodableError, decode_python, looks_binary
 from porter.workers import fewer_collections, worker_pool
 
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 PARALLEL_THRESHOLD = 64  # below this many files a process pool costs more than it saves
+
+FactsReader = Callable[[str, str], bytes]  # (relpath, text) -> what a later step needs from that Python file
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class PortOptions:
     repo_backends: frozenset[str] = frozenset()  # other backends the repository names (porter.backend_support)
     cache_dir: Path | None = None  # where per-file results are cached (None: no cache)
     cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES  # least recently used entries beyond this are evicted
+    read_facts: FactsReader | None = None  # run on every decodable Python file's text where it is ported (it is
+    # already read and decoded there): FileResult.facts, cached with the result. A module-level function, so that
+    # it reaches the pool's workers
 
 
 def input_finding(ruleset: RuleSet, problem: str, detail: str = "") -> Finding:
@@ -63,13 +68,24 @@ def _scanned_kinds(ruleset: RuleSet) -> frozenset[str]:
 
 
 def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules: frozenset[str],
-                      repo_backends: frozenset[str] = frozenset()) -> FileResult:
+                      repo_backends: frozenset[str] = frozenset(), read_facts: FactsReader | None = None) -> FileResult:
     if looks_binary(data):
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "binary")], "binary content")
     try:
         decoded = decode_python(data)
     except UndecodableError as exc:
         return FileResult(relpath, "python", Outcome.ERROR, [input_finding(ruleset, "undecodable", str(exc))], str(exc))
+    result = _port_python_text(relpath, decoded, ruleset, local_modules, repo_backends)
+    if read_facts is not None:
+        try:
+            result.facts = read_facts(relpath, decoded.text)
+        except Exception:  # noqa: BLE001 - a reader that fails costs its step this file's facts, never the port
+            pass
+    return result
+
+
+def _port_python_text(relpath: str, decoded: DecodedSource, ruleset: RuleSet, local_modules: frozenset[str],
+                      repo_backends: frozenset[str]) -> FileResult:
     if not might_need_porting(ruleset, decoded.text):
         return FileResult(relpath, "python", Outcome.UNCHANGED)
     try:
@@ -93,10 +109,11 @@ class FrontendContext:
     kind: str
     local_modules: frozenset[str] = frozenset()
     repo_backends: frozenset[str] = frozenset()
+    read_facts: FactsReader | None = None
 
 
 def _python_frontend(relpath: str, data: bytes, ruleset: RuleSet, context: FrontendContext) -> FileResult:
-    return _port_python_file(relpath, data, ruleset, context.local_modules, context.repo_backends)
+    return _port_python_file(relpath, data, ruleset, context.local_modules, context.repo_backends, context.read_facts)
 
 
 def _text_frontend(relpath: str, data: bytes, ruleset: RuleSet, context: FrontendContext) -> FileResult:
@@ -108,10 +125,11 @@ FRONTENDS: dict[str, Frontend] = {"python": _python_frontend, "native": port_nat
 
 
 def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
-               local_modules: frozenset[str] = frozenset(), repo_backends: frozenset[str] = frozenset()) -> FileResult:
+               local_modules: frozenset[str] = frozenset(), repo_backends: frozenset[str] = frozenset(),
+               read_facts: FactsReader | None = None) -> FileResult:
     """Port one file's content with the frontend registered for its kind."""
     frontend = FRONTENDS.get(kind, _text_frontend)
-    result = frontend(relpath, data, ruleset, FrontendContext(kind, local_modules, repo_backends))
+    result = frontend(relpath, data, ruleset, FrontendContext(kind, local_modules, repo_backends, read_facts))
     if kind != "python" and (result.findings or result.new_bytes is not None):  # Python judges this itself
         return left_to_its_backend(result, ruleset) or result
     return result
@@ -139,11 +157,12 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     key = None
     if options.cache_dir is not None:
         key = cache_key(ruleset.content_hash, options.local_modules, source.kind, data, source.relpath,
-                        options.repo_backends)
+                        options.repo_backends, _name_of(options.read_facts))
         cached = load(options.cache_dir, key, source.relpath)
         if cached is not None:
             return cached
-    result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules, options.repo_backends)
+    result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules, options.repo_backends,
+                        options.read_facts)
     if result.outcome is Outcome.CONVERTED:
         result.diff = unified_diff(source.relpath, data, result.new_bytes)
     if key is not None and not result.porter_failed:  # an input porter cannot read fails the same way every time
@@ -151,6 +170,10 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     for finding in result.findings:
         finding.path = source.relpath
     return result
+
+
+def _name_of(function: Callable | None) -> str:
+    return "" if function is None else f"{function.__module__}.{function.__qualname__}"
 
 
 def unified_diff(relpath: str, old: bytes, new: bytes) -> str:

@@ -19,6 +19,7 @@ from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Finding, Outcome, Report, Span, entry_finding
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
+from porter.parity.analyze import facts_from_json, facts_json
 from porter.lossless_io import write_atomic
 from porter.report import write_reports
 from porter.ruleset import RuleSet
@@ -225,21 +226,21 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
     from porter.parity.converted_cases import converted_cases, write_module
     from porter.parity.suite import generate_suite
 
-    sources = {}
-    for result in results:
-        if result.kind == "python" and result.outcome is not Outcome.ERROR:
-            try:
-                sources[result.path] = (request.source / result.path).read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
+    python = [result for result in results if result.kind == "python" and result.outcome is not Outcome.ERROR]
+    facts = {result.path: facts_from_json(result.facts) for result in python if result.facts is not None}
     converting = {rule.id for rule in request.ruleset.of_kind("fusion", "call_transform")}
-    conversions = [(result.path, finding) for result in results for finding in result.findings
+    conversions = [(result.path, finding) for result in python for finding in result.findings
                    if finding.rule_id in converting and finding.replacement]
+    sources = {}
+    for path in dict.fromkeys(path for path, _ in conversions):
+        try:
+            sources[path] = (request.source / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
     converted = write_module(out_dir, converted_cases(conversions, sources))
     generated = parity_modules(path for result in results for path in result.generated)
     memo = _SuiteMemo(request.options.cache_dir) if request.options.cache_dir is not None else None
-    suite = generate_suite(sources, out_dir, modules=(*converted, *generated), memo=memo,
-                           jobs=request.options.jobs)
+    suite = generate_suite(facts, out_dir, modules=(*converted, *generated), memo=memo)
     _report_dropped_cases(request.ruleset, suite.dropped, results)
     return str(out_dir) if suite.cases or converted else None
 
@@ -274,7 +275,9 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     ignored = [s for s in found if s.ignored]
     on_start(len(sources))
     repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
-    options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends)
+    suite = request.parity and marker is not None  # the parity suite: it reads each Python file's facts
+    options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends,
+                                  read_facts=facts_json if suite else None)
     report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), [],
                     ignored_copied=len(ignored), skipped=skipped,

@@ -32,6 +32,35 @@ def _never_ported(monkeypatch):
     monkeypatch.setattr(porter.engine, "port_bytes", lambda *a: (_ for _ in ()).throw(AssertionError("ported")))
 
 
+def test_facts_are_cached_with_the_result_and_a_result_without_them_is_not_reused(tmp_path, ruleset, monkeypatch):
+    from porter.parity.analyze import facts_json
+
+    source = SOURCE + "hidden_size = 64\n"
+    (tmp_path / "a.py").write_text(source)
+    without = PortOptions(jobs=1, cache_dir=tmp_path / "cache")
+    assert _port(tmp_path, ruleset, without).facts is None
+    reading = dataclasses.replace(without, read_facts=facts_json)
+    fresh = _port(tmp_path, ruleset, reading)
+    assert fresh.facts == facts_json("a.py", source) and b"hidden_size" in fresh.facts
+    _never_ported(monkeypatch)
+    assert _port(tmp_path, ruleset, reading).facts == fresh.facts
+
+
+def test_facts_are_read_from_every_decodable_python_file_and_a_failing_reader_costs_only_them(tmp_path, ruleset):
+    def failing(path, text):
+        raise RecursionError("too deep")
+
+    (tmp_path / "a.py").write_text("import os\nhidden_size = 64\n")  # nothing to port: the prefilter skips it
+    (tmp_path / "b.py").write_bytes(b"\x00\x01binary")
+    options = PortOptions(jobs=1, read_facts=lambda path, text: f"{path}:{len(text)}".encode())
+    assert _port(tmp_path, ruleset, options).facts == b"a.py:27"
+    assert port_file(tmp_path, SourceFile("b.py", "python", True), ruleset, options).facts is None
+    (tmp_path / "a.py").write_text(SOURCE)
+    plain = _port(tmp_path, ruleset, PortOptions(jobs=1))
+    failed = _port(tmp_path, ruleset, PortOptions(jobs=1, read_facts=failing))
+    assert failed.facts is None and failed.to_dict() == plain.to_dict() and failed.new_bytes == plain.new_bytes
+
+
 def test_a_file_porter_cannot_parse_is_a_hit_too(tmp_path, ruleset, monkeypatch):
     """A syntax error or a native file tree-sitter cannot parse fails the same way every time: a warm run of a big
     repository must not port those files again (19 native files of the bench corpus took most of a warm run)."""
@@ -67,6 +96,7 @@ def test_changed_bytes_rules_or_modules_change_the_key(ruleset):
     assert key != cache_key(other_rules.content_hash, frozenset(), "python", b"x")
     assert key != cache_key(ruleset.content_hash, frozenset({"pkg"}), "python", b"x")
     assert key != cache_key(ruleset.content_hash, frozenset(), "native", b"x")
+    assert key != cache_key(ruleset.content_hash, frozenset(), "python", b"x", facts_reader="facts")
 
 
 def test_a_corrupt_entry_is_a_miss(tmp_path, ruleset):
@@ -207,12 +237,23 @@ def test_one_worker_and_many_give_identical_outputs(tmp_path):
         name = sorted(PROJECT.glob("*.py"))[index % 3]
         (package / f"{name.stem}_{index}.py").write_bytes(name.read_bytes())
     outputs = []
-    for jobs in ("1", "2"):
-        output = _port_cli(source, tmp_path / f"jobs{jobs}", "-j", jobs, "--no-cache")
+    for jobs in ("1", "2"):  # the parity suite too: its facts are read in the workers
+        output = _port_cli(source, tmp_path / f"jobs{jobs}", "-j", jobs, "--no-cache", parity=True)
         outputs.append({path: data.replace(str(output).encode(), b"OUT")  # the reports name the output folder
                         for path, data in _tree_bytes(output).items()})
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) > PARALLEL_THRESHOLD
+    assert b"linear_" in outputs[0]["parity/parity.yaml"]
+
+
+def test_a_port_without_the_suite_caches_nothing_a_port_with_it_would_take(tmp_path):
+    """Results cached without the parity suite's facts are not taken by a port that writes the suite."""
+    cache = tmp_path / "cache"
+    _port_cli(PROJECT, tmp_path / "plain", "--cache-dir", cache)
+    cached = _tree_bytes(_port_cli(PROJECT, tmp_path / "suite", "--cache-dir", cache, parity=True))
+    fresh = _tree_bytes(_port_cli(PROJECT, tmp_path / "fresh", "--no-cache", parity=True))
+    assert cached["parity/parity.yaml"] == fresh["parity/parity.yaml"]
+    assert b"linear_" in fresh["parity/parity.yaml"]
 
 
 def test_a_warm_run_takes_the_parity_suite_and_its_findings_from_the_cache(tmp_path, monkeypatch):
@@ -246,11 +287,12 @@ def test_a_warm_run_takes_the_parity_suite_and_its_findings_from_the_cache(tmp_p
 def test_with_one_file_changed_only_that_file_is_read_again_for_the_suite(tmp_path, monkeypatch):
     """A re-run after an edit reads the edited file's facts and runs no unchanged case again, and writes what a
     cold run of the edited tree writes."""
+    import porter.parity.analyze
     import porter.parity.suite
 
     read, checked = [], []
-    facts, check = porter.parity.suite.file_facts, porter.parity.suite._check
-    monkeypatch.setattr(porter.parity.suite, "file_facts", lambda path, text: read.append(path) or facts(path, text))
+    facts, check = porter.parity.analyze.file_facts, porter.parity.suite._check
+    monkeypatch.setattr(porter.parity.analyze, "file_facts", lambda path, text: read.append(path) or facts(path, text))
     monkeypatch.setattr(porter.parity.suite, "_check", lambda case, tiny: checked.append(case.name) or check(case, tiny))
     source = tmp_path / "src"
     shutil.copytree(PROJECT, source)

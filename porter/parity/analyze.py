@@ -7,9 +7,10 @@ from __future__ import annotations
 import ast
 import json
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from porter.python.base import dotted_text
+from porter.python.base import dotted_text, parsed
 
 # Canonical dotted name (after resolving imports) -> op kind.
 CALLS = {
@@ -90,11 +91,26 @@ class FileFacts:
         return cls(**json.loads(data))
 
 
+def facts_json(path: str, text: str) -> bytes:
+    """`file_facts` as bytes (`null` for a file the standard parser cannot read): porter.engine's FactsReader,
+    run where each file is ported."""
+    facts = file_facts(path, text)
+    return b"null" if facts is None else facts.to_json()
+
+
+def facts_from_json(data: bytes) -> FileFacts | None:
+    return None if data == b"null" else FileFacts.from_json(data)
+
+
+def facts_of(sources: Mapping[str, str]) -> dict[str, FileFacts | None]:
+    """Path -> facts, for sources in hand (porter port reads the facts where it ports each file)."""
+    return {path: file_facts(path, text) for path, text in sources.items()}
+
+
 def file_facts(path: str, text: str) -> FileFacts | None:
     """None for a file the standard parser cannot read."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = parsed(text)
+    if tree is None:
         return None
     walked = _Walked(tree)
     constants = _Constants()
@@ -150,13 +166,12 @@ class _Walked:
                     push((value, depth))
 
 
-def analyze(sources: dict[str, str], facts_of=file_facts) -> Analysis:
-    """Each file's facts (`facts_of(path, text)`: `file_facts`, or a cache in front of it), then sizes at each
-    call, evaluated once every file's constants are known; no file's tree is held past its own facts."""
+def analyze(facts_by_path: Mapping[str, FileFacts | None]) -> Analysis:
+    """Every file's facts (None: a file the standard parser cannot read) merged, then sizes at each call,
+    evaluated once every file's constants are known."""
     constants = _Constants()
     usages, dtypes, deferred = [], Counter(), []
-    for path, text in sorted(sources.items()):
-        facts = facts_of(path, text)
+    for _, facts in sorted(facts_by_path.items(), key=lambda item: item[0]):
         if facts is None:
             continue
         for table, merged in ((facts.assigned, constants.assigned), (facts.keywords, constants.keywords)):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -15,18 +15,16 @@ import yaml
 
 import porter
 from porter.parity import catalog
-from porter.parity.analyze import Analysis, FileFacts, analyze, file_facts
+from porter.parity.analyze import Analysis, FileFacts, analyze
 from porter.parity.cases import Case, CaseError, declared_in, forget_declared
 from porter.templating import render
 from porter.lossless_io import write_atomic
-from porter.workers import worker_pool
 
 CONFIG = "parity.yaml"
 USER_MODULE = "user_cases"
 MAX_ELEMENTS = 1 << 20  # per tensor: keeps a generated golden set small and a CPU run quick
 MAX_DISTINCT_COLS = 4096  # topk rows must be tie-free; fp16/bf16 hold ~15k distinct values above 1.0
 MAX_SEQ = 128
-PARALLEL_FACTS = 64  # files to read before a process pool pays
 SMOKE_ELEMENTS = 1 << 12  # per tensor, for the check that every generated case runs
 MAX_SHAPES_PER_OP = 6
 COLLECTIVE_WORLD_SIZES = (1, 2)
@@ -110,20 +108,18 @@ class Memo(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
 
-def generate_suite(sources: dict[str, str], out_dir: Path, modules: tuple[str, ...] = (),
-                   memo: Memo | None = None, jobs: int = 1) -> GeneratedSuite:
+def generate_suite(facts: Mapping[str, FileFacts | None], out_dir: Path, modules: tuple[str, ...] = (),
+                   memo: Memo | None = None) -> GeneratedSuite:
     """Write ``out_dir`` (parity.yaml, test_parity.py, conftest.py, user_cases.py) for a repository.
 
-    ``sources``: relative path -> text of the original repository's Python files (read, never run).
-    ``modules``: more case modules to list in parity.yaml (``porter.kernels.parity_modules``: the custom-op
-    cases generated beside ported CUDA kernels), importable from the ported tree's root.
-    ``memo``: each file's facts and each case's check are kept there, so a re-run with one file changed reads
-    that file again and runs only cases that changed. ``jobs``: processes that read the files' facts.
+    ``facts``: relative path -> facts of each of the original repository's Python files (``analyze.file_facts``:
+    read, never run). ``modules``: more case modules to list in parity.yaml (``porter.kernels.parity_modules``:
+    the custom-op cases generated beside ported CUDA kernels), importable from the ported tree's root.
+    ``memo``: each case's check is kept there, so a re-run runs only cases that changed.
     Returns the cases written, and those dropped because they could not run.
     """
     tiny: dict[str, dict] = {}
-    facts = _facts(sources, memo, jobs)
-    analysis = analyze(sources, lambda path, _text: facts[path])
+    analysis = analyze(facts)
     cases, dropped = check_cases(cases_from(analysis, tiny), tiny, memo)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = [c.to_yaml() for c in cases]
@@ -179,31 +175,6 @@ def _check(case: Case, tiny: dict) -> str | None:
     if error is not None:  # shrinking can break a valid case (a kernel wider than a tiny image): try its own size
         error = _run_once(runner, case)
     return error
-
-
-def _facts(sources: dict[str, str], memo: Memo | None, jobs: int) -> dict[str, FileFacts | None]:
-    """Every file's facts: remembered, or read in `jobs` processes when there are enough files to read."""
-    facts, missing = {}, []
-    for path, text in sources.items():
-        key = "facts\0" + hashlib.sha256(f"{path}\0{text}".encode()).hexdigest()
-        known = memo.get(key) if memo is not None else None
-        if known is not None:
-            try:
-                facts[path] = None if known == b"null" else FileFacts.from_json(known)
-                continue
-            except (ValueError, TypeError):
-                pass  # not what this porter writes: read the file again
-        missing.append((path, text, key))
-    if jobs > 1 and len(missing) >= PARALLEL_FACTS:
-        with worker_pool(jobs) as pool:
-            found = pool.starmap(file_facts, [(path, text) for path, text, _ in missing], chunksize=16)
-    else:
-        found = [file_facts(path, text) for path, text, _ in missing]
-    for (path, _, key), read in zip(missing, found):
-        facts[path] = read
-        if memo is not None:
-            memo.put(key, b"null" if read is None else read.to_json())
-    return facts
 
 
 def _run_once(runner, case: Case) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -263,8 +264,11 @@ class ModuleNames:
     imports: ImportTable | None = None  # None: resolve every name through the scope analysis
 
 
+@functools.lru_cache(maxsize=1)
 def parsed(source: str) -> ast.Module | None:
-    """The stdlib parser's tree; None where libcst accepts what this Python's ast does not."""
+    """The stdlib parser's tree; None where libcst accepts what this Python's ast does not. The last tree is kept:
+    the prefilter, the name scan and the parity suite's facts read the same file one after another, and none of
+    them changes a tree."""
     try:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

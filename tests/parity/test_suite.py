@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import porter
-from porter.parity.analyze import analyze
+from porter.parity.analyze import analyze, facts_of
 from porter.parity.cases import CaseError
 from porter.parity.suite import SuiteError, generate_suite, load_suite
 from tests.parity.parity_helpers import FIXTURES, REPO, small_case, write_suite
@@ -19,7 +19,7 @@ def gpt_sources() -> dict:
 
 
 def test_analysis_finds_ops_constant_shapes_and_dtypes():
-    analysis = analyze(gpt_sources())
+    analysis = analyze(facts_of(gpt_sources()))
     assert analysis.dtypes == ["fp32", "bf16", "fp16"]
     assert analysis.sizes == {"hidden": 384, "heads": 6, "seq": 256, "vocab": 8192}
     ops = {u.op for u in analysis.usages}
@@ -34,7 +34,7 @@ def test_analysis_finds_ops_constant_shapes_and_dtypes():
 def test_analysis_never_runs_the_code():
     sources = {"boom.py": "raise SystemExit('executed!')\nimport torch\ny = torch.softmax(x, -1)\n",
                "broken.py": "def (:\n"}
-    assert [u.op for u in analyze(sources).usages] == ["softmax"]
+    assert [u.op for u in analyze(facts_of(sources)).usages] == ["softmax"]
 
 
 def test_analysis_keeps_its_orders():
@@ -44,7 +44,7 @@ def test_analysis_keeps_its_orders():
               "def build():\n    hidden_size = 32\n    return torch.nn.Linear(hidden_size, 8)\n"
               "hidden_size = 64\n"
               "@torch.softmax(w, -1)\ndef f(x):\n    return torch.topk(x, 2) @ x\n")
-    analysis = analyze({"m.py": source})
+    analysis = analyze(facts_of({"m.py": source}))
     assert [(u.op, u.where) for u in analysis.usages] == [
         ("linear", "m.py:4"), ("matmul", "m.py:8"), ("topk", "m.py:8"), ("softmax", "m.py:6")]
     assert analysis.sizes["hidden"] == 64
@@ -52,7 +52,7 @@ def test_analysis_keeps_its_orders():
 
 
 def test_generated_suite_files(tmp_path):
-    cases = generate_suite(gpt_sources(), tmp_path / "parity").cases
+    cases = generate_suite(facts_of(gpt_sources()), tmp_path / "parity").cases
     names = [c["name"] for c in cases]
     assert "linear_1152x384_bf16" in names and "sdpa_2x6x128x64_fp16" in names
     assert "all_reduce_ws2_fp32" in names and "adamw_65536_fp32" in names
@@ -181,7 +181,7 @@ def test_porter_parity_imports_no_torch():
 def test_generated_gpt_suite_passes_cpu_against_cpu(tmp_path):
     from porter.parity.harness import compare, record
 
-    generate_suite(gpt_sources(), tmp_path / "parity")
+    generate_suite(facts_of(gpt_sources()), tmp_path / "parity")
     suite = load_suite(tmp_path / "parity")
     assert not record(suite, "cpu", tmp_path / "golden", suite.cases).failed
     verdicts, _ = compare(suite, "cpu", tmp_path / "golden", suite.cases)
@@ -190,11 +190,11 @@ def test_generated_gpt_suite_passes_cpu_against_cpu(tmp_path):
 
 def test_topk_over_a_large_vocabulary_stays_recordable_in_half_precision():
     """Found porting litgpt (vocab 50254): tie-free bf16 rows cannot be that wide, so the columns are capped."""
-    from porter.parity.analyze import analyze
+    from porter.parity.analyze import analyze, facts_of
     from porter.parity.suite import MAX_DISTINCT_COLS, cases_from
 
     source = "import torch\nvocab_size = 50254\nx = torch.randn(2, vocab_size, dtype=torch.bfloat16)\nv, i = torch.topk(x, 5)\n"
-    cases = [c for c in cases_from(analyze({"a.py": source})) if c.op == "topk"]
+    cases = [c for c in cases_from(analyze(facts_of({"a.py": source}))) if c.op == "topk"]
     assert cases and all(max(spec.shape[-1] for spec in c.inputs.values()) <= MAX_DISTINCT_COLS for c in cases)
 
 
@@ -215,7 +215,7 @@ def test_module_and_functional_arguments_are_read_as_what_they_are():
     source = ("import torch.nn as nn\nimport torch.nn.functional as F\npadding = False\nx = 3\n"
               "a = nn.Conv2d(64, 128, 3, 2, 1, 1, 1, False)\nb = nn.Conv2d(64, 128, kernel_size=3, padding=padding)\n"
               "def f(x, w):\n    return F.conv2d(x, w, None, 1, 1), F.linear(x, w), F.layer_norm(x, (256,))\n")
-    usages = analyze({"m.py": source}).usages
+    usages = analyze(facts_of({"m.py": source})).usages
     assert [u.dims for u in usages] == [
         {"in_channels": 64, "out_channels": 128, "kernel_size": 3, "stride": 2, "padding": 1, "dilation": 1,
          "groups": 1, "bias": False},
@@ -227,7 +227,7 @@ def test_generated_cases_are_fixed_or_dropped_so_every_one_runs(tmp_path):
 
     source = ("import torch\nimport torch.nn as nn\nln = nn.LayerNorm(1)\nbad = nn.Conv2d(64, 128, 3, groups=7)\n"
               "good = nn.Conv2d(8, 16, 7)\ndef f(x):\n    return x.topk(5000)\n")
-    cases = generate_suite({"m.py": source}, tmp_path / "parity").cases
+    cases = generate_suite(facts_of({"m.py": source}), tmp_path / "parity").cases
     config = yaml.safe_load((tmp_path / "parity" / "parity.yaml").read_text())
     assert [d["name"] for d in config["dropped"]] == ["conv2d_128x9x3x3_fp32"]
     assert "groups=7" in config["dropped"][0]["error"] and config["dropped"][0]["source"] == "m.py:4"
@@ -246,7 +246,7 @@ def test_sizes_the_code_spells_make_cases_that_run(tmp_path):
     bugs that dropped valid uses."""
     source = ('import torch\nimport torch.nn as nn\nwide = nn.Conv1d(64, 64, kernel_size=1024)\n'
               'def f(a, b):\n    return torch.einsum("b i d, b j d -> b i j", a, b)\n')
-    suite = generate_suite({"m.py": source}, tmp_path / "parity")
+    suite = generate_suite(facts_of({"m.py": source}), tmp_path / "parity")
     assert suite.dropped == []
     einsum = next(c for c in suite.cases if c["op"] == "einsum")
     assert [len(spec["shape"] if isinstance(spec, dict) else spec) for spec in einsum["inputs"].values()] == [3, 3]
@@ -263,7 +263,7 @@ def test_einsum_in_reduced_precision_passes_against_its_own_cpu_goldens(tmp_path
     body = "".join(f"        y{i} = torch.einsum({eq!r}, a, b)\n" for i, eq in enumerate(equations))
     source = ("import torch\ndef f(a, b):\n    with torch.autocast('cuda', dtype=torch.bfloat16):\n" + body
               + "    return y0.half()\n")
-    generate_suite({"m.py": source}, tmp_path / "parity")
+    generate_suite(facts_of({"m.py": source}), tmp_path / "parity")
     suite = load_suite(tmp_path / "parity")
     reduced = [c for c in suite.cases if c.dtype in ("bf16", "fp16")]
     assert {c.params["equation"] for c in reduced} == set(equations) and all(c.backward for c in reduced)
