@@ -63,3 +63,37 @@ def test_the_triggers_come_from_the_rule_data(ruleset):
     assert triggers.apis == patterns and by_text
     assert all(any(p.pattern == r.contexts["text"] for p in triggers.anywhere) for r in by_text)
     assert triggers.modules == {e.pattern for r in ruleset.of_kind("import") for e in r.entries}
+
+
+@pytest.mark.parametrize("source", [
+    "import os\n# runs on cuda devices\nx = 1\n",
+    "import os\r\n    # NCCL_DEBUG=INFO helps\r\nx = 1\r\n",  # CRLF, an indented comment
+    "import os\r# cudnn\rx = 1\r",  # lone CR line ends
+    "import os\n\f# cuda\nx = 1\n",  # a form feed before the comment
+])
+def test_a_trigger_only_in_comment_lines_is_skipped(ruleset, source):
+    """No rule reads a comment."""
+    assert not might_need_porting(ruleset, source)
+    assert port_python(source, ruleset) == (None, [])
+
+
+@pytest.mark.parametrize("source", [
+    'import os\nx = """\n# cuda\n"""\n',  # a `#` line inside a string spanning lines is no comment
+    'import os\nx = "a\\\n# cuda"\n',  # nor inside a string continued with a backslash
+    'import os\nx = ("a"\n# "cuda"\n"b")\n',  # a comment among concatenated strings: kept, to be safe
+    "import os\nx = 1  # cuda\n",  # a comment after code: kept, the line is not only a comment
+    "import os\n# cuda\nuse_cuda = True\n",  # one use in code is enough
+    "import os\n# cuda\nx = (\n",  # not Python: libcst reports it
+])
+def test_a_trigger_outside_comment_lines_is_parsed(ruleset, source):
+    assert might_need_porting(ruleset, source)
+
+
+def test_blanked_comment_lines_let_a_pattern_find_the_code_they_precede(ruleset):
+    """A match that starts in a comment and runs into code must not hide the code's own match."""
+    from porter.python.prefilter import _text_outside_comment_lines
+
+    negated_tuple = next(p for p in triggers_of(ruleset).anywhere if "-" in p.pattern)
+    assert negated_tuple.match("(\n((-x")
+    assert _text_outside_comment_lines("import os\n# (\n((-x2, x1))\n", (negated_tuple,))
+    assert not _text_outside_comment_lines("import os\n# ((-x2, x1)\ny = 1\n", (negated_tuple,))

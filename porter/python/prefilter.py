@@ -3,7 +3,7 @@
 Sound by construction: a file is skipped only when no rule kind could match anything in it.
 1. Text any residual, string, environment-variable or method rule (or a fusion rule's method after a dot,
    `.addcdiv_`, or the text a fusion rule's detectors require, its `contexts.text`) looks for (`cuda`, `"nccl"`)
-   anywhere in the file, comments included: parse it.
+   anywhere in the file but in a line that is only a comment (no rule reads a comment): parse it.
 2. No word of any API pattern (`distributed` of `torch.distributed.init_process_group`) anywhere: skip it.
 3. Otherwise the stdlib parser (about ten times cheaper than libcst) resolves every dotted name through the
    module's imports, ignoring scopes (which can only add candidates), and the file is parsed only if some name or
@@ -80,7 +80,7 @@ def triggers_of(ruleset: RuleSet) -> Triggers:
 
 def might_need_porting(ruleset: RuleSet, text: str) -> bool:
     triggers = triggers_of(ruleset)
-    if any(pattern.search(text) for pattern in triggers.anywhere):
+    if _text_outside_comment_lines(text, triggers.anywhere):
         return True
     if not triggers.api_words.search(text):
         return False
@@ -88,6 +88,40 @@ def might_need_porting(ruleset: RuleSet, text: str) -> bool:
     if tree is None:
         return True  # libcst decides, and reports what it cannot read
     return _names_an_api(tree, triggers)
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what Python's tokenizer counts as a line end
+_COMMENT_LINE = re.compile(r"[ \t\f]*(#[^\r\n]*)")
+
+
+def _text_outside_comment_lines(text: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
+    """Whether a pattern matches the text once every line that is only a comment is blanked. Blanking needs the
+    stdlib tree (a `#` line inside a string that spans lines is no comment), so it is done only when every match
+    in the text as it is starts on a line that looks like a comment."""
+    found = False
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            after_newline = text.rfind("\n", 0, match.start()) + 1
+            line_start = max(after_newline, text.rfind("\r", after_newline, match.start()) + 1)
+            if not _COMMENT_LINE.match(text, line_start):
+                return True
+            found = True
+    if not found:
+        return False
+    tree = parsed(text)
+    if tree is None:
+        return True  # libcst decides
+    in_strings = {line for node in ast.walk(tree) if isinstance(node, (ast.Constant, ast.JoinedStr))
+                  for line in range(node.lineno + 1, node.end_lineno + 1)}
+    line_starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
+    pieces, kept = [], 0
+    for line, start in enumerate(line_starts, 1):
+        comment = _COMMENT_LINE.match(text, start)
+        if comment is not None and line not in in_strings:
+            pieces += [text[kept:comment.start(1)], " " * (comment.end(1) - comment.start(1))]
+            kept = comment.end(1)
+    code = "".join(pieces) + text[kept:]
+    return any(pattern.search(code) for pattern in patterns)
 
 
 def _below(path: str, roots) -> bool:
