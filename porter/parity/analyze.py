@@ -171,7 +171,8 @@ def analyze(facts_by_path: Mapping[str, FileFacts | None]) -> Analysis:
     evaluated once every file's constants are known."""
     constants = _Constants()
     usages, dtypes, deferred = [], Counter(), []
-    for _, facts in sorted(facts_by_path.items(), key=lambda item: item[0]):
+    for path in sorted(facts_by_path):
+        facts = facts_by_path[path]
         if facts is None:
             continue
         for table, merged in ((facts.assigned, constants.assigned), (facts.keywords, constants.keywords)):
