@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 
 class UndecodableError(ValueError):
@@ -73,9 +74,22 @@ def atomic_target(path: Path) -> Iterator[Path]:
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """A file that already holds `data` with that mode is left as it is: a re-run into the same output writes only
+    what differs (each write is an fsync)."""
+    if _holds(path, data, _DEFAULT_MODE if mode is None else mode):
+        return
     with atomic_target(path) as tmp:
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _DEFAULT_MODE if mode is None else mode)
+
+
+def _holds(path: Path, data: bytes, mode: int) -> bool:
+    try:
+        stat = path.lstat()
+        return (S_ISREG(stat.st_mode) and stat.st_size == len(data) and stat.st_mode & 0o7777 == mode
+                and path.read_bytes() == data)
+    except OSError:
+        return False

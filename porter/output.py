@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from stat import S_ISREG
 from pathlib import Path
 
 from porter.discover import INCOMPLETE_MARKER
@@ -23,15 +22,6 @@ def _same_copy(src: Path, dst: Path) -> bool:
     except OSError:
         return False
     return (a.st_size, a.st_mtime_ns, a.st_mode) == (b.st_size, b.st_mtime_ns, b.st_mode)
-
-
-def _holds(dst: Path, data: bytes, mode: int) -> bool:
-    try:
-        stat = dst.lstat()
-        return (S_ISREG(stat.st_mode) and stat.st_size == len(data) and stat.st_mode & 0o7777 == mode
-                and dst.read_bytes() == data)
-    except OSError:
-        return False
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
@@ -55,9 +45,7 @@ def write_file(src_root: Path, dst_root: Path, result: FileResult) -> None:
     if result.kind == "symlink":
         _relink(src, dst)
     elif result.outcome is Outcome.CONVERTED:
-        mode = src.stat().st_mode & 0o7777
-        if not _holds(dst, result.new_bytes, mode):
-            write_atomic(dst, result.new_bytes, mode)
+        write_atomic(dst, result.new_bytes, src.stat().st_mode & 0o7777)
     elif result.outcome is not Outcome.ERROR or os.access(src, os.R_OK):
         _copy_atomic(src, dst)
 

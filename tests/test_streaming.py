@@ -47,3 +47,23 @@ def test_a_rerun_into_the_same_output_rewrites_only_what_differs(tmp_path, rules
     assert (out / "train.py").stat().st_ino == stamps["train.py"]  # identical: not written again
     assert (out / "notes.txt").read_text() == "plain\n"  # differed: replaced by the source's copy
     assert b"npu" in (out / "train.py").read_bytes()
+
+
+def test_a_rerun_writes_no_file_again_that_it_would_write_the_same(tmp_path, ruleset):
+    """Generated kernel files and the report's rule pages included: each write is an fsync. (report.json and
+    report.md are written twice by every run: first as the interim report of an incomplete run.)"""
+    import shutil
+    from pathlib import Path
+
+    source = tmp_path / "src"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "fixtures" / "native" / "ext_elementwise", source)
+    out = tmp_path / "out"
+
+    def port():
+        run(PortRequest(source, out, ruleset, force=True, options=PortOptions(jobs=1), parity=False))
+        return {p.relative_to(out).as_posix(): p.stat().st_ino for p in sorted(out.rglob("*"))
+                if p.is_file() and p.name not in ("report.json", "report.md")}
+
+    first = port()
+    assert any("_ascendc/" in name for name in first) and any(name.startswith("porter-report/rules/") for name in first)
+    assert port() == first
