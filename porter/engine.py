@@ -157,8 +157,9 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
                           [input_finding(ruleset, "unreadable", str(exc))], str(exc))
     key = None
     if options.cache_dir is not None:
+        reader = _name_of(options.read_facts) if source.kind == "python" else ""  # only Python results carry facts
         key = cache_key(ruleset.content_hash, options.local_modules, source.kind, data, source.relpath,
-                        options.repo_backends, _name_of(options.read_facts))
+                        options.repo_backends, reader)
         cached = load(options.cache_dir, key, source.relpath)
         if cached is not None:
             return cached

@@ -275,9 +275,9 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     ignored = [s for s in found if s.ignored]
     on_start(len(sources))
     repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
-    suite = request.parity and marker is not None  # the parity suite: it reads each Python file's facts
+    writes_suite = request.parity and marker is not None  # the parity suite reads each Python file's facts
     options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends,
-                                  read_facts=facts_json if suite else None)
+                                  read_facts=facts_json if writes_suite else None)
     report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
                     None if request.output is None else str(request.output), [],
                     ignored_copied=len(ignored), skipped=skipped,
@@ -304,7 +304,7 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         failed_copies = writer.copy_ignored(ignored)
         report.files.extend(failed_copies)
         report.ignored_copied -= len(failed_copies)
-        if request.parity:
+        if writes_suite:
             report.parity_suite = _parity_suite(request, report.files, out_root / "parity")
         report.incomplete = False
     _write_report(report, report_dir, request, rule_pages=True)

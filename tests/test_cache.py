@@ -46,6 +46,19 @@ def test_facts_are_cached_with_the_result_and_a_result_without_them_is_not_reuse
     assert _port(tmp_path, ruleset, reading).facts == fresh.facts
 
 
+def test_a_native_result_cached_without_facts_serves_a_port_that_reads_them(tmp_path, ruleset, monkeypatch):
+    """Only Python results carry facts: the other kinds' entries are shared by ports with and without them."""
+    from porter.parity.analyze import facts_json
+
+    (tmp_path / "k.cu").write_text("#include <cuda_runtime.h>\nvoid f() { cudaDeviceSynchronize(); }\n")
+    without = PortOptions(jobs=1, cache_dir=tmp_path / "cache")
+    fresh = port_file(tmp_path, SourceFile("k.cu", "native", True), ruleset, without)
+    _never_ported(monkeypatch)
+    reading = dataclasses.replace(without, read_facts=facts_json)
+    cached = port_file(tmp_path, SourceFile("k.cu", "native", True), ruleset, reading)
+    assert cached.to_dict() == fresh.to_dict() and cached.new_bytes == fresh.new_bytes
+
+
 def test_facts_are_read_from_every_decodable_python_file_and_a_failing_reader_costs_only_them(tmp_path, ruleset):
     def failing(path, text):
         raise RecursionError("too deep")
