@@ -106,6 +106,7 @@ def load(directory: Path, key: str, relpath: str) -> FileResult | None:
         return None
     for finding in result.findings:
         finding.path = relpath
+    result.cached = True
     return result
 
 

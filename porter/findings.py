@@ -101,6 +101,7 @@ class FileResult:
     generated: dict[str, bytes] = field(default_factory=dict)  # new files made from this one: output relpath -> bytes
     porter_failed: bool = False  # porter itself failed on it (a bug, or out of memory): never cached, so a rerun retries
     facts: bytes | None = None  # what PortOptions.read_facts read from a Python file; cached, never in the report
+    cached: bool = False  # taken from the result cache; never serialised
 
     def to_dict(self) -> dict:
         data = {

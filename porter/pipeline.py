@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from porter import __version__, backend_support, cache
 from porter.discover import REPORT_DIR_NAME, SourceFile, discover, local_modules
@@ -20,9 +21,13 @@ from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Finding, Outcome, Report, Span, entry_finding
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
 from porter.parity.analyze import facts_from_json, facts_json
+from porter.parity.check_process import CheckProcess, names_checkable_op
 from porter.lossless_io import write_atomic
 from porter.report import write_reports
 from porter.ruleset import RuleSet
+
+if TYPE_CHECKING:
+    from porter.parity.suite import CaseCheck
 
 
 class UsageError(Exception):
@@ -146,7 +151,7 @@ def _start_output(root: Path) -> Path:
         raise UsageError(f"cannot write to {root}: {exc}") from exc
 
 
-def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
+def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path, check: CaseCheck) -> str | None:
     """The parity suite, taken from the result cache when neither the Python sources nor porter nor the rules
     changed since it was generated (with the findings its generation added). Its generation reads and checks the
     whole repository: without this it cost a warm run more than everything else together."""
@@ -155,7 +160,7 @@ def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path
 
     cache_dir = request.options.cache_dir
     if cache_dir is None:
-        return _generate_parity_suite(request, results, out_dir)
+        return _generate_parity_suite(request, results, out_dir, check)
     key = _suite_key(request, results)
     payload = cache.load_payload(cache_dir, key)
     if payload is not None:
@@ -173,7 +178,7 @@ def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path
                 result.findings.extend(added.get(result.path, ()))
             return entry["suite"]
     counts = {id(result): len(result.findings) for result in results}
-    suite = _generate_parity_suite(request, results, out_dir)
+    suite = _generate_parity_suite(request, results, out_dir, check)
     names = [CONFIG, *TEMPLATES, f"{USER_MODULE}.py", f"{CONVERTED_MODULE}.py"]
     entry = {"suite": suite,
              "files": {n: base64.b64encode((out_dir / n).read_bytes()).decode() for n in names if (out_dir / n).is_file()},
@@ -221,7 +226,8 @@ def _suite_key(request: PortRequest, results: list[FileResult]) -> str:
     return digest.hexdigest()
 
 
-def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path) -> str | None:
+def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path,
+                           check: CaseCheck) -> str | None:
     from porter.kernels import parity_modules
     from porter.parity.converted_cases import converted_cases, write_module
     from porter.parity.suite import generate_suite
@@ -240,7 +246,7 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
     converted = write_module(out_dir, converted_cases(conversions, sources))
     generated = parity_modules(path for result in results for path in result.generated)
     memo = _SuiteMemo(request.options.cache_dir) if request.options.cache_dir is not None else None
-    suite = generate_suite(facts, out_dir, modules=(*converted, *generated), memo=memo)
+    suite = generate_suite(facts, out_dir, modules=(*converted, *generated), memo=memo, check=check)
     _report_dropped_cases(request.ruleset, suite.dropped, results)
     return str(out_dir) if suite.cases or converted else None
 
@@ -288,25 +294,31 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         _write_report(report, report_dir, request, formats=tuple(f for f in request.formats if f in ("json", "md")))
         writer = _TreeWriter(request)
 
+    checker = CheckProcess()
+
     def ported(result: FileResult) -> None:
         if result.diff is not None and on_diff is not None:
             on_diff(result.diff)
         if writer is not None:
             writer.write(result)
+        new_facts = writes_suite and not result.cached and result.facts is not None
+        if new_facts and not checker.started and names_checkable_op(result.facts):
+            checker.start()  # the suite will check new cases: torch is imported while the port goes on
         on_result(result)
 
-    report.files = port_files(request.source, sources, request.ruleset, options, ported)
-    if options.cache_dir is not None:
-        cache.evict(options.cache_dir, options.cache_max_bytes)
-    if request.dry_run:
-        return report
-    if writer is not None:
-        failed_copies = writer.copy_ignored(ignored)
-        report.files.extend(failed_copies)
-        report.ignored_copied -= len(failed_copies)
-        if writes_suite:
-            report.parity_suite = _parity_suite(request, report.files, out_root / "parity")
-        report.incomplete = False
+    with checker:
+        report.files = port_files(request.source, sources, request.ruleset, options, ported)
+        if options.cache_dir is not None:
+            cache.evict(options.cache_dir, options.cache_max_bytes)
+        if request.dry_run:
+            return report
+        if writer is not None:
+            failed_copies = writer.copy_ignored(ignored)
+            report.files.extend(failed_copies)
+            report.ignored_copied -= len(failed_copies)
+            if writes_suite:
+                report.parity_suite = _parity_suite(request, report.files, out_root / "parity", checker.check)
+            report.incomplete = False
     _write_report(report, report_dir, request, rule_pages=True)
     if marker is not None:
         marker.unlink(missing_ok=True)

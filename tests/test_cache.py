@@ -276,10 +276,10 @@ def test_a_warm_run_takes_the_parity_suite_and_its_findings_from_the_cache(tmp_p
     generate = porter.pipeline._generate_parity_suite
     calls = []
 
-    def generate_and_report(request, results, out_dir):
+    def generate_and_report(request, results, out_dir, check):
         calls.append(out_dir)
         results[0].findings.append(Finding("PY001", "device", Status.REVIEW, "a finding the suite added"))
-        return generate(request, results, out_dir)
+        return generate(request, results, out_dir, check)
 
     monkeypatch.setattr(porter.pipeline, "_generate_parity_suite", generate_and_report)
     out = tmp_path / "out"
@@ -301,12 +301,13 @@ def test_with_one_file_changed_only_that_file_is_read_again_for_the_suite(tmp_pa
     """A re-run after an edit reads the edited file's facts and runs no unchanged case again, and writes what a
     cold run of the edited tree writes."""
     import porter.parity.analyze
-    import porter.parity.suite
+    from porter.parity.check_process import CheckProcess
 
     read, checked = [], []
-    facts, check = porter.parity.analyze.file_facts, porter.parity.suite._check
+    facts, check = porter.parity.analyze.file_facts, CheckProcess.check
     monkeypatch.setattr(porter.parity.analyze, "file_facts", lambda path, text: read.append(path) or facts(path, text))
-    monkeypatch.setattr(porter.parity.suite, "_check", lambda case, tiny: checked.append(case.name) or check(case, tiny))
+    monkeypatch.setattr(CheckProcess, "check",
+                        lambda self, case, tiny: checked.append(case.name) or check(self, case, tiny))
     source = tmp_path / "src"
     shutil.copytree(PROJECT, source)
     _port_cli(source, tmp_path / "out", "--cache-dir", tmp_path / "cache", parity=True)

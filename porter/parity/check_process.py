@@ -1,0 +1,118 @@
+"""Checking generated cases in a child process that imports torch while the port still runs.
+
+Importing torch and, for an optimizer case, torch._dynamo takes about 2 s of one core, nearly all of what checking
+the cases costs; started as soon as the port's first facts name an op, the child does it beside the port's
+workers instead of after them. The child reads one JSON line per case and answers one JSON line each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import porter
+from porter.parity import catalog
+from porter.parity.analyze import facts_from_json
+from porter.parity.cases import Case
+from porter.parity.suite import check_case
+
+# The child imports this porter, and never from the directory porter was started in (the user's tree, perhaps):
+# that entry of sys.path is replaced before anything is imported.
+_CHILD = (f"import sys; sys.path[0] = {str(Path(porter.__file__).parent.parent)!r}; "
+          "from porter.parity.check_process import serve; serve()")
+
+
+class CheckProcess:
+    """The parent's end: ``start`` early, ``check`` each case, ``close`` always (it kills an unused child)."""
+
+    def __init__(self) -> None:
+        self._child: subprocess.Popen | None = None
+        self._ready = False  # the child said it imported torch
+
+    @property
+    def started(self) -> bool:
+        return self._child is not None
+
+    def start(self) -> None:
+        if self._child is None:
+            self._child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self._ready = False
+
+    def check(self, case: Case, tiny: dict) -> str | None:
+        """As ``porter.parity.suite.check_case``: the error of a case that cannot run, or None; ImportError when
+        there is no torch. Checked here when the child could not start."""
+        self.start()
+        if not self._ready:
+            greeting = self._answer()
+            if greeting is None:
+                self.close()
+                return check_case(case, tiny)
+            if "unavailable" in greeting:
+                raise ImportError(greeting["unavailable"])
+            self._ready = True
+        try:
+            self._child.stdin.write(json.dumps({"case": case.to_yaml(), "tiny": tiny}) + "\n")
+            self._child.stdin.flush()
+        except OSError:
+            pass  # it died; _answer says so
+        answer = self._answer()
+        if answer is None:  # the case crashed the interpreter: the next case gets a new child
+            code = self.close()
+            return f"the process that ran the case exited with code {code}"
+        return answer["error"]
+
+    def _answer(self) -> dict | None:
+        try:
+            return json.loads(self._child.stdout.readline())
+        except ValueError:  # an empty line: the child exited
+            return None
+
+    def close(self) -> int | None:
+        """Stop the child (killed if it is still running); its exit code."""
+        child, self._child = self._child, None
+        if child is None:
+            return None
+        if child.poll() is None:
+            child.kill()
+        for stream in (child.stdin, child.stdout):
+            stream.close()
+        return child.wait()
+
+    def __enter__(self) -> CheckProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def names_checkable_op(facts: bytes) -> bool:
+    """Whether a file's facts (``analyze.facts_json``) use an op whose cases are checked (collectives are not)."""
+    read = facts_from_json(facts)
+    return read is not None and any(catalog.kind(usage[0]).family != "collective" for usage in read.usages)
+
+
+def serve() -> None:
+    """The child's end."""
+    try:
+        import torch._dynamo  # noqa: F401  (an optimizer's first step imports it: 1 s, better now than then)
+
+        from porter.parity import runner  # noqa: F401
+    except ImportError as exc:
+        _say({"unavailable": f"{type(exc).__name__}: {exc}"})
+        return
+    _say({"ready": True})
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            error = check_case(Case.from_dict(request["case"]), request["tiny"])
+        except Exception as exc:  # a generated case that cannot even be built
+            error = f"{type(exc).__name__}: {exc}"
+        _say({"error": error})
+
+
+def _say(answer: dict) -> None:
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
