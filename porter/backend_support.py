@@ -6,10 +6,13 @@ one backend among several (PY011), and evidence that NPU support already exists 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from porter import cache
 from porter.discover import SourceFile
 from porter.findings import FileResult, Finding, Outcome, Status
 from porter.python.backends import Markers, markers_of, segments
@@ -49,42 +52,84 @@ def _target_evidence(path: str, text: str, markers: Markers) -> list[Evidence]:
     return found
 
 
-def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet) -> tuple[frozenset[str], list[Evidence]]:
-    """(other backends named anywhere in the Python code, evidence that the target backend is supported)."""
+def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet,
+         cache_dir: Path | None = None) -> tuple[frozenset[str], list[Evidence]]:
+    """(other backends named anywhere in the Python code, evidence that the target backend is supported).
+    ``cache_dir``: where each file's outcome is kept by a hash of its bytes, so that a re-run scans only the
+    files that changed."""
     markers = markers_of(ruleset)
     if markers is None:
         return frozenset(), []
-    words = {w for b in markers.others if b.dispatch for w in b.segments}
-    prefilter = re.compile("|".join(sorted(map(re.escape, words))))  # on lowered text: ten times faster than
-    # re.IGNORECASE
-    target = [b for b in markers.others if b.name == markers.target]  # as _target_evidence reads it: none, or one
-    target_segments = {segment for b in target for segment in b.segments}
-    quoted = [quote + value for b in target for value in b.values for quote in "'\""]  # what a switch compares with
-    named: set[str] = set()
-    evidence: list[Evidence] = []
-    seen: set[str] = set()  # identifiers looked at, each once per run
-    naming_target: set[str] = set()  # those that name the target
+    scanner = _Scanner(markers)
+    key = hashlib.sha256(f"backend-scan\0{cache.code_hash()}\0{ruleset.content_hash}\0{root.resolve()}".encode())
+    known = _load_index(cache_dir, key.hexdigest()) if cache_dir is not None else {}
+    index: dict[str, list] = {}  # relpath -> [sha256 of its bytes, backends named, [[line, what], ...]]
     for source in sources:
         if source.kind != "python" or not source.port:
             continue
         try:
-            text = _COMMENT.sub("", (root / source.relpath).read_text(encoding="utf-8", errors="replace"))
+            data = (root / source.relpath).read_bytes()
         except OSError:
             continue
-        if not prefilter.search(text.lower()):
-            continue
-        identifiers = set(_WORD.findall(text))
-        for word in identifiers - seen:
-            parts = segments(word)
-            if parts & words:
-                named |= markers.name_backends(word, dispatch_only=True)
-            if parts & target_segments:
-                naming_target.add(word)
-        seen |= identifiers
-        if not identifiers.isdisjoint(naming_target) or any(value in text for value in quoted):  # else no import,
-            # definition or switch names the target
-            evidence += _target_evidence(source.relpath, text, markers)
+        digest = hashlib.sha256(data).hexdigest() if cache_dir is not None else ""
+        entry = known.get(source.relpath)
+        if entry is None or entry[0] != digest or not digest:
+            named, evidence = scanner.scan_file(source.relpath, _as_text(data))
+            entry = [digest, sorted(named), [[e.line, e.what] for e in evidence]]
+        index[source.relpath] = entry
+    if cache_dir is not None and index != known:
+        cache.store_payload(cache_dir, key.hexdigest(), json.dumps(index).encode())
+    named = {backend for entry in index.values() for backend in entry[1]}
+    evidence = [Evidence(path, line, what) for path, entry in index.items() for line, what in entry[2]]
     return frozenset(named - {markers.source.name}), evidence
+
+
+def _load_index(cache_dir: Path, key: str) -> dict[str, list]:
+    payload = cache.load_payload(cache_dir, key)
+    try:
+        index = json.loads(payload) if payload is not None else {}
+    except ValueError:
+        return {}
+    return index if isinstance(index, dict) else {}
+
+
+def _as_text(data: bytes) -> str:
+    """As a file opened in text mode with UTF-8 and errors="replace" reads it."""
+    text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+class _Scanner:
+    """One file at a time; each identifier is looked at once per run."""
+
+    def __init__(self, markers: Markers) -> None:
+        self.markers = markers
+        self.words = {w for b in markers.others if b.dispatch for w in b.segments}
+        self.prefilter = re.compile("|".join(sorted(map(re.escape, self.words))))  # on lowered text: ten times
+        # faster than re.IGNORECASE
+        target = [b for b in markers.others if b.name == markers.target]  # as _target_evidence reads it
+        self.target_segments = {segment for b in target for segment in b.segments}
+        self.quoted = [quote + value for b in target for value in b.values for quote in "'\""]  # switch values
+        self.seen: set[str] = set()
+        self.backends: dict[str, frozenset[str]] = {}  # identifiers that name a backend -> those backends
+        self.naming_target: set[str] = set()
+
+    def scan_file(self, path: str, text: str) -> tuple[set[str], list[Evidence]]:
+        text = _COMMENT.sub("", text)
+        if not self.prefilter.search(text.lower()):
+            return set(), []
+        identifiers = set(_WORD.findall(text))
+        for word in identifiers - self.seen:
+            parts = segments(word)
+            if parts & self.words:
+                self.backends[word] = frozenset(self.markers.name_backends(word, dispatch_only=True))
+            if parts & self.target_segments:
+                self.naming_target.add(word)
+        self.seen |= identifiers
+        named = {backend for word in identifiers & self.backends.keys() for backend in self.backends[word]}
+        if identifiers.isdisjoint(self.naming_target) and not any(value in text for value in self.quoted):
+            return named, []  # no import, definition or switch names the target
+        return named, _target_evidence(path, text, self.markers)
 
 
 def support_summary(ruleset: RuleSet, named: frozenset[str], evidence: list[Evidence]) -> dict | None:

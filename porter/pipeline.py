@@ -280,7 +280,8 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     sources = [s for s in found if not s.ignored]
     ignored = [s for s in found if s.ignored]
     on_start(len(sources))
-    repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset)
+    repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset,
+                                                           request.options.cache_dir)
     writes_suite = request.parity and marker is not None  # the parity suite reads each Python file's facts
     options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends,
                                   read_facts=facts_json if writes_suite else None)

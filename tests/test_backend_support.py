@@ -1,6 +1,7 @@
 """porter.backend_support.scan reads a file's NPU evidence only where an identifier names the target or a quoted
 target value appears: what it finds must be what reading every file finds."""
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -43,3 +44,38 @@ def test_the_scan_finds_what_reading_every_file_finds(tmp_path, ruleset):
     _, from_fixtures = scan(FIXTURES, [SourceFile(p.relative_to(FIXTURES).as_posix(), "python", True)
                                        for p in sorted(FIXTURES.rglob("*.py"))], ruleset)
     assert {e.what.split()[0] for e in from_fixtures} == {"imports", "compares", "defines"}
+
+
+def test_a_rerun_scans_only_the_files_that_changed(tmp_path, ruleset, monkeypatch):
+    from porter.backend_support import _Scanner
+
+    root = tmp_path / "src"
+    root.mkdir()
+    for name, text in CRAFTED.items():
+        (root / name).write_text(text)
+    sources = [SourceFile(name, "python", True) for name in sorted(CRAFTED)]
+    cache_dir = tmp_path / "cache"
+    scanned = []
+    scan_file = _Scanner.scan_file
+    monkeypatch.setattr(_Scanner, "scan_file",
+                        lambda self, path, text: scanned.append(path) or scan_file(self, path, text))
+    fresh = scan(root, sources, ruleset)
+    scanned.clear()
+    assert scan(root, sources, ruleset, cache_dir) == fresh and len(scanned) == 3
+    scanned.clear()
+    assert scan(root, sources, ruleset, cache_dir) == fresh and scanned == []
+    (root / "input_only.py").write_text("import torch_npu\n")
+    changed = scan(root, sources, ruleset, cache_dir)
+    assert scanned == ["input_only.py"] and changed == scan(root, sources, ruleset) != fresh
+    scanned.clear()
+    for entry in cache_dir.rglob("*.json"):
+        entry.write_bytes(hashlib.sha256(b"[1]").hexdigest().encode() + b"\n[1]")  # intact, but not a scan
+    assert scan(root, sources, ruleset, cache_dir) == changed and len(scanned) == 3
+
+
+def test_bytes_are_read_as_text_mode_reads_them(tmp_path):
+    from porter.backend_support import _as_text
+
+    data = "a\r\nb\rc\n\xe9".encode() + b"\xff\r"
+    (tmp_path / "f.py").write_bytes(data)
+    assert _as_text(data) == (tmp_path / "f.py").read_text(encoding="utf-8", errors="replace")
