@@ -8,6 +8,7 @@ workers instead of after them. The child reads one JSON line per case and answer
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -95,24 +96,28 @@ def names_checkable_op(facts: bytes) -> bool:
 
 
 def serve() -> None:
-    """The child's end."""
+    """The child's end. Answers go to the standard output it was started with; whatever else writes there (a case,
+    torch, a native library) is sent to the standard error instead, so it cannot be read as an answer."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     try:
         import torch._dynamo  # noqa: F401  (an optimizer's first step imports it: 1 s, better now than then)
 
         from porter.parity import runner  # noqa: F401
     except ImportError as exc:
-        _say({"unavailable": f"{type(exc).__name__}: {exc}"})
+        _say(answers, {"unavailable": f"{type(exc).__name__}: {exc}"})
         return
-    _say({"ready": True})
+    _say(answers, {"ready": True})
     for line in sys.stdin:
         request = json.loads(line)
         try:
             error = check_case(Case.from_dict(request["case"]), request["tiny"])
         except Exception as exc:  # a generated case that cannot even be built
             error = f"{type(exc).__name__}: {exc}"
-        _say({"error": error})
+        _say(answers, {"error": error})
 
 
-def _say(answer: dict) -> None:
-    sys.stdout.write(json.dumps(answer) + "\n")
-    sys.stdout.flush()
+def _say(answers, answer: dict) -> None:
+    answers.write(json.dumps(answer) + "\n")
+    answers.flush()

@@ -2,9 +2,11 @@
 porter's own process, and a child that fails costs no case."""
 
 import json
+from pathlib import Path
 
 import pytest
 
+import porter
 from porter.parity import check_process
 from porter.parity.analyze import analyze, facts_of
 from porter.parity.check_process import CheckProcess
@@ -87,3 +89,13 @@ def test_the_port_starts_the_child_for_new_facts_that_name_a_checked_op(tmp_path
     started.clear()
     run(PortRequest(tmp_path / "src", tmp_path / "warm", ruleset, options=options))
     assert started == [], "every result and check came from the cache"
+
+
+def test_what_a_case_prints_is_not_read_as_its_answer(monkeypatch):
+    root = str(Path(porter.__file__).parent.parent)
+    monkeypatch.setattr(check_process, "_CHILD", f"import sys; sys.path[0] = {root!r}; "
+                        "import porter.parity.check_process as c; real = c.check_case; "
+                        "c.check_case = lambda case, tiny: print('noise') or real(case, tiny); c.serve()")
+    cases, tiny = _cases()
+    with CheckProcess() as checker:
+        assert _outcomes(check_cases(cases, tiny, check=checker.check)) == _outcomes(check_cases(cases, tiny))
