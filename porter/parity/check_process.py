@@ -31,25 +31,29 @@ class CheckProcess:
     def __init__(self) -> None:
         self._child: subprocess.Popen | None = None
         self._ready = False  # the child said it imported torch
+        self._in_process = False  # a child could not start: porter's own process checks the cases
 
     @property
     def started(self) -> bool:
         return self._child is not None
 
     def start(self) -> None:
-        if self._child is None:
+        if self._child is None and not self._in_process:
             self._child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self._ready = False
 
     def check(self, case: Case, tiny: dict) -> str | None:
         """As ``porter.parity.suite.check_case``: the error of a case that cannot run, or None; ImportError when
-        there is no torch. Checked here when the child could not start."""
+        there is no torch. Checked here when a child could not start."""
         self.start()
+        if self._in_process:
+            return check_case(case, tiny)
         if not self._ready:
             greeting = self._answer()
             if greeting is None:
                 self.close()
+                self._in_process = True
                 return check_case(case, tiny)
             if "unavailable" in greeting:
                 raise ImportError(greeting["unavailable"])

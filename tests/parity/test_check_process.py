@@ -48,8 +48,11 @@ def test_a_case_that_kills_the_child_is_dropped_and_the_next_gets_a_new_child(mo
 def test_a_child_that_cannot_start_leaves_the_check_to_porters_own_process(monkeypatch):
     monkeypatch.setattr(check_process, "_CHILD", "import sys; sys.exit(1)")
     cases, tiny = _cases()
+    spawned, popen = [], check_process.subprocess.Popen
+    monkeypatch.setattr(check_process.subprocess, "Popen", lambda *a, **k: spawned.append(a) or popen(*a, **k))
     with CheckProcess() as checker:
         assert _outcomes(check_cases(cases, tiny, check=checker.check)) == _outcomes(check_cases(cases, tiny))
+    assert len(cases) > 1 and len(spawned) == 1, "one failed start is enough"
 
 
 def test_without_torch_in_the_child_the_cases_are_kept_unchecked(monkeypatch):
