@@ -39,8 +39,11 @@ class CheckProcess:
 
     def start(self) -> None:
         if self._child is None and not self._in_process:
-            self._child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            try:
+                self._child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
+                                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            except OSError:  # no interpreter to start (an embedding), or no process to spare
+                self._in_process = True
             self._ready = False
 
     def check(self, case: Case, tiny: dict) -> str | None:

@@ -55,6 +55,14 @@ def test_a_child_that_cannot_start_leaves_the_check_to_porters_own_process(monke
     assert len(cases) > 1 and len(spawned) == 1, "one failed start is enough"
 
 
+def test_without_an_interpreter_to_start_porters_own_process_checks(monkeypatch):
+    monkeypatch.setattr(check_process.sys, "executable", "/nonexistent/python")
+    cases, tiny = _cases()
+    with CheckProcess() as checker:
+        checker.start()
+        assert _outcomes(check_cases(cases, tiny, check=checker.check)) == _outcomes(check_cases(cases, tiny))
+
+
 def test_without_torch_in_the_child_the_cases_are_kept_unchecked(monkeypatch):
     unavailable = json.dumps({"unavailable": "ModuleNotFoundError: No module named 'torch'"})
     monkeypatch.setattr(check_process, "_CHILD", f"print({unavailable!r})")
