@@ -62,7 +62,7 @@ def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet,
         return frozenset(), []
     scanner = _Scanner(markers)
     key = hashlib.sha256(f"backend-scan\0{cache.code_hash()}\0{ruleset.content_hash}\0{root.resolve()}".encode())
-    known = _load_index(cache_dir, key.hexdigest()) if cache_dir is not None else {}
+    known = _load_index(cache_dir, key.hexdigest()) if cache_dir is not None else {}  # empty: every file scanned
     index: dict[str, list] = {}  # relpath -> [sha256 of its bytes, backends named, [[line, what], ...]]
     for source in sources:
         if source.kind != "python" or not source.port:
@@ -73,7 +73,7 @@ def scan(root: Path, sources: list[SourceFile], ruleset: RuleSet,
             continue
         digest = hashlib.sha256(data).hexdigest() if cache_dir is not None else ""
         entry = known.get(source.relpath)
-        if entry is None or entry[0] != digest or not digest:
+        if entry is None or entry[0] != digest:
             named, evidence = scanner.scan_file(source.relpath, _as_text(data))
             entry = [digest, sorted(named), [[e.line, e.what] for e in evidence]]
         index[source.relpath] = entry
