@@ -123,12 +123,14 @@ def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
                           own_functions=names.own_functions, imports=names.imports, scope_of=_scopes(wrapper, names),
                           support_modules=frozenset(e.pattern for r in ruleset.of_kind("support_import")
                                                     for e in r.entries))
-    visitors = [CallIndex(proposals)] + [
-        VISITOR_FOR_KIND[kind](rule, proposals)
-        for kind in VISITOR_FOR_KIND
-        for rule in sorted(ruleset.of_kind(kind), key=lambda r: r.opt_in is None)  # a rewrite asked for goes before
+    visitors = [CallIndex(proposals)]
+    for kind, visitor in VISITOR_FOR_KIND.items():
+        rules = sorted(ruleset.of_kind(kind), key=lambda r: r.opt_in is None)  # a rewrite asked for goes before
         # the advice on the same code, which then sees it replaced
-    ]
+        if visitor.ALL_RULES:
+            visitors += [visitor(rules, proposals)] if rules else []
+        else:
+            visitors += [visitor(rule, proposals) for rule in rules]
     walk = structure_walk(ruleset, names.import_bound)
     visit_batched(wrapper, visitors if walk is None else [*visitors, walk])
     if walk is not None:

@@ -47,9 +47,10 @@ class Proposals:
     own_attributes: frozenset[str] = frozenset()  # `receiver.attribute` the module itself assigns (`self.is_cuda`)
     own_functions: frozenset[str] = frozenset()  # function and method names the module itself defines
     support_modules: frozenset[str] = frozenset()  # what support_import rules add (`torch_npu`)
-    qualified: dict[cst.CSTNode, frozenset[str]] = field(default_factory=dict)  # imported_names: every rule's
-    # visitor asks for the same nodes. Keyed by the node, not its id(): detectors also ask about nodes they build
-    # (porter.python.inline), and a freed node's id() is given to the next one
+    qualified: dict[int, tuple[cst.CSTNode, frozenset[str]]] = field(default_factory=dict)  # imported_names:
+    # every rule's visitor asks for the same nodes. id() -> (node, names): the node is kept alive and compared, since
+    # detectors also ask about nodes they build (porter.python.inline) and a freed node's id() is given to the next
+    # one (hashing the node instead costs a Python-level __hash__ call per question)
     replaced: Containers = field(default_factory=Containers)  # code a rule rewrote whole (a call with its
     # arguments, a fused product): the call transforms look no further inside
     imports: ImportTable | None = None  # answers most qualified names without the scope analysis
@@ -110,8 +111,10 @@ class CachedVisitorMethods(cst.BatchableCSTVisitor):
 
 class RuleVisitor(CachedVisitorMethods):
     METADATA_DEPENDENCIES = (PositionProvider,)
+    ALL_RULES = False  # True: one visitor is built with every rule of its kind, in order, and passes the matching one
+    # to `record` (a name is then resolved once, not once per rule); its `rule` is None
 
-    def __init__(self, rule: Rule, proposals: Proposals) -> None:
+    def __init__(self, rule: Rule | None, proposals: Proposals) -> None:
         super().__init__()
         self.rule = rule
         self.proposals = proposals
@@ -128,10 +131,10 @@ class RuleVisitor(CachedVisitorMethods):
         Resolved on demand, once per node, and only for names rooted in an import: most names in a file never
         need it.
         """
-        known = self.proposals.qualified.get(node)
-        if known is None:
-            known = self.proposals.qualified[node] = self._resolve(node)
-        return known
+        known = self.proposals.qualified.get(id(node))
+        if known is None or known[0] is not node:
+            known = self.proposals.qualified[id(node)] = node, self._resolve(node)
+        return known[1]
 
     def _resolve(self, node: cst.CSTNode) -> frozenset[str]:
         bound = self.proposals.import_bound
@@ -159,12 +162,15 @@ class RuleVisitor(CachedVisitorMethods):
         status: Status | None = None,
         cover: cst.CSTNode | None = None,
         message_override: str | None = None,
+        rule: Rule | None = None,
     ) -> Finding:
-        """Record a finding on `node` (and an edit when `rewrite` is given); `cover` is what later passes skip."""
+        """Record a finding on `node` (and an edit when `rewrite` is given); `cover` is what later passes skip.
+        `rule`: the rule that matched, for a visitor that applies every rule of its kind (default: its one rule)."""
+        rule = rule or self.rule
         span = self.span(node)
         finding = Finding(
-            rule_id=self.rule.id,
-            category=self.rule.category,
+            rule_id=rule.id,
+            category=rule.category,
             status=status or STATUS_OF_ENTRY[entry.status],
             message=message_override or entry.message or message,
             span=span,
@@ -173,7 +179,7 @@ class RuleVisitor(CachedVisitorMethods):
         )
         if rewrite is not None:
             self.proposals.edits.append(
-                Edit(node, rewrite, needs_imports, unused_bindings, self.rule.adds_import, span, finding))
+                Edit(node, rewrite, needs_imports, unused_bindings, rule.adds_import, span, finding))
         self.proposals.findings.append(finding)
         self.proposals.covered.add(self.span(cover) if cover is not None else span)
         return finding

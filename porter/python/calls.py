@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -19,20 +20,31 @@ from porter.python.inline import BlockTracking, inlined
 from porter.python.transforms import lookup
 from porter.python.transforms.args import CallArgs, Refuse
 from porter.python.transforms.layout import follow_layout
-from porter.ruleset import RuleError
+from porter.ruleset import Entry, Rule, RuleError
 
 
 _NAME_USE = re.compile(r"(?<![.\w])[A-Za-z_]\w*(?!\w)(?!\s*=(?!=))")  # a name the new code uses, not a keyword
 
 
+@dataclass(frozen=True)
+class _Rule:
+    rule: Rule
+    entries: dict[str, Entry]
+    transforms: dict[str, object]
+
+
 class CallTransformVisitor(BlockTracking, RuleVisitor):
-    def __init__(self, rule, proposals) -> None:
-        super().__init__(rule, proposals)
-        self.entries = {e.pattern: e for e in rule.entries}
-        try:
-            self.transforms = {e.pattern: lookup(e.transform) for e in rule.entries}
-        except KeyError as error:
-            raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
+    ALL_RULES = True
+
+    def __init__(self, rules: list[Rule], proposals) -> None:
+        super().__init__(None, proposals)
+        self.rules = []
+        for rule in rules:
+            try:
+                transforms = {e.pattern: lookup(e.transform) for e in rule.entries}
+            except KeyError as error:
+                raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
+            self.rules.append(_Rule(rule, {e.pattern: e for e in rule.entries}, transforms))
         self.imports = 0  # names inside import statements are bindings, not uses
         self.none_checked: set[int] = set()  # id() of each `X` in `X is None`, `X is not None`, `X == None`
 
@@ -59,18 +71,18 @@ class CallTransformVisitor(BlockTracking, RuleVisitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self._reference(node)
 
-    def _entry_for(self, node: cst.CSTNode):
-        if self.imports or dotted_text(node) is None:
-            return None, None
-        for qualified in sorted(self.imported_names(node)):
-            if qualified in self.entries:
-                return qualified, self.entries[qualified]
-        return None, None
-
     def _reference(self, node: cst.Name | cst.Attribute) -> None:
-        qualified, entry = self._entry_for(node)
-        if entry is None or self.proposals.replaced.contains(self.span(node)):
+        if self.imports or dotted_text(node) is None:
             return
+        names = self.imported_names(node)
+        if not names:
+            return
+        for rule in self.rules:
+            qualified = next((q for q in sorted(names) if q in rule.entries), None)
+            if qualified is not None and not self.proposals.replaced.contains(self.span(node)):
+                self._found(rule, node, qualified, rule.entries[qualified])
+
+    def _found(self, rule: _Rule, node: cst.Name | cst.Attribute, qualified: str, entry: Entry) -> None:
         call = self.proposals.call_funcs.get(id(node))
         if call is None:
             if entry.status != "auto":  # an advice entry: only calls can show the pattern it looks for
@@ -81,18 +93,18 @@ class CallTransformVisitor(BlockTracking, RuleVisitor):
             if id(node) in self.none_checked:  # the optional-import idiom: `try: import ... except: X = None`
                 why = (f"`{qualified}` is compared with None here, a check that its library is installed: on NPU it "
                        "is not, so the check takes the missing-library branch; drop it where the calls were converted")
-            self.record(node, _saying(entry, why), why, status=Status.REVIEW)
+            self.record(node, _saying(entry, why), why, status=Status.REVIEW, rule=rule.rule)
             return
         others = sorted(self.imported_names(node) - {qualified})
         if others and entry.status == "auto":  # as the rename rules do: `try: from apex... except: from torch...`
             why = (f"`{dotted_text(node)}` is bound by imports from several modules (also {', '.join(others)}): a "
                    "backend or version fallback chain, left as it is")
-            self.record(call, _saying(entry, why), why, status=Status.REVIEW, cover=node)
+            self.record(call, _saying(entry, why), why, status=Status.REVIEW, cover=node, rule=rule.rule)
             return
-        self._convert(call, node, qualified, entry)
+        self._convert(rule, call, node, qualified, entry)
 
-    def _convert(self, call: cst.Call, func: cst.CSTNode, qualified: str, entry) -> None:
-        transform = self.transforms[entry.pattern]
+    def _convert(self, rule: _Rule, call: cst.Call, func: cst.CSTNode, qualified: str, entry) -> None:
+        transform = rule.transforms[entry.pattern]
 
         resolved: dict[str, set[str]] = {}  # by source text: the rewrite sees new nodes, without scope metadata
 
@@ -109,7 +121,7 @@ class CallTransformVisitor(BlockTracking, RuleVisitor):
         if isinstance(result, Refuse):
             status = Status.UNSUPPORTED if result.status == "unsupported" else Status.REVIEW
             why = f"`{qualified}` left as is: {result.reason}"
-            self.record(call, _saying(entry, why), why, status=status, cover=func)
+            self.record(call, _saying(entry, why), why, status=status, cover=func, rule=rule.rule)
             return
         def rewrite(updated: cst.Call) -> cst.BaseExpression:
             again = answer(updated)  # the arguments may carry other rules' edits by now
@@ -124,7 +136,7 @@ class CallTransformVisitor(BlockTracking, RuleVisitor):
         emitted = result.code.split("(", 1)[0]
         message = " ".join(filter(None, (entry.message or f"`{qualified}` rebuilt as `{emitted}`.", result.note)))
         self.record(call, _saying(entry, message), message, rewrite, result.code, result.needs, unused,
-                    status=Status.REVIEW if result.review else None, cover=cover)
+                    status=Status.REVIEW if result.review else None, cover=cover, rule=rule.rule)
 
 
 def _saying(entry, message: str):

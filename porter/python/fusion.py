@@ -12,6 +12,7 @@ of the `call_transform` rule on that API.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.matchers as m
@@ -22,21 +23,32 @@ from porter.python.inline import BlockTracking, inlined
 from porter.python.transforms import lookup
 from porter.python.transforms.args import Refuse
 from porter.python.transforms.fusion import MATMUL, Site
-from porter.ruleset import RuleError
+from porter.ruleset import Rule, RuleError
+
+
+@dataclass
+class _Rule:
+    rule: Rule
+    detectors: dict[str, tuple]  # entry pattern -> (entry, detector)
+    anchors_in: dict[str, list[cst.Call]] = field(default_factory=lambda: defaultdict(list))  # module-level
+    # function -> the calls in it this rule's entries match
 
 
 class FusionVisitor(BlockTracking, RuleVisitor):
-    def __init__(self, rule, proposals) -> None:
-        super().__init__(rule, proposals)
-        try:
-            self.detectors = {e.pattern: (e, lookup(e.transform)) for e in rule.entries}
-        except KeyError as error:
-            raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
+    ALL_RULES = True
+
+    def __init__(self, rules: list[Rule], proposals) -> None:
+        super().__init__(None, proposals)
+        self.rules = []
+        for rule in rules:
+            try:
+                self.rules.append(_Rule(rule, {e.pattern: (e, lookup(e.transform)) for e in rule.entries}))
+            except KeyError as error:
+                raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
         self.inner: set[int] = set()  # id() of products inside one already read
         self.loops: list[cst.For] = []
         self.nesting: list[cst.CSTNode] = []  # enclosing functions and classes
         self.module_functions: dict[str, list[cst.FunctionDef]] = defaultdict(list)
-        self.anchors_in: dict[str, list[cst.Call]] = defaultdict(list)  # module-level function -> entries' calls in it
         self.sums: list[tuple[cst.BinaryOperation, cst.Name]] = []  # `a + b` and a function called among its factors
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -67,19 +79,24 @@ class FusionVisitor(BlockTracking, RuleVisitor):
                           for call in (side.left, side.right) if m.matches(call, m.Call(func=m.Name()))]
         elif _is_product(node) and id(node) not in self.inner:
             factors = tuple(self._factors(node))
-            for factor in factors:
-                if self._detect(node, Site("*", factors, factor, self.imported_names, block=self.block)):
-                    return
+            for rule in self.rules:
+                for factor in factors:
+                    if self._detect(rule, node, Site("*", factors, factor, self.imported_names, block=self.block)):
+                        break
 
     def visit_Call(self, node: cst.Call) -> None:
-        if len(self.nesting) == 1 and isinstance(self.nesting[0], cst.FunctionDef) \
-                and self.imported_names(node.func) & self.detectors.keys():
-            self.anchors_in[self.nesting[0].name.value].append(node)
+        if len(self.nesting) == 1 and isinstance(self.nesting[0], cst.FunctionDef):
+            names = self.imported_names(node.func)
+            for rule in self.rules:
+                if names & rule.detectors.keys():
+                    rule.anchors_in[self.nesting[0].name.value].append(node)
         func, positional = node.func, [a.value for a in node.args if not a.keyword and not a.star]
         method = self._method(func)
-        if method in self.detectors:
+        if any(method in rule.detectors for rule in self.rules):
             loop = self.loops[-1] if self.loops else None
-            self._detect(node, Site(".", (func.value,), node, self.imported_names, loop), method)
+            for rule in self.rules:
+                if method in rule.detectors:
+                    self._detect(rule, node, Site(".", (func.value,), node, self.imported_names, loop), method)
         elif len(positional) == 2 == len(node.args) and MATMUL in self.imported_names(func):
             self._matmul(node, *positional)
 
@@ -87,40 +104,44 @@ class FusionVisitor(BlockTracking, RuleVisitor):
         """`left @ right`: the detectors start from an entry's call in `left`, its names read through the
         assignments before it in its block (porter.python.inline)."""
         left = inlined(left, self.block()[:-1])
-        for anchor in m.findall(left, m.Call()):
-            if self._detect(node, Site("@", (left, right), anchor, self.imported_names)):
-                return
+        anchors = m.findall(left, m.Call())
+        for rule in self.rules:
+            for anchor in anchors:
+                if self._detect(rule, node, Site("@", (left, right), anchor, self.imported_names)):
+                    break
 
     def leave_Module(self, original_node: cst.Module) -> None:
         """A sum whose factors call a function of this module that holds an entry's call: the detector reads both."""
-        for node, callee in self.sums:
-            defined = self.module_functions.get(callee.value, ())
-            anchors = self.anchors_in.get(callee.value, ())
-            if len(defined) == 1 and anchors and self._binds(callee, defined[0]):
-                for anchor in anchors:
-                    if self._detect(node, Site("+", (node.left, node.right), anchor, self.imported_names,
-                                               function=defined[0])):
-                        break
+        for rule in self.rules:
+            for node, callee in self.sums:
+                defined = self.module_functions.get(callee.value, ())
+                anchors = rule.anchors_in.get(callee.value, ())
+                if len(defined) == 1 and anchors and self._binds(callee, defined[0]):
+                    for anchor in anchors:
+                        if self._detect(rule, node, Site("+", (node.left, node.right), anchor, self.imported_names,
+                                                         function=defined[0])):
+                            break
 
     def _binds(self, name: cst.Name, function: cst.FunctionDef) -> bool:
         """Whether `function` is the only binding `name` can refer to where it is used (rare: libcst's scopes)."""
         scope = self.proposals.scope_of(name)
         return scope is not None and [a.node for a in scope[name.value]] == [function]
 
-    def _detect(self, node: cst.CSTNode, site: Site, *keys: str) -> bool:
-        """Whether the detector of an entry the anchor matches (its qualified names, or `keys`) took `site`:
-        advice or a rewrite recorded on `node`."""
+    def _detect(self, rule: _Rule, node: cst.CSTNode, site: Site, *keys: str) -> bool:
+        """Whether the detector of an entry of `rule` the anchor matches (its qualified names, or `keys`) took
+        `site`: advice or a rewrite recorded on `node`."""
         if not isinstance(site.anchor, cst.Call) or self.proposals.replaced.contains(self.span(node)):
             return False  # a rule before this one rewrote it: no advice on code that is gone
         for key in keys or self._keys(site.anchor.func):
-            if key in self.detectors:
-                entry, detect = self.detectors[key]
+            if key in rule.detectors:
+                entry, detect = rule.detectors[key]
                 result = detect(site)
                 if isinstance(result, Refuse):  # advice: the fused operator needs a change the code cannot show
-                    self.record(node, entry, result.reason, status=Status.REVIEW, message_override=result.reason)
+                    self.record(node, entry, result.reason, status=Status.REVIEW, message_override=result.reason,
+                                rule=rule.rule)
                     return True
                 if result is not None:
-                    self._rewrite(node, entry, result)
+                    self._rewrite(rule, node, entry, result)
                     return True
         return False
 
@@ -142,7 +163,7 @@ class FusionVisitor(BlockTracking, RuleVisitor):
         return [part for side in (node.left, node.right)
                 for part in (self._factors(side) if _is_product(side) else [side])]
 
-    def _rewrite(self, node: cst.BinaryOperation, entry, result) -> None:
+    def _rewrite(self, rule: _Rule, node: cst.BinaryOperation, entry, result) -> None:
         def rewrite(updated: cst.BinaryOperation) -> cst.BaseExpression:
             return cst.parse_expression(result.code).with_changes(lpar=updated.lpar, rpar=updated.rpar)
 
@@ -150,7 +171,7 @@ class FusionVisitor(BlockTracking, RuleVisitor):
         message = " ".join(filter(None, (entry.message or f"rewritten as `{emitted}` (--fuse).", result.note)))
         unused = tuple(name for name in {root_name(f.func) for f in self._calls(node)} if name)
         finding = self.record(node, entry, message, rewrite, result.code, result.needs, unused,
-                              message_override=message)
+                              message_override=message, rule=rule.rule)
         finding.computes = result.computes
         self.proposals.replaced.add(self.span(node))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 
-from porter.python.base import RuleVisitor, code_of, dotted_text, entry_matches
 from porter.findings import Status
-from porter.ruleset import Entry
+from porter.python.base import RuleVisitor, code_of, dotted_text, entry_matches
+from porter.ruleset import Entry, Rule
 
 
 def _spelled_replacement(text: str, qualified: str, replacement: str,
@@ -25,19 +27,34 @@ def _spelled_replacement(text: str, qualified: str, replacement: str,
     return replacement, submodule or (new_parts[0],), (text_parts[0],)
 
 
+@dataclass
+class _Rule:
+    rule: Rule
+    entries: dict[str, Entry]
+    report_only: dict[str, Entry]
+    inside: cst.CSTNode | None = None  # batched visits cannot prune: what lies inside this rule's match is skipped
+
+
 class RenameVisitor(RuleVisitor):
-    def __init__(self, rule, proposals) -> None:
-        super().__init__(rule, proposals)
-        self.entries = {e.pattern: e for e in rule.entries}
-        self.report_only = {p: e for p, e in self.entries.items() if e.replacement is None}
-        self.inside: cst.CSTNode | None = None  # batched visits cannot prune: skip what lies inside a match
+    ALL_RULES = True
+
+    def __init__(self, rules: list[Rule], proposals) -> None:
+        super().__init__(None, proposals)
+        self.rules = []
+        for rule in rules:
+            entries = {e.pattern: e for e in rule.entries}
+            self.rules.append(_Rule(rule, entries, {p: e for p, e in entries.items() if e.replacement is None}))
         self.result_attribute: dict[int, str] = {}  # id() of a call -> the attribute read from its result
 
     def visit_Import(self, node: cst.Import) -> None:
-        self.inside = self.inside or node
+        self._enter(node)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self.inside = self.inside or node
+        self._enter(node)
+
+    def _enter(self, node: cst.CSTNode) -> None:
+        for rule in self.rules:
+            rule.inside = rule.inside or node
 
     def visit_Name(self, node: cst.Name) -> None:
         self._match(node)
@@ -48,8 +65,9 @@ class RenameVisitor(RuleVisitor):
         self._match(node)
 
     def _leave(self, original_node: cst.CSTNode) -> None:
-        if original_node is self.inside:
-            self.inside = None
+        for rule in self.rules:
+            if original_node is rule.inside:
+                rule.inside = None
 
     def leave_Import(self, original_node: cst.Import) -> None:
         self._leave(original_node)
@@ -65,30 +83,41 @@ class RenameVisitor(RuleVisitor):
 
     def _match(self, node: cst.Name | cst.Attribute) -> None:
         text = dotted_text(node)
-        if text is None or self.inside is not None:
+        if text is None:
             return
-        qualified_names = sorted(self.imported_names(node))
+        qualified_names = None
+        for rule in self.rules:
+            if rule.inside is not None:
+                continue
+            if qualified_names is None:
+                qualified_names = sorted(self.imported_names(node))
+                if not qualified_names:
+                    return
+            self._match_rule(rule, node, text, qualified_names)
+
+    def _match_rule(self, rule: _Rule, node: cst.CSTNode, text: str, qualified_names: list[str]) -> None:
         for qualified in qualified_names:
-            entry = self.entries.get(qualified) or entry_matches(self.report_only, qualified)
+            entry = rule.entries.get(qualified) or entry_matches(rule.report_only, qualified)
             if entry is None:
                 continue
-            self.inside = node
+            rule.inside = node
             if len(qualified_names) > 1:  # `try: from torch.amp import X / except ImportError: from torch.cuda.amp ...`
                 others = ", ".join(q for q in qualified_names if q != qualified)
-                self.record(node, entry, self.rule.summary, status=Status.REVIEW,
+                self.record(node, entry, rule.rule.summary, status=Status.REVIEW, rule=rule.rule,
                             message_override=f"`{text}` is bound by imports from several modules (also {others}): a "
                                              "backend or version fallback chain, left as it is")
                 return
-            self._apply(node, text, qualified, entry)
+            self._apply(rule, node, text, qualified, entry)
             return
 
-    def _apply(self, node: cst.CSTNode, text: str, qualified: str, entry: Entry) -> None:
+    def _apply(self, rule: _Rule, node: cst.CSTNode, text: str, qualified: str, entry: Entry) -> None:
         call = self.proposals.call_funcs.get(id(node))
-        on_result = self.entries.get(f"{qualified}().{self.result_attribute.get(id(call))}")
+        on_result = rule.entries.get(f"{qualified}().{self.result_attribute.get(id(call))}")
         if on_result is not None:  # `torch.cuda.get_device_properties(0).major`: the result means something else
             entry = on_result
+        summary = rule.rule.summary
         if entry.replacement is None:
-            self.record(node, entry, self.rule.summary)
+            self.record(node, entry, summary, rule=rule.rule)
             return
         new_text, needs, unused = _spelled_replacement(text, qualified, entry.replacement,
                                                        self.proposals.support_modules)
@@ -96,7 +125,7 @@ class RenameVisitor(RuleVisitor):
         call = self.proposals.call_funcs.get(id(node)) if entry.insert_args else None
         if entry.insert_args and call is None:  # a reference: the generic twin would default to CUDA's device
             first = ", ".join(entry.insert_args)
-            self.record(node, entry, self.rule.summary, status=Status.REVIEW, message_override=(
+            self.record(node, entry, summary, status=Status.REVIEW, rule=rule.rule, message_override=(
                 f"a reference to `{text}`, not a call: `{entry.replacement}` needs {first} first, so pass it where the "
                 f"reference is called (e.g. functools.partial({entry.replacement}, {first})); left as it is"))
             return
@@ -105,7 +134,7 @@ class RenameVisitor(RuleVisitor):
         else:
             target, rewrite = node, lambda _updated: new_func
         replacement = code_of(rewrite(target))
-        self.record(target, entry, self.rule.summary, rewrite, replacement, needs, unused, cover=node)
+        self.record(target, entry, summary, rewrite, replacement, needs, unused, cover=node, rule=rule.rule)
 
 
 def _call_rewriter(new_func: cst.BaseExpression, entry: Entry):
