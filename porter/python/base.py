@@ -48,9 +48,9 @@ class Proposals:
     own_functions: frozenset[str] = frozenset()  # function and method names the module itself defines
     support_modules: frozenset[str] = frozenset()  # what support_import rules add (`torch_npu`)
     qualified: dict[int, tuple[cst.CSTNode, frozenset[str]]] = field(default_factory=dict)  # imported_names:
-    # every rule's visitor asks for the same nodes. id() -> (node, names): the node is kept alive and compared, since
-    # detectors also ask about nodes they build (porter.python.inline) and a freed node's id() is given to the next
-    # one (hashing the node instead costs a Python-level __hash__ call per question)
+    # every rule's visitor asks for the same nodes. id() -> (node, names): keeping the node keeps its id() from being
+    # given to another (detectors also ask about nodes they build and drop, porter.python.inline); hashing the node
+    # instead costs a Python-level __hash__ call per question
     replaced: Containers = field(default_factory=Containers)  # code a rule rewrote whole (a call with its
     # arguments, a fused product): the call transforms look no further inside
     imports: ImportTable | None = None  # answers most qualified names without the scope analysis
@@ -132,7 +132,7 @@ class RuleVisitor(CachedVisitorMethods):
         need it.
         """
         known = self.proposals.qualified.get(id(node))
-        if known is None or known[0] is not node:
+        if known is None:
             known = self.proposals.qualified[id(node)] = node, self._resolve(node)
         return known[1]
 
