@@ -7,9 +7,10 @@ against, all on the same files and the same machine.
 Reports, for the whole corpus: a single-process `libcst.parse_module` of every Python file (the baseline the
 speed targets are ratios of), `torch.utils.hipify` over the same tree, porter cold (fresh cache), warm (nothing
 changed), warm with one file changed, porter with 1 worker and with every core (no cache), the share of the
-parity-suite generation (a cold port with and without it, both without the cache), and msFmkTransplt on one
-package of the corpus when given. Wall seconds, files/s, lines/s, CPU seconds (user + system, every process) and the peak RSS of the largest process. Needs network
-access to PyPI the first time (to fill --corpus).
+parity-suite generation (cold ports with and without it, without the cache, taken in turns `--repeat` times:
+the medians), and msFmkTransplt on one package of the corpus when given. Wall seconds, files/s, lines/s, CPU
+seconds (user + system, every process) and the peak RSS of the largest process. Needs network access to PyPI the
+first time (to fill --corpus).
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def main() -> None:
     parser.add_argument("--msft", type=Path, help="msFmkTransplt's ms_fmk_transplt.py")
     parser.add_argument("--msft-python", default=sys.executable, help="a Python with pandas, libcst, jedi, prettytable")
     parser.add_argument("--msft-package", default="megatron-core", help="the corpus package to run it on")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the cold ports with and without the parity suite, taken in turns")
     args = parser.parse_args()
     tree = fetch_corpus(args.corpus, tuple(args.packages))
     files, lines = python_stats(tree)
@@ -121,6 +124,22 @@ def main() -> None:
               flush=True)
         return elapsed
 
+    def alternating(runs: list[tuple[str, list[str]]], repeat: int) -> list[float]:
+        """Each command `repeat` times, taking turns (a difference of two runs moves by more than either's
+        noise); each gets a row of its median run, all runs named in the label."""
+        measured: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in runs}
+        for _ in range(repeat):
+            for label, command in runs:
+                measured[label].append(measure(command))
+                print(f"{label}: {measured[label][-1][0]:.1f} s", flush=True)
+        medians = []
+        for label, _ in runs:
+            elapsed, cpu, rss = sorted(measured[label])[len(measured[label]) // 2]
+            walls = ", ".join(f"{run[0]:.1f}" for run in measured[label])
+            rows.append((f"{label} (median of {repeat} runs: {walls} s)", elapsed, cpu, rss, files, lines))
+            medians.append(elapsed)
+        return medians
+
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         baseline = row("libcst.parse_module of every Python file, one process", [sys.executable, "-c", LIBCST_PARSE, str(tree)])
@@ -135,9 +154,9 @@ def main() -> None:
             row(f"porter port, warm, one file changed ({changed.relative_to(tree)})", porter(tree, work / "out", *cache))
         finally:
             changed.write_bytes(original)
-        no_parity = row("porter port --no-parity, cold, no cache", porter(tree, work / "np", "--no-cache",
-                                                                         "--no-parity"))
-        with_parity = row("porter port, cold, no cache", porter(tree, work / "wp", "--no-cache"))
+        no_parity, with_parity = alternating(
+            [("porter port --no-parity, cold, no cache", porter(tree, work / "np", "--no-cache", "--no-parity")),
+             ("porter port, cold, no cache", porter(tree, work / "wp", "--no-cache"))], args.repeat)
         for jobs in sorted({1, os.cpu_count() or 1}):
             row(f"porter port --no-parity -j {jobs}, no cache", porter(tree, work / f"j{jobs}", "--no-cache",
                                                                        "--no-parity", "-j", str(jobs)))
@@ -159,7 +178,7 @@ def main() -> None:
         table.append(f"| {label} | {elapsed:.1f} | {cpu:.1f} | {row_files / elapsed:,.0f} | "
                      f"{row_lines / elapsed:,.0f} | {rss} | {ratio} |")
     summary = (f"\nParity-suite generation: {(with_parity - no_parity) / with_parity:.0%} of a cold port "
-               f"({with_parity - no_parity:.1f} s; both runs without the cache).\n")
+               f"({with_parity - no_parity:.1f} s between the medians; every run without the cache).\n")
     text = f"# porter on a PyPI corpus, {datetime.date.today()}\n\n{header}\n" + "\n".join(table) + "\n" + summary
     print(text)
     if args.out:
