@@ -15,7 +15,7 @@ from porter.findings import FileResult, Finding, Outcome, Status, entry_finding
 from porter.native import macros
 from porter.native.edits import Edit, render
 from porter.native.inventory import KERNEL_KEYWORD, inventory
-from porter.native.passes import PASSES, Hit, Shape
+from porter.native.passes import PASSES, Hit, Nodes, Shape
 from porter.native.syntax import CUDA_SUFFIXES, Locator, error_nodes, parse, parser
 from porter.ruleset import Rule, RuleSet
 from porter.lossless_io import looks_binary
@@ -46,7 +46,8 @@ def _scoped_flags(regex: str) -> str:
 
 
 def _hits(data: bytes, root, rules: list[Rule]) -> list[Hit]:
-    return [hit for rule in rules for hit in PASSES[rule.kind](data, root, rule)]
+    tree = Nodes.of(root)
+    return [hit for rule in rules for hit in PASSES[rule.kind](data, tree, rule)]
 
 
 def _macro_hits(data: bytes, root, rules: list[Rule], trigger: re.Pattern[bytes]) -> tuple[list[Hit], list]:

@@ -43,12 +43,37 @@ class Hit:
         return Hit(self.rule, self.entry, self.start + delta, self.end + delta, self.original, edit)
 
 
-def _walk(root: Node, skip: Callable[[Node], bool] = lambda _n: False):
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(c for c in reversed(node.children) if not skip(c))
+@dataclass(frozen=True)
+class Nodes:
+    """A syntax tree's nodes in pre-order, read once for every rule's pass (py-tree-sitter builds a new Python
+    object for each child on every access): the node, its type, its parent's index (-1 for the root) and the index
+    just past its subtree."""
+
+    nodes: list[Node]
+    types: list[str]
+    parents: list[int]
+    ends: list[int]
+
+    @classmethod
+    def of(cls, root: Node) -> "Nodes":
+        nodes, parents, stack = [], [], [(root, -1)]
+        while stack:
+            node, parent = stack.pop()
+            index = len(nodes)
+            nodes.append(node)
+            parents.append(parent)
+            stack.extend((child, index) for child in reversed(node.children))
+        sizes = [1] * len(nodes)
+        for index in range(len(nodes) - 1, 0, -1):
+            sizes[parents[index]] += sizes[index]
+        return cls(nodes, [node.type for node in nodes], parents, [i + size for i, size in enumerate(sizes)])
+
+    def parent_type(self, index: int) -> str | None:
+        parent = self.parents[index]
+        return self.types[parent] if parent >= 0 else None
+
+    def of_type(self, *types: str):
+        return (node for node, kind in zip(self.nodes, self.types) if kind in types)
 
 
 def _name(data: bytes, node: Node) -> str:
@@ -66,34 +91,35 @@ def _has_prefix(name: str, prefix: str) -> bool:
     return prefix.endswith("::") or name[len(prefix)].isupper()
 
 
-def _is_scoped_leaf(data: bytes, node: Node) -> bool:
+def _is_scoped_leaf(data: bytes, tree: Nodes, index: int) -> bool:
     """The last segment of `ns::name` (not of `::name`): a bare-name entry must not claim it."""
-    parent = node.parent
-    if parent is None or parent.type != "qualified_identifier":
+    parent = tree.parents[index]
+    if parent < 0 or tree.types[parent] != "qualified_identifier":
         return False
-    while parent.parent is not None and parent.parent.type == "qualified_identifier":
-        parent = parent.parent
-    return "::" in _name(data, parent)
+    while tree.parent_type(parent) == "qualified_identifier":
+        parent = tree.parents[parent]
+    return "::" in _name(data, tree.nodes[parent])
 
 
-def rename_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
+def rename_pass(data: bytes, tree: Nodes, rule: Rule) -> list[Hit]:
     exact = {e.pattern: e for e in rule.entries if not e.pattern.endswith("*")}
     prefixes = [(e.pattern[:-1], e) for e in rule.entries if e.pattern.endswith("*")]
     kinds = set(rule.contexts.get("nodes", NAME_NODES))
     hits = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type == "qualified_identifier" and node.parent.type != "qualified_identifier":
+    index = 0
+    while index < len(tree.nodes):
+        kind, node = tree.types[index], tree.nodes[index]
+        if kind == "qualified_identifier" and tree.parent_type(index) != "qualified_identifier":
             entry = _lookup(_name(data, node), exact, prefixes)
             if entry is not None:
                 hits.append(_hit(data, rule, entry, node))
+                index = tree.ends[index]  # the parts of a matched name are not names of their own
                 continue
-        elif node.type in kinds and node.parent.type != "enumerator" and not _is_scoped_leaf(data, node):
+        elif kind in kinds and tree.parent_type(index) != "enumerator" and not _is_scoped_leaf(data, tree, index):
             entry = _lookup(_name(data, node), exact, prefixes)
             if entry is not None:
                 hits.append(_hit(data, rule, entry, node))
-        stack.extend(reversed(node.children))
+        index += 1
     return hits
 
 
@@ -153,14 +179,14 @@ def _call_parts(node: Node) -> tuple[Node, list[Node]] | None:
     return callee, [a for a in arguments.named_children if a.type != "comment"]
 
 
-def call_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
+def call_pass(data: bytes, tree: Nodes, rule: Rule) -> list[Hit]:
     shapes: dict[str, list[tuple[Shape, Entry]]] = {}
     for entry in rule.entries:
         shape = Shape.parse(entry.pattern)
         shapes.setdefault(shape.name, []).append((shape, entry))
     report_other_shapes = rule.contexts.get("report_other_shapes", True)
     hits = []
-    for node in _walk(root):
+    for node in tree.of_type("call_expression", "function_declarator"):
         parts = _call_parts(node)
         if parts is None:
             continue
@@ -183,12 +209,10 @@ def call_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
     return hits
 
 
-def include_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
+def include_pass(data: bytes, tree: Nodes, rule: Rule) -> list[Hit]:
     entries = {e.pattern: e for e in rule.entries}
     hits = []
-    for node in _walk(root):
-        if node.type != "preproc_include":
-            continue
+    for node in tree.of_type("preproc_include"):
         path = node.child_by_field_name("path")
         if path is None or path.type not in ("system_lib_string", "string_literal"):
             continue
@@ -201,7 +225,7 @@ def include_pass(data: bytes, root: Node, rule: Rule) -> list[Hit]:
     return hits
 
 
-PASSES: dict[str, Callable[[bytes, Node, Rule], list[Hit]]] = {
+PASSES: dict[str, Callable[[bytes, Nodes, Rule], list[Hit]]] = {
     "cpp_rename": rename_pass,
     "cpp_call": call_pass,
     "cpp_include": include_pass,
