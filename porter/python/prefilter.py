@@ -131,8 +131,11 @@ def _below(path: str, roots) -> bool:
 
 def _names_an_api(tree: ast.Module, triggers: Triggers) -> bool:
     bound: dict[str, set[str]] = defaultdict(set)  # local name -> every module path an import binds it to
+    names: list[ast.Name | ast.Attribute] = []  # read after the imports: one walk of the tree
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            names.append(node)
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 if _below(alias.name, triggers.modules):
                     return True
@@ -148,9 +151,7 @@ def _names_an_api(tree: ast.Module, triggers: Triggers) -> bool:
                 bound[alias.asname or alias.name].add(path)
     if not bound:
         return False
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.Name, ast.Attribute)):
-            continue
+    for node in names:
         dotted = dotted_text(node)
         if dotted is None:
             continue
