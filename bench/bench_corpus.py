@@ -5,10 +5,10 @@ against, all on the same files and the same machine.
         [--msft /path/to/ms_fmk_transplt.py --msft-python /path/to/venv/bin/python --msft-package megatron-core]
 
 Reports, for the whole corpus: a single-process `libcst.parse_module` of every Python file (the baseline the
-speed targets are ratios of), `torch.utils.hipify` over the same tree, porter cold (fresh cache), warm (nothing
-changed), warm with one file changed, porter with 1 worker and with every core (no cache), the share of the
-parity-suite generation (cold ports with and without it, without the cache, taken in turns `--repeat` times:
-the medians), and msFmkTransplt on one package of the corpus when given. Wall seconds, files/s, lines/s, CPU
+speed targets are ratios of), `torch.utils.hipify` over the same tree, porter cold (fresh cache, the median of
+`--repeat` runs), warm (nothing changed), warm with one file changed, porter with 1 worker and with every core
+(no cache), the share of the parity-suite generation (cold ports with and without it, without the cache, taken in
+turns `--repeat` times: the medians), and msFmkTransplt on one package of the corpus when given. Wall seconds, files/s, lines/s, CPU
 seconds (user + system, every process) and the peak RSS of the largest process. Needs network access to PyPI the
 first time (to fill --corpus).
 """
@@ -108,7 +108,8 @@ def main() -> None:
     parser.add_argument("--msft-python", default=sys.executable, help="a Python with pandas, libcst, jedi, prettytable")
     parser.add_argument("--msft-package", default="megatron-core", help="the corpus package to run it on")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of the cold ports with and without the parity suite, taken in turns")
+                        help="runs of the cold port, and of the cold ports with and without the parity suite taken in "
+                             "turns; the rows give the median")
     args = parser.parse_args()
     tree = fetch_corpus(args.corpus, tuple(args.packages))
     files, lines = python_stats(tree)
@@ -124,12 +125,13 @@ def main() -> None:
               flush=True)
         return elapsed
 
-    def alternating(runs: list[tuple[str, list[str]]], repeat: int) -> list[float]:
+    def repeated(runs: list[tuple[str, list[str]]], repeat: int, before=lambda: None) -> list[float]:
         """Each command `repeat` times, taking turns (a difference of two runs moves by more than either's
-        noise); each gets a row of its median run, all runs named in the label."""
+        noise), `before` called before each run; each gets a row of its median run, all runs named in the label."""
         measured: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in runs}
         for _ in range(repeat):
             for label, command in runs:
+                before()
                 measured[label].append(measure(command))
                 print(f"{label}: {measured[label][-1][0]:.1f} s", flush=True)
         medians = []
@@ -145,7 +147,8 @@ def main() -> None:
         baseline = row("libcst.parse_module of every Python file, one process", [sys.executable, "-c", LIBCST_PARSE, str(tree)])
         row("torch.utils.hipify, same tree", [sys.executable, "-c", HIPIFY, str(tree), str(work / "hipify")])
         cache = ["--cache-dir", str(work / "cache")]
-        cold = row("porter port, cold (fresh cache)", porter(tree, work / "out", *cache))
+        cold, = repeated([("porter port, cold (fresh cache)", porter(tree, work / "out", *cache))], args.repeat,
+                         before=lambda: shutil.rmtree(work / "cache", ignore_errors=True))
         row("porter port, warm (nothing changed)", porter(tree, work / "out", *cache))
         changed = next(p for p in sorted(tree.rglob("*.py")) if b"cuda" in p.read_bytes())
         original = changed.read_bytes()
@@ -154,7 +157,7 @@ def main() -> None:
             row(f"porter port, warm, one file changed ({changed.relative_to(tree)})", porter(tree, work / "out", *cache))
         finally:
             changed.write_bytes(original)
-        no_parity, with_parity = alternating(
+        no_parity, with_parity = repeated(
             [("porter port --no-parity, cold, no cache", porter(tree, work / "np", "--no-cache", "--no-parity")),
              ("porter port, cold, no cache", porter(tree, work / "wp", "--no-cache"))], args.repeat)
         for jobs in sorted({1, os.cpu_count() or 1}):
