@@ -4,6 +4,7 @@ torch_npu ops are checked against the parameter names in the API snapshot (`sign
 wheel's op schemas by scripts/extract_api_surface.py); torch APIs against the installed torch 2.13.0.
 """
 
+import dataclasses
 import importlib.util
 import inspect
 import json
@@ -17,8 +18,9 @@ import torch
 
 from porter.python import port_python
 from porter.python.base import dotted_text
-from porter.python.transforms import TRANSFORMS, lookup
+from porter.python.transforms import TRANSFORMS, lookup, transforms_of
 from porter.resources import data_dir
+from porter.ruleset import RuleError
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = [ROOT / "fixtures" / "rules" / rule_id / "before.py" for rule_id in ("PY401", "PY411", "PY412")]
@@ -97,6 +99,14 @@ def test_every_transform_in_the_rules_exists(ruleset):
         assert transform.positional <= len(transform.params)
     with pytest.raises(KeyError, match="known:"):
         lookup("attention.no_such_transform")
+
+
+def test_a_rule_naming_an_unknown_transform_is_named_in_the_error(ruleset):
+    rule = ruleset.of_kind("call_transform")[0]
+    broken = dataclasses.replace(rule, entries=[dataclasses.replace(rule.entries[0], transform="apex.nothing")])
+    with pytest.raises(RuleError, match=rf"rule {rule.id}: unknown transform 'apex.nothing'"):
+        transforms_of(broken)
+    assert transforms_of(rule) == {e.pattern: lookup(e.transform) for e in rule.entries}
 
 
 def test_every_call_transform_replacement_exists(ruleset):

@@ -17,10 +17,10 @@ import libcst as cst
 from porter.findings import Status
 from porter.python.base import RuleVisitor, code_of, dotted_text, root_name
 from porter.python.inline import BlockTracking, inlined
-from porter.python.transforms import lookup
+from porter.python.transforms import transforms_of
 from porter.python.transforms.args import CallArgs, Refuse
 from porter.python.transforms.layout import follow_layout
-from porter.ruleset import Entry, Rule, RuleError
+from porter.ruleset import Entry, Rule
 
 
 _NAME_USE = re.compile(r"(?<![.\w])[A-Za-z_]\w*(?!\w)(?!\s*=(?!=))")  # a name the new code uses, not a keyword
@@ -38,13 +38,7 @@ class CallTransformVisitor(BlockTracking, RuleVisitor):
 
     def __init__(self, rules: list[Rule], proposals) -> None:
         super().__init__(None, proposals)
-        self.rules = []
-        for rule in rules:
-            try:
-                transforms = {e.pattern: lookup(e.transform) for e in rule.entries}
-            except KeyError as error:
-                raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
-            self.rules.append(_Rule(rule, {e.pattern: e for e in rule.entries}, transforms))
+        self.rules = [_Rule(rule, {e.pattern: e for e in rule.entries}, transforms_of(rule)) for rule in rules]
         self.imports = 0  # names inside import statements are bindings, not uses
         self.none_checked: set[int] = set()  # id() of each `X` in `X is None`, `X is not None`, `X == None`
 

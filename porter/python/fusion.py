@@ -20,10 +20,10 @@ import libcst.matchers as m
 from porter.findings import Status
 from porter.python.base import RuleVisitor, root_name
 from porter.python.inline import BlockTracking, inlined
-from porter.python.transforms import lookup
+from porter.python.transforms import transforms_of
 from porter.python.transforms.args import Refuse
 from porter.python.transforms.fusion import MATMUL, Site
-from porter.ruleset import Rule, RuleError
+from porter.ruleset import Rule
 
 
 @dataclass
@@ -41,10 +41,8 @@ class FusionVisitor(BlockTracking, RuleVisitor):
         super().__init__(None, proposals)
         self.rules = []
         for rule in rules:
-            try:
-                self.rules.append(_Rule(rule, {e.pattern: (e, lookup(e.transform)) for e in rule.entries}))
-            except KeyError as error:
-                raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
+            detectors = transforms_of(rule)
+            self.rules.append(_Rule(rule, {e.pattern: (e, detectors[e.pattern]) for e in rule.entries}))
         self.inner: set[int] = set()  # id() of products inside one already read
         self.loops: list[cst.For] = []
         self.nesting: list[cst.CSTNode] = []  # enclosing functions and classes

@@ -8,6 +8,7 @@ meaning cannot be read from the source makes it refuse.
 from __future__ import annotations
 
 from porter.python.transforms import apex, attention, fusion, profiler
+from porter.ruleset import Rule, RuleError
 
 _FAMILIES = {"attention": attention, "apex": apex, "fusion": fusion, "profiler": profiler}
 TRANSFORMS = {f"{family}.{fn.__name__}": fn for family, module in _FAMILIES.items() for fn in module.TRANSFORMS}
@@ -18,3 +19,11 @@ def lookup(name: str):
     if name not in TRANSFORMS:
         raise KeyError(f"unknown transform {name!r}; known: {', '.join(sorted(TRANSFORMS))}")
     return TRANSFORMS[name]
+
+
+def transforms_of(rule: Rule) -> dict:
+    """Entry pattern -> the transform the entry names; a RuleError naming the rule when one names none."""
+    try:
+        return {entry.pattern: lookup(entry.transform) for entry in rule.entries}
+    except KeyError as error:
+        raise RuleError(f"{rule.origin}: rule {rule.id}: {error.args[0]}") from None
