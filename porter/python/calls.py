@@ -68,11 +68,11 @@ class CallTransformVisitor(BlockTracking, RuleVisitor):
     def _reference(self, node: cst.Name | cst.Attribute) -> None:
         if self.imports or dotted_text(node) is None:
             return
-        names = self.imported_names(node)
+        names = sorted(self.imported_names(node))
         if not names:
             return
         for rule in self.rules:
-            qualified = next((q for q in sorted(names) if q in rule.entries), None)
+            qualified = next((q for q in names if q in rule.entries), None)
             if qualified is not None and not self.proposals.replaced.contains(self.span(node)):
                 self._found(rule, node, qualified, rule.entries[qualified])
 

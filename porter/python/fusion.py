@@ -90,11 +90,11 @@ class FusionVisitor(BlockTracking, RuleVisitor):
                     rule.anchors_in[self.nesting[0].name.value].append(node)
         func, positional = node.func, [a.value for a in node.args if not a.keyword and not a.star]
         method = self._method(func)
-        if any(method in rule.detectors for rule in self.rules):
+        detecting = [rule for rule in self.rules if method in rule.detectors]
+        if detecting:
             loop = self.loops[-1] if self.loops else None
-            for rule in self.rules:
-                if method in rule.detectors:
-                    self._detect(rule, node, Site(".", (func.value,), node, self.imported_names, loop), method)
+            for rule in detecting:
+                self._detect(rule, node, Site(".", (func.value,), node, self.imported_names, loop), method)
         elif len(positional) == 2 == len(node.args) and MATMUL in self.imported_names(func):
             self._matmul(node, *positional)
 
