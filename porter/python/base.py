@@ -281,7 +281,9 @@ def parsed(source: str) -> ast.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=1)
 def scan_names(source: str) -> ModuleNames:
+    """The names of the module (kept for the last source: report_only and the libcst frontend both read them)."""
     tree = parsed(source)
     if tree is None:  # then resolve every name
         return ModuleNames(None)

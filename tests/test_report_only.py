@@ -1,0 +1,82 @@
+"""The stdlib-tree path answers a module's findings exactly as the libcst frontend does, or declines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from porter.python import VISITOR_FOR_KIND, ModuleContext, port_with_libcst
+from porter.python.report_only import IMPLEMENTED, RULED_OUT, report_only
+from porter.python.safety.policies import POLICIES
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+PYTHON_FIXTURES = sorted(FIXTURES.rglob("*.py"))
+
+
+def _both(ruleset, source: str, relpath: str = "m.py"):
+    """The stdlib-tree path's answer and, where it answers, the libcst frontend's."""
+    context = ModuleContext(relpath)
+    fast = report_only(source, ruleset, frozenset(), context)
+    return fast, None if fast is None else port_with_libcst(source, ruleset, frozenset(), context)
+
+
+def _dicts(findings):
+    return [finding.to_dict() for finding in findings]
+
+
+def test_every_fixture_it_answers_gets_libcsts_findings(ruleset):
+    answered = 0
+    for path in PYTHON_FIXTURES:
+        source = path.read_text(encoding="utf-8", errors="replace")
+        fast, libcst = _both(ruleset, source, str(path.relative_to(FIXTURES)))
+        if fast is None:
+            continue
+        new_source, findings = libcst
+        answered += 1
+        assert new_source is None, path
+        assert _dicts(fast) == _dicts(findings), path
+    assert answered >= 30  # the comparison covers real fixtures, not only the trivial ones
+
+
+@pytest.mark.parametrize("source", [
+    "import apex\nimport os, amp_C ,  sys\n",  # an import rule; an alias's code runs to the next name
+    "from apex.optimizers import (FusedAdam,\n    FusedLAMB,  # c\n)\nx = 1; from apex import amp ;y = 2\n",
+    "import torch\nmodel = torch.compile(model)\nf = torch.jit.script\n",  # report-only renames
+    "import torch as t\n\n\ndef f():\n    from torch import jit\n    return jit.trace(m, x)\n",  # aliases, scopes
+    "use_cuda = True\nif args.no_cuda and use_cuda:\n    kernels = os.path.join(src, 'cuda_kernels')\n",  # residual
+    "import torch\nx = torch.cuda.nvtx.range_push('a')\ny = torch.cuda.not_an_api()\n",  # covered; unmapped
+    "def f(use_cuda=False, *cuda_args, **kw):\n    global HAS_CUDA\n    g(cuda_flag=1)\n",  # names in other places
+    "s = 'é' + 'cudnn_v8'\nclass CudaThing:\n    pass\n",  # columns count characters
+    "try:\n    import pycuda.driver as cuda\nexcept ImportError:\n    from .nccl_utils import x as nccl\n",
+])
+def test_answers_what_libcst_finds(ruleset, source):
+    fast, (new_source, findings) = _both(ruleset, source)
+    assert fast is not None
+    assert new_source is None
+    assert _dicts(fast) == _dicts(findings)
+    assert findings  # each case has something to find
+
+
+@pytest.mark.parametrize("source,relpath", [
+    ("import torch\nx = torch.zeros(1).to('cuda')\n", "m.py"),  # a device string: context_string edits it
+    ("model.cuda()\n", "m.py"),  # a method rule
+    ("import torch\nok = torch.cuda.is_available()\n", "m.py"),  # a rename with a replacement
+    ("x = 'cu' 'da:0'\n", "m.py"),  # libcst reads each literal alone
+    ("x = f'{rank}cuda'\n", "m.py"),  # an f-string mentioning CUDA
+    ("import torch\nm = (torch.compile)(model)\n", "m.py"),  # parentheses are part of libcst's code
+    ("if True:\n    from apex.optimizers import (FusedAdam,\n        FusedLAMB)\n", "m.py"),  # dedented by libcst
+    ("class HPUAccelerator:\n    use_cuda = 1\n", "m.py"),  # backend_implementation drops findings
+    ("use_cuda = 1\n", "accelerator/npu_accelerator.py"),  # the path names another backend
+    ("if is_npu_available():\n    use_cuda = 0\n", "m.py"),  # backend_dispatch explains this chain
+    ("import torch\ndef f(m):\n    torch = g()\n    return torch.compile(m)\n", "m.py"),  # libcst's scopes decide
+    ("match x:\n    case cuda_mode:\n        pass\n", "m.py"),
+    ("use_cuda = 1\r\n", "m.py"),
+])
+def test_declines_what_it_does_not_reproduce(ruleset, source, relpath):
+    fast, _ = _both(ruleset, source, relpath)
+    assert fast is None
+
+
+def test_knows_every_kind_the_libcst_frontend_runs():
+    assert {*VISITOR_FOR_KIND, *POLICIES, "support_import"} == {*IMPLEMENTED, *RULED_OUT}
