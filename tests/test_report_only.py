@@ -65,6 +65,7 @@ def test_answers_what_libcst_finds(ruleset, source):
     ("x = 'cu' 'da:0'\n", "m.py"),  # libcst reads each literal alone
     ("x = f'{rank}cuda'\n", "m.py"),  # an f-string mentioning CUDA
     ("import torch\nm = (torch.compile)(model)\n", "m.py"),  # parentheses are part of libcst's code
+    ("import torch\nm = (  # a comment\n    torch.compile\n)(model)\n", "m.py"),  # so with a comment inside
     ("if True:\n    from apex.optimizers import (FusedAdam,\n        FusedLAMB)\n", "m.py"),  # dedented by libcst
     ("class HPUAccelerator:\n    use_cuda = 1\n", "m.py"),  # backend_implementation drops findings
     ("use_cuda = 1\n", "accelerator/npu_accelerator.py"),  # the path names another backend

@@ -110,6 +110,10 @@ def report_only(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
 
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_COMMENT = re.compile(r"#[^\n]*")  # may sit between a parenthesis and the code inside (or be a `#` in a string:
+# both readings are taken, the larger count wins)
+_OPENING = re.compile(r"[(\s\\]*\Z")
+_CLOSING = re.compile(r"[)\s\\]*")
 _NOT_CHILDREN = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "level", "module", "kind",
                            "conversion", "type_comment", "is_async"})
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
@@ -182,10 +186,9 @@ class _Module:
         """libcst's code for an expression node: its own parentheses would be part of it, so they decline."""
         span = self.span(node)
         start, end = self._offset(span.line, span.column - 1), self._offset(span.end_line, span.end_column)
-        before = len(re.search(r"[(\s\\]*\Z", self.source[max(0, start - 64):start]).group().replace(" ", "")
-                     .replace("\n", "").replace("\t", "").replace("\\", ""))
-        after = len(re.match(r"[)\s\\]*", self.source[end:end + 64]).group().strip().replace(" ", "")
-                    .replace("\n", "").replace("\t", "").replace("\\", ""))
+        preceding, following = self.source[max(0, start - 2000):start], self.source[end:end + 2000]
+        before = max(_OPENING.search(text).group().count("(") for text in (preceding, _COMMENT.sub("", preceding)))
+        after = max(_CLOSING.match(text).group().count(")") for text in (following, _COMMENT.sub("", following)))
         parent = self.parents.get(id(node))
         own = min(before, after)
         if own and ((isinstance(parent, ast.Call) and parent.args == [node] and not parent.keywords)
