@@ -11,16 +11,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import libcst as cst
-
 from porter.backend_support import left_to_its_backend
 from porter.cache import DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, cache_key, load, store
 from porter.discover import SourceFile
 from porter.findings import FileResult, Finding, Outcome, entry_finding
 from porter.native import NATIVE_KINDS, port_native
 from porter.native.cmake import port_build
-from porter.python import ModuleContext, port_python
-from porter.python.prefilter import might_need_porting
 from porter.ruleset import RuleSet
 from porter.text_frontend import port_text_file
 from porter.lossless_io import DecodedSource, UndecodableError, decode_python, looks_binary
@@ -87,6 +83,11 @@ def _port_python_file(relpath: str, data: bytes, ruleset: RuleSet, local_modules
 
 def _port_python_text(relpath: str, decoded: DecodedSource, ruleset: RuleSet, local_modules: frozenset[str],
                       repo_backends: frozenset[str]) -> FileResult:
+    import libcst as cst  # the frontend is loaded when a file is ported, not for a run the cache answers
+
+    from porter.python import ModuleContext, port_python
+    from porter.python.prefilter import might_need_porting
+
     if not might_need_porting(ruleset, decoded.text):
         return FileResult(relpath, "python", Outcome.UNCHANGED)
     try:

@@ -33,7 +33,7 @@ REGISTRY: tuple[Kind, ...] = (
     Kind("call_transform", "python", (_VISITOR,), entry_tests=True),
     Kind("fusion", "python", (_VISITOR,)),  # a product of elementary ops rewritten as one fused operator
     Kind("residual", "python", (_VISITOR,)),
-    Kind("support_import", "python", ("porter.python",)),
+    Kind("support_import", "python", ("porter.python.frontend",)),
     Kind("backend_implementation", "python", (_POLICY, "porter.backend_support")),
     Kind("backend_dispatch", "python", (_POLICY,)),
     Kind("cuda_only_guard", "python", (_POLICY,)),

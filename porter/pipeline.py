@@ -155,7 +155,6 @@ def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path
     """The parity suite, taken from the result cache when neither the Python sources nor porter nor the rules
     changed since it was generated (with the findings its generation added). Its generation reads and checks the
     whole repository: without this it cost a warm run more than everything else together."""
-    from porter.parity.converted_cases import MODULE as CONVERTED_MODULE
     from porter.parity.suite import CONFIG, TEMPLATES, USER_MODULE
 
     cache_dir = request.options.cache_dir
@@ -179,6 +178,8 @@ def _parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path
             return entry["suite"]
     counts = {id(result): len(result.findings) for result in results}
     suite = _generate_parity_suite(request, results, out_dir, check)
+    from porter.parity.converted_cases import MODULE as CONVERTED_MODULE  # loads the transforms: not on a cache hit
+
     names = [CONFIG, *TEMPLATES, f"{USER_MODULE}.py", f"{CONVERTED_MODULE}.py"]
     entry = {"suite": suite,
              "files": {n: base64.b64encode((out_dir / n).read_bytes()).decode() for n in names if (out_dir / n).is_file()},

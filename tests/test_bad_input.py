@@ -114,17 +114,17 @@ def test_full_disk_is_reported_and_leaves_no_partial_file(tmp_path, src, ruleset
 
 
 def test_a_porter_bug_on_one_file_does_not_stop_the_run(tmp_path, src, ruleset, monkeypatch):
-    import porter.engine
+    import porter.python.frontend
 
     (src / "weird.py").write_text("import torch\ntorch.cuda.synchronize()\n")
-    real = porter.engine.port_python
+    real = porter.python.frontend.port_python
 
     def flaky(source, rs, *args):
         if "synchronize" in source:
             raise RecursionError("maximum recursion depth exceeded")
         return real(source, rs, *args)
 
-    monkeypatch.setattr(porter.engine, "port_python", flaky)
+    monkeypatch.setattr(porter.python.frontend, "port_python", flaky)
     report = _run(tmp_path, ruleset, options=PortOptions(jobs=1))
     weird = _result(report, "weird.py")
     assert weird.outcome is Outcome.ERROR and "RecursionError" in weird.error
@@ -148,7 +148,7 @@ def test_prefilter_never_skips_a_file_a_rule_would_report(ruleset):
     """Every rule fixture's `before` must pass the cheap text test that decides whether a file is parsed."""
     from pathlib import Path
 
-    from porter.engine import might_need_porting
+    from porter.python.prefilter import might_need_porting
 
     from porter.kinds import REGISTRY
 

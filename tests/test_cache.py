@@ -89,12 +89,12 @@ def test_a_file_porter_cannot_parse_is_a_hit_too(tmp_path, ruleset, monkeypatch)
 
 
 def test_a_failure_of_porter_itself_is_never_cached(tmp_path, ruleset, monkeypatch):
-    import porter.engine
+    import porter.python.frontend
 
     (tmp_path / "a.py").write_text(SOURCE)
     options = PortOptions(jobs=1, cache_dir=tmp_path / "cache")
     with monkeypatch.context() as patch:
-        patch.setattr(porter.engine, "port_python", lambda *a: (_ for _ in ()).throw(MemoryError()))
+        patch.setattr(porter.python.frontend, "port_python", lambda *a: (_ for _ in ()).throw(MemoryError()))
         failed = _port(tmp_path, ruleset, options)
     assert failed.outcome.value == "error" and "MemoryError" in failed.error
     assert not list((tmp_path / "cache").rglob("*.json"))
