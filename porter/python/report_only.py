@@ -20,6 +20,7 @@ import ast
 import io
 import re
 import tokenize
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
@@ -170,7 +171,7 @@ class _Module:
         return self.source[self._offset(span.line, span.column - 1):self._offset(span.end_line, span.end_column)]
 
     def _name_span(self, offset: int, name: str) -> Span:
-        line = next(i for i in range(len(self.line_starts) - 1, 0, -1) if self.line_starts[i - 1] <= offset)
+        line = bisect_right(self.line_starts, offset)
         column = offset - self.line_starts[line - 1]
         return Span(line, column + 1, line, column + len(name))
 
