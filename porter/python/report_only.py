@@ -361,31 +361,25 @@ class _Module:
     def findings(self, tree: ast.Module) -> list[Finding]:
         self._walk(tree)
         self.dotted.sort(key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))
-        qualified = self.qualified
         found: list[tuple[tuple, Finding]] = []  # (the order libcst records it in, the finding)
         order = 0
         for rule, entries, report in self.plan.renames:
-            found += self._renames(rule, entries, report, qualified, order)
+            found += self._renames(rule, entries, report, order)
             order += 1
         for rule, entries in self.plan.imports:
             found += self._imports(rule, entries, order)
             order += 1
         for rule in self.plan.residuals:
-            found += self._residual(rule, sorted(found, key=lambda item: item[0]), qualified, order)
+            found += self._residual(rule, sorted(found, key=lambda item: item[0]), order)
             order += 1
         found.sort(key=lambda item: item[0])
         return [finding for _, finding in found]
 
-    @staticmethod
-    def _keyed(span: Span, order: int, finding: Finding) -> tuple[tuple, Finding]:
-        """libcst's batched walk records a node's findings before its children's, and kind by kind."""
-        return (span.line, span.column, -span.end_line, -span.end_column, order), finding
-
-    def _renames(self, rule: Rule, entries: dict[str, Entry], report: dict[str, Entry], qualified,
+    def _renames(self, rule: Rule, entries: dict[str, Entry], report: dict[str, Entry],
                  order: int) -> list[tuple[tuple, Finding]]:
         found, inside = [], None  # the span of the last match: nothing inside it is matched again
         for node in self.dotted:
-            names = qualified.get(id(node))
+            names = self.qualified.get(id(node))
             if not names:
                 continue
             span = self.span(node)
@@ -411,7 +405,7 @@ class _Module:
                         raise _Decline
                     message, status = entry.message or rule.summary, STATUS_OF_ENTRY[entry.status]
                 finding = Finding(rule.id, rule.category, status, message, span, self._expression_text(node))
-                found.append(self._keyed(span, order, finding))
+                found.append((_key(span, order), finding))
                 break
         return found
 
@@ -426,7 +420,7 @@ class _Module:
                 span = self.span(node)
                 finding = Finding(rule.id, rule.category, STATUS_OF_ENTRY[entry.status], entry.message or rule.summary,
                                   span, self._statement_text(node, separator))
-                found.append(self._keyed(span, order, finding))
+                found.append((_key(span, order), finding))
 
         for node in self.imports:
             if type(node) is ast.Import:
@@ -441,7 +435,7 @@ class _Module:
                             check(alias, f"{node.module}.{alias.name}", ",")
         return found
 
-    def _residual(self, rule: Rule, others: list, qualified, order: int) -> list[tuple[tuple, Finding]]:
+    def _residual(self, rule: Rule, others: list, order: int) -> list[tuple[tuple, Finding]]:
         identifier, string = re.compile(rule.contexts["identifier"]), re.compile(rule.contexts["string"])
         prefixes = tuple(rule.contexts.get("api_prefixes", ()))
         candidates = []  # (span, what: an identifier's name or the node, original or None, message)
@@ -468,7 +462,7 @@ class _Module:
         for node in self.dotted:
             if type(node) is not ast.Attribute or identifier.search(node.attr):
                 continue
-            names = qualified.get(id(node)) or ()
+            names = self.qualified.get(id(node)) or ()
             matching = [q for q in names if q.startswith(prefixes)]
             if matching:
                 if len(names) > 1:
@@ -487,7 +481,7 @@ class _Module:
         reported: set[str] = set()
         found, taken = [], 0
         for span, what, original, message in candidates:
-            key, _ = self._keyed(span, order, None)
+            key = _key(span, order)
             while taken < len(others) and others[taken][0] < key:
                 covered.add(others[taken][1].span)
                 taken += 1
@@ -508,9 +502,13 @@ class _Module:
                     raise _Decline
                 original = self._expression_text(what)
             covered.add(span)
-            found.append(self._keyed(span, order, Finding(rule.id, rule.category, Status.UNKNOWN, message, span,
-                                                          original)))
+            found.append((key, Finding(rule.id, rule.category, Status.UNKNOWN, message, span, original)))
         return found
+
+
+def _key(span: Span, order: int) -> tuple:
+    """Where libcst's batched walk records a finding: a node's before its children's, and kind by kind."""
+    return span.line, span.column, -span.end_line, -span.end_column, order
 
 
 def _mentions(patterns: tuple[re.Pattern[str], ...], text: str) -> bool:
