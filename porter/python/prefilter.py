@@ -44,7 +44,7 @@ def _api_word(pattern: str, kind: str) -> str:
     return max(segments, key=len) if kind == "import" else segments[1]
 
 
-def _api(pattern: str) -> str:
+def api_name(pattern: str) -> str:
     """`torch.cuda.get_device_properties().major` (an entry on a call's result) is used as its callee."""
     return pattern.split("(", 1)[0]
 
@@ -55,23 +55,33 @@ _ATTRIBUTE = r"\.(?:\s|\\\n|#[^\n]*\n)*{}\b"
 _OF_RULESET: dict[str, Triggers] = {}
 
 
+def fusion_methods(ruleset: RuleSet) -> list[str]:
+    """A fusion rule's method entries as text: the name after a dot (`.addcdiv_`)."""
+    return sorted({_ATTRIBUTE.format(re.escape(api_name(e.pattern))) for r in ruleset.of_kind("fusion")
+                   for e in r.entries if e.pattern.endswith("()")})
+
+
+def fusion_texts(ruleset: RuleSet) -> list[str]:
+    """The text a fusion rule's detectors need (its `contexts.text`)."""
+    return [r.contexts["text"] for r in ruleset.of_kind("fusion") if "text" in r.contexts]
+
+
 def triggers_of(ruleset: RuleSet) -> Triggers:
     triggers = _OF_RULESET.get(ruleset.content_hash)
     if triggers is None:
         texts = [e for r in ruleset.of_kind(*TEXT_KINDS) for e in r.entries]
-        literals = sorted({re.escape(_api(e.pattern)) for e in texts})
-        literals += sorted({_ATTRIBUTE.format(re.escape(_api(e.pattern))) for r in ruleset.of_kind("fusion")
-                            for e in r.entries if e.pattern.endswith("()")})  # a method's name after a dot
+        literals = sorted({re.escape(api_name(e.pattern)) for e in texts})
+        literals += fusion_methods(ruleset)
         anywhere_texts = [r.contexts[k] for r in ruleset.of_kind("residual") for k in ("identifier", "string")]
-        anywhere_texts += [r.contexts["text"] for r in ruleset.of_kind("fusion") if "text" in r.contexts]
+        anywhere_texts += fusion_texts(ruleset)
         api_rules = [r for r in ruleset.of_kind(*API_KINDS) if "text" not in r.contexts]  # those found by their text
-        words = {_api_word(_api(e.pattern), r.kind) for r in api_rules for e in r.entries}
+        words = {_api_word(api_name(e.pattern), r.kind) for r in api_rules for e in r.entries}
         report_only = [e.pattern for r in ruleset.of_kind("rename") for e in r.entries if e.replacement is None]
         residual = [p for r in ruleset.of_kind("residual") for p in r.contexts.get("api_prefixes", ())]
         triggers = _OF_RULESET[ruleset.content_hash] = Triggers(
             anywhere=tuple(re.compile(t) for t in ["|".join(literals) or r"(?!)", *dict.fromkeys(anywhere_texts)]),
             api_words=re.compile("|".join(sorted(map(re.escape, words))) or r"(?!)"),
-            apis=frozenset(_api(e.pattern) for r in api_rules if r.kind != "import" for e in r.entries),
+            apis=frozenset(api_name(e.pattern) for r in api_rules if r.kind != "import" for e in r.entries),
             api_prefixes=tuple(sorted({*report_only, *residual})),
             modules=frozenset(e.pattern for r in ruleset.of_kind("import") for e in r.entries),
         )

@@ -27,8 +27,10 @@ from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.python.backends import markers_of
 from porter.python.base import ModuleNames, dotted_text, entry_matches, parsed, scan_names
 from porter.python.import_table import MODULE
+from porter.python.prefilter import api_name, fusion_methods, fusion_texts
 from porter.python.span_index import Containers
 from porter.python.safety import ModuleContext
+from porter.python.strings import device_value
 from porter.ruleset import Entry, Rule, RuleSet
 
 # The kinds the libcst frontend runs that this module either implements or rules out (a test holds them equal).
@@ -68,13 +70,10 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
         first = sorted(ruleset.of_kind("rename"), key=lambda r: r.opt_in is None)
         renames = tuple((r, {e.pattern: e for e in r.entries}, {e.pattern: e for e in r.entries
                                                                  if e.replacement is None}) for r in first)
-        editing = {e.pattern.split("(", 1)[0] for r in ruleset.of_kind("call_transform", "fusion") for e in r.entries}
-        editing |= {e.pattern.split("(", 1)[0] for r in first for e in r.entries if e.replacement is not None}
+        editing = {api_name(e.pattern) for r in ruleset.of_kind("call_transform", "fusion") for e in r.entries}
+        editing |= {api_name(e.pattern) for r in first for e in r.entries if e.replacement is not None}
         strings = [r.contexts["string"] for r in ruleset.of_kind("residual")]
         strings += [re.escape(e.pattern) for r in ruleset.of_kind("context_string", "env_var") for e in r.entries]
-        fusion = [r.contexts["text"] for r in ruleset.of_kind("fusion") if "text" in r.contexts]
-        fusion += [rf"\.\s*{re.escape(e.pattern[:-2])}\b" for r in ruleset.of_kind("fusion") for e in r.entries
-                   if e.pattern.endswith("()")]
         plan = _Plan(
             renames=renames,
             imports=tuple((r, {e.pattern: e for e in r.entries}) for r in ruleset.of_kind("import")),
@@ -82,9 +81,8 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
             editing_apis=frozenset(editing),
             methods=frozenset(e.pattern.removesuffix("()") for r in ruleset.of_kind("method") for e in r.entries),
             env_names=frozenset(e.pattern for r in ruleset.of_kind("env_var") for e in r.entries),
-            device_values=tuple(re.compile("|".join(rf"(?:{re.escape(e.pattern)})(:(\d*|\{{[^{{}}]*\}}|%[ds]))?"
-                                                    for e in r.entries)) for r in ruleset.of_kind("context_string")),
-            text=tuple(map(re.compile, fusion)),
+            device_values=tuple(map(device_value, ruleset.of_kind("context_string"))),
+            text=tuple(map(re.compile, [*fusion_texts(ruleset), *fusion_methods(ruleset)])),
             strings=tuple(map(re.compile, strings)),
         )
     _PLANS[ruleset.content_hash] = plan

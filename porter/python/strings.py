@@ -32,6 +32,14 @@ def _string_candidates(expr: cst.BaseExpression):
         yield from _string_candidates(expr.left)
 
 
+def device_value(rule) -> re.Pattern[str]:
+    """A value a context_string rule ports, alone or with a device index (`cuda`, `cuda:0`, `cuda:{rank}`), to
+    fullmatch; group 1 is the entry's pattern."""
+    alternatives = "|".join(re.escape(e.pattern) for e in sorted(rule.entries, key=lambda e: len(e.pattern),
+                                                                 reverse=True))
+    return re.compile(rf"({alternatives})(:(\d*|\{{[^{{}}]*\}}|%[ds]))?")
+
+
 class ContextStringVisitor(RuleVisitor):
     def __init__(self, rule, proposals) -> None:
         super().__init__(rule, proposals)
@@ -42,8 +50,7 @@ class ContextStringVisitor(RuleVisitor):
         self.name_methods = dict(ctx.get("name_methods", {}))  # only on a receiver named like a device
         self.names = re.compile(ctx["names"]) if ctx.get("names") else None
         self.values = {e.pattern: e for e in rule.entries}
-        alternatives = "|".join(re.escape(p) for p in sorted(self.values, key=len, reverse=True))
-        self.value_re = re.compile(rf"({alternatives})(:(\d*|\{{[^{{}}]*\}}|%[ds]))?")
+        self.value_re = device_value(rule)
         self.seen: set[int] = set()
 
     def _names_match(self, node: cst.CSTNode) -> bool:

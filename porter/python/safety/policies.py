@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 from collections import defaultdict
 
 import libcst as cst
@@ -12,6 +11,7 @@ from porter.findings import Span
 from porter.python.base import apply_edits, code_of
 from porter.python.safety.structure import inside, joined
 from porter.python.safety.veto import Safety
+from porter.python.strings import device_value
 
 
 def backend_implementation(s: Safety, rule) -> None:
@@ -149,7 +149,7 @@ def _new_value(s: Safety, literal) -> str:
 
 
 def value_consistency(s: Safety, rule) -> None:
-    patterns = [_device_value(r) for r in s.ruleset.of_kind("context_string")]
+    patterns = [device_value(r) for r in s.ruleset.of_kind("context_string")]
     units = [*s.structure.statements, *(b.test_span for b in s.structure.branches), *s.structure.calls]
     multi = s.multi_backend()
     for unit in units:  # `pytest.param("cuda", marks=skipif(not torch.cuda.is_available()))`, one statement
@@ -163,7 +163,7 @@ def value_consistency(s: Safety, rule) -> None:
             s.veto(unit, rule, f"this code would be ported while it keeps `{kept[0][1]}` (line "
                                f"{kept[0][0].line}): port them together by hand")
     for value_rule in s.ruleset.of_kind("context_string"):
-        pattern = _device_value(value_rule)
+        pattern = device_value(value_rule)
         groups: dict[Span, tuple[list, list]] = defaultdict(lambda: ([], []))
         for literal in s.structure.literals:
             if not pattern.fullmatch(literal.value) or s.is_vetoed(literal.span):
@@ -180,11 +180,6 @@ def value_consistency(s: Safety, rule) -> None:
                 s.veto(scope, rule, f"{value_rule.id} would port `{ported[0][0].value}` (line {ported[0][0].span.line})"
                                     f" but not the same value at line {lines}: port these together by hand",
                        edits=[e for _, edits in ported for e in edits])
-
-
-def _device_value(rule) -> re.Pattern[str]:
-    values = "|".join(re.escape(e.pattern) for e in rule.entries)
-    return re.compile(rf"({values})(:(\d*|\{{[^{{}}]*\}}|%[ds]))?")
 
 
 def _scope(s: Safety, span: Span) -> Span:
