@@ -71,6 +71,7 @@ def test_answers_what_libcst_finds(ruleset, source):
     ("use_cuda = 1\n", "accelerator/npu_accelerator.py"),  # the path names another backend
     ("if is_npu_available():\n    use_cuda = 0\n", "m.py"),  # backend_dispatch explains this chain
     ("import torch\ndef f(m):\n    torch = g()\n    return torch.compile(m)\n", "m.py"),  # libcst's scopes decide
+    ("import torch\np = scores.\\\n    softmax(-1)\nm = torch.compile(model)\n", "m.py"),  # a fusion method across a line
     ("match x:\n    case cuda_mode:\n        pass\n", "m.py"),
     ("use_cuda = 1\r\n", "m.py"),
 ])
