@@ -49,6 +49,7 @@ def test_every_fixture_it_answers_gets_libcsts_findings(ruleset):
     "def f(use_cuda=False, *cuda_args, **kw):\n    global HAS_CUDA\n    g(cuda_flag=1)\n",  # names in other places
     "s = 'é' + 'cudnn_v8'\nclass CudaThing:\n    pass\n",  # columns count characters
     "try:\n    import pycuda.driver as cuda\nexcept ImportError:\n    from .nccl_utils import x as nccl\n",
+    "import torch\nx = torch.cat([a, -b])\nm = torch.compile(model)\n",  # a fusion API without its rule's text
 ])
 def test_answers_what_libcst_finds(ruleset, source):
     fast, (new_source, findings) = _both(ruleset, source)
@@ -72,6 +73,7 @@ def test_answers_what_libcst_finds(ruleset, source):
     ("if is_npu_available():\n    use_cuda = 0\n", "m.py"),  # backend_dispatch explains this chain
     ("import torch\ndef f(m):\n    torch = g()\n    return torch.compile(m)\n", "m.py"),  # libcst's scopes decide
     ("import torch\np = scores.\\\n    softmax(-1)\nm = torch.compile(model)\n", "m.py"),  # a fusion method across a line
+    ("import torch\nx = torch.cat(\n    (-b, a))\nm = torch.compile(model)\n", "m.py"),  # with the text
     ("match x:\n    case cuda_mode:\n        pass\n", "m.py"),
     ("use_cuda = 1\r\n", "m.py"),
 ])

@@ -70,7 +70,9 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
         first = sorted(ruleset.of_kind("rename"), key=lambda r: r.opt_in is None)
         renames = tuple((r, {e.pattern: e for e in r.entries}, {e.pattern: e for e in r.entries
                                                                  if e.replacement is None}) for r in first)
-        editing = {api_name(e.pattern) for r in ruleset.of_kind("call_transform", "fusion") for e in r.entries}
+        editing = {api_name(e.pattern) for r in ruleset.of_kind("call_transform", "fusion")
+                   if r.kind != "fusion" or "text" not in r.contexts  # no match without its text: `text` below
+                   for e in r.entries}
         editing |= {api_name(e.pattern) for r in first for e in r.entries if e.replacement is not None}
         strings = [r.contexts["string"] for r in ruleset.of_kind("residual")]
         strings += [re.escape(e.pattern) for r in ruleset.of_kind("context_string", "env_var") for e in r.entries]
