@@ -8,6 +8,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
+from porter.python.frontend import parse_unchecked
 from porter.python.walk import _is_trivia, _read_only_visit, _Rewriter, read_only_visits, rewritten, visit_batched
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,3 +247,25 @@ def test_the_scope_analysis_reads_the_same_scopes_without_rebuilding():
             assert _scope_facts(module) == theirs, name
         compared += len(theirs)
     assert compared > 5_000
+
+
+def test_the_unchecked_parse_gives_libcsts_tree_and_libcsts_errors():
+    sources = [TRICKY, *(p.read_text(encoding="utf-8", errors="replace")
+                         for p in sorted((ROOT / "fixtures").rglob("*.py")))]
+    failures = 0
+    for source in sources:
+        try:
+            checked = cst.parse_module(source)
+        except Exception as exc:  # noqa: BLE001 - the same failure is expected
+            failures += 1
+            with pytest.raises(type(exc)):
+                parse_unchecked(source)
+            continue
+        assert parse_unchecked(source).deep_equals(checked)
+    assert failures and len(sources) - failures > 100  # both kinds of fixtures are covered
+
+
+def test_nodes_built_after_the_unchecked_parse_are_checked():
+    parse_unchecked("x = 1\n")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")

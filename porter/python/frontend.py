@@ -98,6 +98,22 @@ def _scopes(wrapper: MetadataWrapper, names: ModuleNames):
     return lambda node: resolve().get(node)
 
 
+def parse_unchecked(source: str) -> cst.Module:
+    """`cst.parse_module` without the check libcst runs on each node it constructs (`CSTNode._validate`, from
+    `__post_init__`): the parser builds only what its grammar accepts, and the check costs a seventh of the parse
+    (libcst's own comment there says as much). Nodes built later, the rewrites, are checked as usual."""
+    check = cst.CSTNode.__post_init__
+    cst.CSTNode.__post_init__ = _unchecked
+    try:
+        return cst.parse_module(source)
+    finally:
+        cst.CSTNode.__post_init__ = check
+
+
+def _unchecked(node: cst.CSTNode) -> None:
+    pass
+
+
 def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = frozenset(),
                 context: ModuleContext = ModuleContext()) -> tuple[str | None, list[Finding]]:
     """Port one module's source. Returns the new source (None when nothing changes) and the findings.
@@ -123,7 +139,7 @@ def port_with_libcst(source: str, ruleset: RuleSet, local_modules: frozenset[str
 
 def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
           context: ModuleContext) -> tuple[str | None, list[Finding]]:
-    wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    wrapper = MetadataWrapper(parse_unchecked(source), unsafe_skip_copy=True)
     resolve_positions(wrapper)
     names = scan_names(source)
     proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
