@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from porter.python.ast_nodes import child_nodes
 from porter.python.base import dotted_text, parsed
 
 # Canonical dotted name (after resolving imports) -> op kind.
@@ -125,8 +126,6 @@ def file_facts(path: str, text: str) -> FileFacts | None:
 
 
 _CONSTANT_SOURCES = frozenset({ast.arguments, ast.Assign, ast.AnnAssign, ast.keyword, ast.Call})
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # node class -> its fields but `ctx` (Load/Store: nothing
-# below), last first
 
 
 class _Walked:
@@ -152,18 +151,9 @@ class _Walked:
                 self.constant_sources.append((depth, order, node))
             elif cls is ast.Import or cls is ast.ImportFrom:
                 self.imports.append((depth, order, node))
-            fields = _CHILD_FIELDS.get(cls)
-            if fields is None:  # reversed: the last child is pushed first, so the first is walked first
-                fields = _CHILD_FIELDS[cls] = tuple(name for name in reversed(cls._fields) if name != "ctx")
             depth += 1
-            for name in fields:
-                value = getattr(node, name, None)
-                if type(value) is list:
-                    for item in reversed(value):
-                        if isinstance(item, ast.AST):
-                            push((item, depth))
-                elif isinstance(value, ast.AST):
-                    push((value, depth))
+            for child in reversed(child_nodes(node)):  # the last child is pushed first, so the first is walked first
+                push((child, depth))
 
 
 def analyze(facts_by_path: Mapping[str, FileFacts | None]) -> Analysis:

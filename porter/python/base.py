@@ -12,6 +12,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import PositionProvider, QualifiedNameSource
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
+from porter.python.ast_nodes import nodes
 from porter.python.import_table import MODULE, ImportTable, import_table
 from porter.python.positions import node_span
 from porter.python.span_index import Containers
@@ -288,7 +289,7 @@ def scan_names(source: str) -> ModuleNames:
     if tree is None:  # then resolve every name
         return ModuleNames(None)
     bound, attributes, functions, roots = set(), set(), set(), set()
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, ast.Import):
             bound.update(a.asname or a.name.split(".")[0] for a in node.names)
             roots.update(a.name.split(".")[0] for a in node.names)

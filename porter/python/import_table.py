@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from porter.python.ast_nodes import child_nodes, nodes
+
 
 Alias = tuple[str, str | None]  # (imported dotted name, asname)
 Statement = tuple[str, tuple[Alias, ...]]  # (the from-module with its leading dots, or "" for `import`; aliases)
@@ -101,7 +103,7 @@ class _Walk:
 
     def scope(self, node: ast.AST, scope: int, klass: ast.ClassDef | None, function: ast.AST | None = None) -> None:
         """`klass`: the class whose body `node` is directly in; `function`: the function `scope` numbers."""
-        for child in ast.iter_child_nodes(node):
+        for child in child_nodes(node):
             self._visit(child, scope, klass, function)
 
     def _visit(self, node: ast.AST, scope: int, klass: ast.ClassDef | None, function: ast.AST | None) -> None:
@@ -112,7 +114,7 @@ class _Walk:
             for name in plain:
                 self.assigned.add((scope, name.id))
             skip = {id(name) for name in plain}
-            for inner in ast.walk(node):
+            for inner in nodes(node):
                 if id(inner) not in skip:
                     self._note(inner, scope)
         elif isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
@@ -196,11 +198,11 @@ def _referenced_in(name: str, region: ast.AST) -> bool:
             node = stack.pop()
             if isinstance(node, ast.Name) and node.id == name:
                 return True
-            stack.extend(child for child in ast.iter_child_nodes(node)
+            stack.extend(child for child in child_nodes(node)
                          if not (isinstance(node, _FUNCTIONS) and child in node.body))
         return False
     return any(isinstance(node, ast.Name) and node.id == name for statement in region.body
-               for node in ast.walk(statement))
+               for node in nodes(statement))
 
 
 def _recorded_names(alias: Alias) -> list[str]:

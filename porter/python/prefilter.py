@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from porter.python.ast_nodes import nodes
 from porter.python.base import dotted_text, parsed
 from porter.ruleset import RuleSet
 
@@ -121,7 +122,7 @@ def _text_outside_comment_lines(text: str, patterns: tuple[re.Pattern[str], ...]
     tree = parsed(text)
     if tree is None:
         return True  # libcst decides
-    in_strings = {line for node in ast.walk(tree) if isinstance(node, (ast.Constant, ast.JoinedStr))
+    in_strings = {line for node in nodes(tree) if isinstance(node, (ast.Constant, ast.JoinedStr))
                   for line in range(node.lineno + 1, node.end_lineno + 1)}
     line_starts = [0] + [m.end() for m in _LINE_END.finditer(text)]
     pieces, kept = [], 0
@@ -142,7 +143,7 @@ def _below(path: str, roots) -> bool:
 def _names_an_api(tree: ast.Module, triggers: Triggers) -> bool:
     bound: dict[str, set[str]] = defaultdict(set)  # local name -> every module path an import binds it to
     names: list[ast.Name | ast.Attribute] = []  # read after the imports: one walk of the tree
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, (ast.Name, ast.Attribute)):
             names.append(node)
         elif isinstance(node, ast.Import):

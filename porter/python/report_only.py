@@ -24,6 +24,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
+from porter.python.ast_nodes import child_nodes, nodes
 from porter.python.backends import markers_of
 from porter.python.base import ModuleNames, dotted_text, entry_matches, parsed, scan_names
 from porter.python.import_table import MODULE
@@ -115,26 +116,6 @@ _COMMENT = re.compile(r"#[^\n]*")  # may sit between a parenthesis and the code 
 # both readings are taken, the larger count wins)
 _OPENING = re.compile(r"[(\s\\]*\Z")
 _CLOSING = re.compile(r"[)\s\\]*")
-_NOT_CHILDREN = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "level", "module", "kind",
-                           "conversion", "type_comment", "is_async"})
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _children(node: ast.AST) -> list[ast.AST]:
-    """`ast.iter_child_nodes` without the contexts and operators, which no rule reads (a third of all nodes)."""
-    fields = _CHILD_FIELDS.get(type(node))
-    if fields is None:
-        fields = _CHILD_FIELDS[type(node)] = tuple(f for f in node._fields if f not in _NOT_CHILDREN)
-    children = []
-    for field in fields:
-        value = getattr(node, field, None)
-        if type(value) is list:
-            children += [item for item in value if isinstance(item, ast.AST)]
-        elif isinstance(value, ast.AST):
-            children.append(value)
-    return children
-
-
 class _Module:
     def __init__(self, source: str, plan: _Plan, names: ModuleNames, local_modules: frozenset[str], markers) -> None:
         self.source, self.plan, self.names, self.local_modules, self.markers = source, plan, names, local_modules, markers
@@ -266,7 +247,7 @@ class _Module:
                     functions += 1
                     inner = functions
                     body = {id(statement) for statement in node.body}
-                    for child in reversed(_children(node)):
+                    for child in reversed(child_nodes(node)):
                         stack.append((child, node, inner if id(child) in body else scope, indented, fstring))
                     continue
             elif kind is ast.arg or kind is ast.keyword:
@@ -287,7 +268,7 @@ class _Module:
                 self._check_test(node.test)
             elif kind is ast.Match:
                 raise _Decline
-            for child in reversed(_children(node)):
+            for child in reversed(child_nodes(node)):
                 stack.append((child, node, inner, indented, fstring))
 
     def _name(self, node: ast.Name | ast.Attribute, parent: ast.AST, scope: int, indented: bool,
@@ -336,7 +317,7 @@ class _Module:
     def _check_test(self, test: ast.expr) -> None:
         """backend_dispatch explains a condition chain whose test names the target backend, edits or not."""
         markers, target = self.markers, self.markers.target
-        for node in ast.walk(test):
+        for node in nodes(test):
             kind = type(node)
             name = node.id if kind is ast.Name else node.attr if kind is ast.Attribute else \
                 node.arg if kind is ast.keyword or kind is ast.arg else None
