@@ -269,3 +269,16 @@ def test_nodes_built_after_the_unchecked_parse_are_checked():
     parse_unchecked("x = 1\n")
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
+
+
+def test_visitor_classes_are_module_level():
+    """The read-only walk caches what it calls per visitor class: a class defined in a function would be a new
+    class on every call, and the caches would grow with them."""
+    import ast
+
+    nested = []
+    for path in sorted((ROOT / "porter").rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                nested += [f"{path.name}: {node.name}" for node in ast.walk(function) if isinstance(node, ast.ClassDef)]
+    assert nested == []

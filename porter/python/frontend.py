@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from porter.findings import Finding, Status
@@ -42,16 +43,11 @@ VISITOR_FOR_KIND = {
 def _imported_roots(module: cst.Module) -> frozenset[str]:
     """First segments of every absolute module any import statement of the module (functions included) names."""
     roots = set()
-
-    class _Find(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> None:
+    for node in m.findall(module, m.Import() | m.ImportFrom()):
+        if isinstance(node, cst.Import):
             roots.update(cst.helpers.get_full_name_for_node(a.name).split(".")[0] for a in node.names)
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            if not node.relative and node.module is not None:
-                roots.add(cst.helpers.get_full_name_for_node(node.module).split(".")[0])
-
-    module.visit(_Find())
+        elif not node.relative and node.module is not None:
+            roots.add(cst.helpers.get_full_name_for_node(node.module).split(".")[0])
     return frozenset(roots)
 
 

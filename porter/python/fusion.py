@@ -167,22 +167,11 @@ class FusionVisitor(BlockTracking, RuleVisitor):
 
         emitted = result.code.split("(", 1)[0]
         message = " ".join(filter(None, (entry.message or f"rewritten as `{emitted}` (--fuse).", result.note)))
-        unused = tuple(name for name in {root_name(f.func) for f in self._calls(node)} if name)
+        unused = tuple(name for name in {root_name(f.func) for f in m.findall(node, m.Call())} if name)
         finding = self.record(node, entry, message, rewrite, result.code, result.needs, unused,
                               message_override=message, rule=rule.rule)
         finding.computes = result.computes
         self.proposals.replaced.add(self.span(node))
-
-    @staticmethod
-    def _calls(node: cst.CSTNode) -> list[cst.Call]:
-        found = []
-
-        class _Calls(cst.CSTVisitor):
-            def visit_Call(self, call: cst.Call) -> None:
-                found.append(call)
-
-        node.visit(_Calls())
-        return found
 
 
 def _is_product(node: cst.CSTNode) -> bool:

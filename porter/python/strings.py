@@ -160,18 +160,22 @@ class ContextStringVisitor(RuleVisitor):
 
 def _returns(body: cst.BaseSuite):
     """Return values in a function body, not descending into nested functions or classes."""
-    found = []
+    collector = _Returns()
+    body.visit(collector)
+    return collector.found
 
-    class _Collector(cst.CSTVisitor):
-        def visit_FunctionDef(self, node):
-            return False
 
-        def visit_ClassDef(self, node):
-            return False
+class _Returns(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.BaseExpression] = []
 
-        def visit_Return(self, node):
-            if node.value is not None:
-                found.append(node.value)
+    def visit_FunctionDef(self, node):
+        return False
 
-    body.visit(_Collector())
-    return found
+    def visit_ClassDef(self, node):
+        return False
+
+    def visit_Return(self, node):
+        if node.value is not None:
+            self.found.append(node.value)

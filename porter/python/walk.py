@@ -134,6 +134,25 @@ def visit_batched(wrapper: MetadataWrapper, visitors: list[cst.BatchableCSTVisit
 
 _LIBCST_VISIT = cst.CSTNode.visit
 _READS: dict[type, bool] = {}  # visitor class -> whether it only reads (a CSTVisitor)
+_AROUND: dict[tuple[type, type], tuple] = {}  # (visitor class, node class) -> (attribute, only if not None, what
+# to call before it and after it, or None); visitor classes are module-level, so this stays small
+
+
+def _around_children(visitor_class: type, node_class: type) -> tuple:
+    """A node class's children in libcst's order, each with what the visitor's `on_visit_attribute` and
+    `on_leave_attribute` do around it, decided once: libcst's own hooks look up a method named for the node class
+    and the attribute (`visit_Call_func`) on every call, and most visitors have none. A visitor with hooks of its
+    own gets them called."""
+    def around(hook: str, prefix: str, attribute: str):
+        if getattr(visitor_class, hook) is not getattr(cst.CSTVisitor, hook):
+            return lambda visitor, node: getattr(visitor, hook)(node, attribute)
+        name = f"{prefix}_{node_class.__name__}_{attribute}"
+        return (lambda visitor, node: getattr(visitor, name)(node)) if hasattr(visitor_class, name) else None
+
+    plan = _AROUND[visitor_class, node_class] = tuple(
+        (attribute, only_if_set, around("on_visit_attribute", "visit", attribute),
+         around("on_leave_attribute", "leave", attribute)) for attribute, only_if_set, _ in _order(node_class))
+    return plan
 
 
 def _read_only_visit(node: cst.CSTNode, visitor):
@@ -145,17 +164,22 @@ def _read_only_visit(node: cst.CSTNode, visitor):
     if not reads:
         return _LIBCST_VISIT(node, visitor)
     if visitor.on_visit(node):
-        for attribute, only_if_set, _ in _order(type(node)):
+        around = _AROUND.get((type(visitor), type(node)))
+        if around is None:
+            around = _around_children(type(visitor), type(node))
+        for attribute, only_if_set, before, after in around:
             child = getattr(node, attribute)
             if only_if_set and child is None:
                 continue
-            visitor.on_visit_attribute(node, attribute)
+            if before is not None:
+                before(visitor, node)
             if isinstance(child, (tuple, list)):
                 for item in child:
                     item.visit(visitor)
             elif child is not None and child is not _ABSENT:
                 child.visit(visitor)
-            visitor.on_leave_attribute(node, attribute)
+            if after is not None:
+                after(visitor, node)
     visitor.on_leave(node)
     return node
 

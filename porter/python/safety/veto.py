@@ -34,20 +34,9 @@ class Safety:
 
     def backends_in(self, node: cst.CSTNode) -> set[str]:
         """Backends an expression names through its identifiers or string values (conditions only)."""
-        found: set[str] = set()
-        markers = self.markers
-
-        class _Names(cst.CSTVisitor):
-            def visit_Name(self, name: cst.Name) -> None:
-                found.update(markers.name_backends(name.value, dispatch_only=True))
-
-            def visit_SimpleString(self, string: cst.SimpleString) -> None:
-                value = literal_value(string)
-                if value is not None:
-                    found.update(markers.value_backends(value))
-
-        node.visit(_Names())
-        return found
+        names = _BackendNames(self.markers)
+        node.visit(names)
+        return names.found
 
     @functools.cached_property
     def module_backends(self) -> frozenset[str]:
@@ -122,3 +111,20 @@ class Safety:
         """Remove what the vetoes withheld and dropped from the proposals."""
         self.proposals.edits = [e for e in self.proposals.edits if id(e) not in self._withheld]
         self.proposals.findings = [f for f in self.proposals.findings if id(f) not in self._dropped]
+
+
+class _BackendNames(cst.CSTVisitor):
+    """Backends an expression's identifiers and string values name (conditions only)."""
+
+    def __init__(self, markers: Markers) -> None:
+        super().__init__()
+        self.markers = markers
+        self.found: set[str] = set()
+
+    def visit_Name(self, name: cst.Name) -> None:
+        self.found.update(self.markers.name_backends(name.value, dispatch_only=True))
+
+    def visit_SimpleString(self, string: cst.SimpleString) -> None:
+        value = literal_value(string)
+        if value is not None:
+            self.found.update(self.markers.value_backends(value))
