@@ -139,6 +139,31 @@ def port_bytes(relpath: str, kind: str, data: bytes, ruleset: RuleSet,
 
 def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult:
     """Port one file. Pure apart from reading it: safe to run in any process, in any order."""
+    ready = _ready(root, source, ruleset, options)
+    if isinstance(ready, FileResult):
+        return ready
+    data, key = ready
+    result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules, options.repo_backends,
+                        options.read_facts)
+    if result.outcome is Outcome.CONVERTED:
+        result.diff = unified_diff(source.relpath, data, result.new_bytes)
+    if key is not None and not result.porter_failed:  # an input porter cannot read fails the same way every time
+        store(options.cache_dir, key, result)
+    for finding in result.findings:
+        finding.path = source.relpath
+    return result
+
+
+def ready_result(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOptions) -> FileResult | None:
+    """The file's result where nothing needs porting: a symlink, a file porter copies, one it cannot read, or a hit
+    in the result cache; else None."""
+    ready = _ready(root, source, ruleset, options)
+    return ready if isinstance(ready, FileResult) else None
+
+
+def _ready(root: Path, source: SourceFile, ruleset: RuleSet,
+           options: PortOptions) -> FileResult | tuple[bytes, str | None]:
+    """`ready_result`'s result, or the file's bytes and its cache key (None: no cache) to port it."""
     if source.kind == "symlink":
         target = (root / source.relpath).resolve()
         inside = target.exists() and target.is_relative_to(root.resolve())
@@ -156,23 +181,13 @@ def port_file(root: Path, source: SourceFile, ruleset: RuleSet, options: PortOpt
     except OSError as exc:
         return FileResult(source.relpath, source.kind, Outcome.ERROR,
                           [input_finding(ruleset, "unreadable", str(exc))], str(exc))
-    key = None
-    if options.cache_dir is not None:
-        reader = _name_of(options.read_facts) if source.kind == "python" else ""  # only Python results carry facts
-        key = cache_key(ruleset.content_hash, options.local_modules, source.kind, data, source.relpath,
-                        options.repo_backends, reader)
-        cached = load(options.cache_dir, key, source.relpath)
-        if cached is not None:
-            return cached
-    result = port_bytes(source.relpath, source.kind, data, ruleset, options.local_modules, options.repo_backends,
-                        options.read_facts)
-    if result.outcome is Outcome.CONVERTED:
-        result.diff = unified_diff(source.relpath, data, result.new_bytes)
-    if key is not None and not result.porter_failed:  # an input porter cannot read fails the same way every time
-        store(options.cache_dir, key, result)
-    for finding in result.findings:
-        finding.path = source.relpath
-    return result
+    if options.cache_dir is None:
+        return data, None
+    reader = _name_of(options.read_facts) if source.kind == "python" else ""  # only Python results carry facts
+    key = cache_key(ruleset.content_hash, options.local_modules, source.kind, data, source.relpath,
+                    options.repo_backends, reader)
+    cached = load(options.cache_dir, key, source.relpath)
+    return (data, key) if cached is None else cached
 
 
 def _name_of(function: Callable | None) -> str:
@@ -201,18 +216,31 @@ def port_files(
 
 def _port_each(root: Path, sources: list[SourceFile], ruleset: RuleSet, options: PortOptions,
                on_result: Callable[[FileResult], None]) -> Iterator[FileResult]:
-    if options.jobs <= 1 or len(sources) < PARALLEL_THRESHOLD:
+    ready: list[FileResult | None] = []
+    if options.cache_dir is not None:  # looked up here, not in the workers: a run the cache answers starts none
+        misses = 0
         for source in sources:
-            result = port_file(root, source, ruleset, options)
-            on_result(result)
-            yield result
+            if misses == PARALLEL_THRESHOLD:
+                break  # a cold run: the workers look up the rest
+            ready.append(ready_result(root, source, ruleset, options))
+            misses += ready[-1] is None
+    ready += [None] * (len(sources) - len(ready))
+    ported = _ported(root, [source for source, result in zip(sources, ready) if result is None], ruleset, options)
+    for result in ready:
+        if result is None:
+            result = next(ported)
+        on_result(result)
+        yield result
+
+
+def _ported(root: Path, sources: list[SourceFile], ruleset: RuleSet, options: PortOptions) -> Iterator[FileResult]:
+    if options.jobs <= 1 or len(sources) < PARALLEL_THRESHOLD:
+        yield from (port_file(root, source, ruleset, options) for source in sources)
         return
     with worker_pool(options.jobs) as pool:
         port_chunk = functools.partial(_port_chunk, root, ruleset=ruleset, options=options)
         for chunk_results in pool.imap(port_chunk, _chunks(sources, CHUNK)):
-            for result in chunk_results:
-                on_result(result)
-                yield result
+            yield from chunk_results
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

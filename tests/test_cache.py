@@ -319,3 +319,22 @@ def test_with_one_file_changed_only_that_file_is_read_again_for_the_suite(tmp_pa
     assert read == ["model.py"] and checked == [], (read, checked, first_checks)
     cold = _tree_bytes(_port_cli(source, tmp_path / "out", "--force", "--no-cache", parity=True))
     assert warm == cold
+
+
+def test_a_warm_run_starts_no_workers_and_misses_come_back_in_order(tmp_path, ruleset, monkeypatch):
+    import porter.engine
+    from porter.engine import PARALLEL_THRESHOLD, port_files
+
+    names = [f"m{index:03}.py" for index in range(PARALLEL_THRESHOLD + 8)]  # enough files for the process pool
+    for name in names:
+        (tmp_path / name).write_text(SOURCE.replace("'a'", f"'{name}'"))
+    sources = [SourceFile(name, "python", True) for name in names]
+    options = PortOptions(jobs=2, cache_dir=tmp_path / "cache")
+    cold = port_files(tmp_path, sources, ruleset, options)
+    monkeypatch.setattr(porter.engine, "worker_pool", lambda jobs: (_ for _ in ()).throw(AssertionError("pool")))
+    (tmp_path / names[5]).write_text(SOURCE + "y = 1\n")  # one miss among hits: ported here, in its place
+    warm = port_files(tmp_path, sources, ruleset, options)
+    assert [r.path for r in warm] == names
+    assert [r.cached for r in warm] == [index != 5 for index in range(len(names))]
+    assert [r.to_dict() for i, r in enumerate(warm) if i != 5] == [r.to_dict() for i, r in enumerate(cold) if i != 5]
+    assert b"y = 1" in warm[5].new_bytes
