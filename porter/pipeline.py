@@ -21,7 +21,7 @@ from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Finding, Outcome, Report, Span, entry_finding
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
 from porter.parity.analyze import facts_from_json, facts_json
-from porter.parity.check_process import CheckProcess, names_checkable_op
+from porter.parity.check_process import CheckProcess
 from porter.lossless_io import write_atomic
 from porter.report import write_reports
 from porter.ruleset import RuleSet
@@ -276,39 +276,37 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
     out_root = request.source if request.in_place else request.output
     marker = None if out_root is None or request.dry_run else _start_output(out_root)
     keep_ignored = request.output is not None and not request.skip_ignored
-    found, skipped = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip,
-                              keep_ignored)
-    sources = [s for s in found if not s.ignored]
-    ignored = [s for s in found if s.ignored]
-    on_start(len(sources))
-    repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset,
-                                                           request.options.cache_dir)
     writes_suite = request.parity and marker is not None  # the parity suite reads each Python file's facts
-    options = dataclasses.replace(request.options, local_modules=local_modules(sources), repo_backends=repo_backends,
-                                  read_facts=facts_json if writes_suite else None)
-    report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
-                    None if request.output is None else str(request.output), [],
-                    ignored_copied=len(ignored), skipped=skipped,
-                    backend_support=backend_support.support_summary(request.ruleset, repo_backends, npu_evidence))
-    writer = None
-    if marker is not None:
-        report.incomplete = True  # what a reader finds if the run is interrupted
-        _write_report(report, report_dir, request, formats=tuple(f for f in request.formats if f in ("json", "md")))
-        writer = _TreeWriter(request)
+    with CheckProcess() as checker:
+        if writes_suite:
+            checker.start()  # torch is imported beside the run, on the core its serial steps leave idle
+        found, skipped = discover(request.source, request.include, request.exclude, request.respect_gitignore, skip,
+                                  keep_ignored)
+        sources = [s for s in found if not s.ignored]
+        ignored = [s for s in found if s.ignored]
+        on_start(len(sources))
+        repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset,
+                                                               request.options.cache_dir)
+        options = dataclasses.replace(request.options, local_modules=local_modules(sources),
+                                      repo_backends=repo_backends, read_facts=facts_json if writes_suite else None)
+        report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
+                        None if request.output is None else str(request.output), [],
+                        ignored_copied=len(ignored), skipped=skipped,
+                        backend_support=backend_support.support_summary(request.ruleset, repo_backends, npu_evidence))
+        writer = None
+        if marker is not None:
+            report.incomplete = True  # what a reader finds if the run is interrupted
+            early_formats = tuple(f for f in request.formats if f in ("json", "md"))
+            _write_report(report, report_dir, request, formats=early_formats)
+            writer = _TreeWriter(request)
 
-    checker = CheckProcess()
+        def ported(result: FileResult) -> None:
+            if result.diff is not None and on_diff is not None:
+                on_diff(result.diff)
+            if writer is not None:
+                writer.write(result)
+            on_result(result)
 
-    def ported(result: FileResult) -> None:
-        if result.diff is not None and on_diff is not None:
-            on_diff(result.diff)
-        if writer is not None:
-            writer.write(result)
-        new_facts = writes_suite and not result.cached and result.facts is not None
-        if new_facts and not checker.started and names_checkable_op(result.facts):
-            checker.start()  # the suite will check new cases: torch is imported while the port goes on
-        on_result(result)
-
-    with checker:
         report.files = port_files(request.source, sources, request.ruleset, options, ported)
         if options.cache_dir is not None:
             cache.evict(options.cache_dir, options.cache_max_bytes)

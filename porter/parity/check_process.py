@@ -1,8 +1,10 @@
 """Checking generated cases in a child process that imports torch while the port still runs.
 
 Importing torch and, for an optimizer case, torch._dynamo takes about 2 s of one core, nearly all of what checking
-the cases costs; started as soon as the port's first facts name an op, the child does it beside the port's
-workers instead of after them. The child reads one JSON line per case and answers one JSON line each.
+the cases costs. The child is started when the run starts, at the lowest priority: it imports torch on the core
+that the run's serial steps (finding the files, the backend scan, the suite) leave idle, and yields to
+the port's workers in between; a run with no case to check kills it. The child reads one JSON line per case and
+answers one JSON line each.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import sys
 from pathlib import Path
 
 import porter
-from porter.parity import catalog
-from porter.parity.analyze import facts_from_json
 from porter.parity.cases import Case
 from porter.parity.suite import check_case
 
@@ -32,10 +32,6 @@ class CheckProcess:
         self._child: subprocess.Popen | None = None
         self._ready = False  # the child said it imported torch
         self._in_process = False  # a child could not start: porter's own process checks the cases
-
-    @property
-    def started(self) -> bool:
-        return self._child is not None
 
     def start(self) -> None:
         if self._child is None and not self._in_process:
@@ -96,15 +92,11 @@ class CheckProcess:
         self.close()
 
 
-def names_checkable_op(facts: bytes) -> bool:
-    """Whether a file's facts (``analyze.facts_json``) use an op whose cases are checked (collectives are not)."""
-    read = facts_from_json(facts)
-    return read is not None and any(catalog.kind(usage[0]).family != "collective" for usage in read.usages)
-
-
 def serve() -> None:
     """The child's end. Answers go to the standard output it was started with; whatever else writes there (a case,
     torch, a native library) is sent to the standard error instead, so it cannot be read as an answer."""
+    if hasattr(os, "nice"):
+        os.nice(19)  # the port's workers come first: the child takes what CPU they and the parent leave idle
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -1,7 +1,8 @@
-"""Generated cases checked in a child process started while the port runs: the same outcomes as checking them in
-porter's own process, and a child that fails costs no case."""
+"""Generated cases checked in a child process started with the run: the same outcomes as checking them in porter's
+own process, and a child that fails costs no case."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -78,28 +79,29 @@ def test_an_unused_child_is_killed():
     assert checker.close() == -9
 
 
-@pytest.mark.parametrize("source, starts", [(SOURCE, True), ("import torch.distributed as dist\ndist.all_reduce(t)\n",
-                                                                False)])
-def test_the_port_starts_the_child_for_new_facts_that_name_a_checked_op(tmp_path, monkeypatch, ruleset, source,
-                                                                         starts):
+@pytest.mark.parametrize("parity, dry_run, starts", [(True, False, True), (False, False, False), (True, True, False)])
+def test_a_run_that_writes_the_suite_starts_the_child_before_it_reads_the_tree(tmp_path, monkeypatch, ruleset, parity,
+                                                                               dry_run, starts):
+    from porter import pipeline
     from porter.engine import PortOptions
-    from porter.pipeline import PortRequest, run
 
-    started, start = [], CheckProcess.start
-
-    def recorded(self):
-        started.append(self)
-        start(self)
-
-    monkeypatch.setattr(CheckProcess, "start", recorded)
+    events, start, discover = [], CheckProcess.start, pipeline.discover
+    monkeypatch.setattr(CheckProcess, "start", lambda self: events.append("start") or start(self))
+    monkeypatch.setattr(pipeline, "discover", lambda *a, **k: events.append("discover") or discover(*a, **k))
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "m.py").write_text(source)
-    options = PortOptions(jobs=1, cache_dir=tmp_path / "cache")
-    run(PortRequest(tmp_path / "src", tmp_path / "cold", ruleset, options=options))
-    assert bool(started) is starts
-    started.clear()
-    run(PortRequest(tmp_path / "src", tmp_path / "warm", ruleset, options=options))
-    assert started == [], "every result and check came from the cache"
+    (tmp_path / "src" / "m.py").write_text(SOURCE)
+    request = pipeline.PortRequest(tmp_path / "src", tmp_path / "out", ruleset, options=PortOptions(jobs=1),
+                                   parity=parity, dry_run=dry_run)
+    pipeline.run(request)
+    assert list(dict.fromkeys(events)) == (["start", "discover"] if starts else ["discover"])  # check() starts too
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities here")
+def test_the_child_runs_at_the_lowest_priority():
+    cases, tiny = _cases()
+    with CheckProcess() as checker:
+        checker.check(cases[0], tiny)  # answered: the child set its priority before importing torch
+        assert os.getpriority(os.PRIO_PROCESS, checker._child.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 19)
 
 
 def test_what_a_case_prints_is_not_read_as_its_answer(monkeypatch):
