@@ -8,7 +8,8 @@ Reports, for the whole corpus: a single-process `libcst.parse_module` of every P
 speed targets are ratios of), `torch.utils.hipify` over the same tree, porter cold (fresh cache, the median of
 `--repeat` runs), warm (nothing changed), warm with one file changed, porter with 1 worker and with every core
 (no cache), the share of the parity-suite generation (cold ports with and without it, without the cache, taken in
-turns `--repeat` times: the medians), and msFmkTransplt on one package of the corpus when given. Wall seconds, files/s, lines/s, CPU
+turns `--repeat` times: the median of the pairs' shares, since a pair run back to back drifts less than a median
+of each), and msFmkTransplt on one package of the corpus when given. Wall seconds, files/s, lines/s, CPU
 seconds (user + system, every process) and the peak RSS of the largest process. Needs network access to PyPI the
 first time (to fill --corpus).
 """
@@ -125,30 +126,29 @@ def main() -> None:
               flush=True)
         return elapsed
 
-    def repeated(runs: list[tuple[str, list[str]]], repeat: int, before=lambda: None) -> list[float]:
+    def repeated(runs: list[tuple[str, list[str]]], repeat: int, before=lambda: None) -> list[list[float]]:
         """Each command `repeat` times, taking turns (a difference of two runs moves by more than either's
-        noise), `before` called before each run; each gets a row of its median run, all runs named in the label."""
+        noise), `before` called before each run; each gets a row of its median run, all runs named in the label.
+        The wall times of each command's runs, in order."""
         measured: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in runs}
         for _ in range(repeat):
             for label, command in runs:
                 before()
                 measured[label].append(measure(command))
                 print(f"{label}: {measured[label][-1][0]:.1f} s", flush=True)
-        medians = []
         for label, _ in runs:
             elapsed, cpu, rss = sorted(measured[label])[len(measured[label]) // 2]
             walls = ", ".join(f"{run[0]:.1f}" for run in measured[label])
             rows.append((f"{label} (median of {repeat} runs: {walls} s)", elapsed, cpu, rss, files, lines))
-            medians.append(elapsed)
-        return medians
+        return [[run[0] for run in measured[label]] for label, _ in runs]
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         baseline = row("libcst.parse_module of every Python file, one process", [sys.executable, "-c", LIBCST_PARSE, str(tree)])
         row("torch.utils.hipify, same tree", [sys.executable, "-c", HIPIFY, str(tree), str(work / "hipify")])
         cache = ["--cache-dir", str(work / "cache")]
-        cold, = repeated([("porter port, cold (fresh cache)", porter(tree, work / "out", *cache))], args.repeat,
-                         before=lambda: shutil.rmtree(work / "cache", ignore_errors=True))
+        repeated([("porter port, cold (fresh cache)", porter(tree, work / "out", *cache))], args.repeat,
+                 before=lambda: shutil.rmtree(work / "cache", ignore_errors=True))
         row("porter port, warm (nothing changed)", porter(tree, work / "out", *cache))
         changed = next(p for p in sorted(tree.rglob("*.py")) if b"cuda" in p.read_bytes())
         original = changed.read_bytes()
@@ -180,8 +180,9 @@ def main() -> None:
         ratio = f"{elapsed / baseline:.2f}" if row_files == files else "–"
         table.append(f"| {label} | {elapsed:.1f} | {cpu:.1f} | {row_files / elapsed:,.0f} | "
                      f"{row_lines / elapsed:,.0f} | {rss} | {ratio} |")
-    summary = (f"\nParity-suite generation: {(with_parity - no_parity) / with_parity:.0%} of a cold port "
-               f"({with_parity - no_parity:.1f} s between the medians; every run without the cache).\n")
+    shares = sorted((w - n) / w for n, w in zip(no_parity, with_parity))  # each pair ran back to back
+    summary = (f"\nParity-suite generation: {shares[len(shares) // 2]:.0%} of a cold port, the median of the "
+               f"{len(shares)} pairs ({', '.join(f'{s:.0%}' for s in shares)}; every run without the cache).\n")
     text = f"# porter on a PyPI corpus, {datetime.date.today()}\n\n{header}\n" + "\n".join(table) + "\n" + summary
     print(text)
     if args.out:
