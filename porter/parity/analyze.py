@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from porter.python.ast_nodes import child_nodes
+from porter.python.ast_nodes import nodes_with_depth
 from porter.python.base import dotted_text, parsed
 
 # Canonical dotted name (after resolving imports) -> op kind.
@@ -138,12 +138,7 @@ class _Walked:
         self.candidates: list[ast.AST] = []
         self.constant_sources: list[tuple[int, int, ast.AST]] = []  # (depth, order, node): the order is unique
         self.imports: list[tuple[int, int, ast.AST]] = []
-        stack = [(tree, 0)]
-        push = stack.append
-        order = 0
-        while stack:
-            node, depth = stack.pop()
-            order += 1
+        for order, (node, depth) in enumerate(nodes_with_depth(tree)):
             cls = type(node)
             if cls in _VISITED:
                 self.candidates.append(node)
@@ -151,9 +146,6 @@ class _Walked:
                 self.constant_sources.append((depth, order, node))
             elif cls is ast.Import or cls is ast.ImportFrom:
                 self.imports.append((depth, order, node))
-            depth += 1
-            for child in reversed(child_nodes(node)):  # the last child is pushed first, so the first is walked first
-                push((child, depth))
 
 
 def analyze(facts_by_path: Mapping[str, FileFacts | None]) -> Analysis:
