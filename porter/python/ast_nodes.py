@@ -25,7 +25,9 @@ def _child_fields(cls: type) -> tuple[str, ...]:
 
 def child_nodes(node: ast.AST) -> list[ast.AST]:
     """The children of `node` in field order, as `ast.iter_child_nodes` gives them, less the left-out ones."""
-    fields = _CHILD_FIELDS.get(type(node)) or _child_fields(type(node))
+    fields = _CHILD_FIELDS.get(type(node))
+    if fields is None:  # not `or`: a leaf's fields are an empty tuple
+        fields = _child_fields(type(node))
     children = []
     for field in fields:
         value = getattr(node, field, None)
