@@ -162,6 +162,29 @@ def provider(kind):
 def takes(marshal):
     import marshal  # a parameter its function imports
     return 1
+
+def lazily():
+    import zlib
+    return zlib
+
+def elsewhere():
+    return zlib.crc32  # no import in reach: nothing an import binds, as the scope analysis says
+
+from inspect import signature
+import groups_mod as groups
+
+class Record:
+    signature: tuple  # a class attribute the class body never reads: the methods see the import
+    rank = None
+    def check(self):
+        return signature(self), groups.size()
+
+def rebinds():
+    groups = None  # hides the import in this function only: the scope analysis decides here
+    return groups.rank
+
+def reads_groups():
+    return groups.rank_of()
 '''
 
 
@@ -235,9 +258,14 @@ def test_the_table_answers_what_the_scope_analysis_answers_on_tricky_imports():
     assert answered["wrapper.wrap"] == {"wrapper.wrap"} and answered["wrapper.after"] == {"wrapper.after"}
     assert answered["torch.xpu.is_available"] == {"torch.xpu.is_available"}
     assert {code for code in answered if code == "DTensor"} and "DTensor" not in by_scope
-    # bound otherwise too (amp, np, dist, sqrt), imported in a class body (pickle), used before a later binding in
+    assert answered["cached_property"] == {"functools.cached_property"}  # beside a module-level fallback def
+    assert answered["amp"] == {"apex.amp"}  # Model.forward reads the import, not the class attribute `amp = None`
+    assert answered["signature"] == {"inspect.signature"} and answered["groups.rank_of"] == {"groups_mod.rank_of"}
+    assert answered["groups.size"] == {"groups_mod.size"} and "groups.rank" in by_scope
+    assert "zlib.crc32" not in by_scope and "zlib.crc32" not in answered
+    # bound otherwise too (np, dist, sqrt), imported in a class body (pickle), used before a later binding in
     # the same scope (dynamo, setup): the scope analysis decides
-    assert by_scope >= {"amp", "np", "dist", "sqrt", "pickle", "dynamo.config", "setup.run", "tool.run", "clip",
+    assert by_scope >= {"np", "dist", "sqrt", "pickle", "dynamo.config", "setup.run", "tool.run", "clip",
                         "te.setup"}
     assert not by_scope & {"torch", "FusedAdam", "h", "kernel", "json", "Linear", "fused", "save", "gather", "norm",
                            "wrapper.wrap"}

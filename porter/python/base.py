@@ -206,13 +206,27 @@ class CallIndex(CachedVisitorMethods):
         super().__init__()
         self.proposals = proposals
         self.numbers: dict[int, int] = {}  # id() of each function -> its number in source order (import_table)
+        self.depth = 0  # definitions around the code being visited
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.numbers[id(node)] = len(self.numbers) + 1
-        self.proposals.binding.add(id(node.name))
+        self._binds(node.name)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.proposals.binding.add(id(node.name))
+        self._binds(node.name)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.depth -= 1
+
+    def _binds(self, name: cst.Name) -> None:
+        """A definition's name is a local one, but at module level, where libcst reads it as every binding of the
+        module's (`except ImportError: def cached_property(...)` has the import's qualified name)."""
+        if self.depth:
+            self.proposals.binding.add(id(name))
+        self.depth += 1
 
     def visit_Param(self, node: cst.Param) -> None:
         self.proposals.binding.add(id(node.name))
@@ -235,6 +249,11 @@ class CallIndex(CachedVisitorMethods):
         names = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
         if all(isinstance(name, cst.Name) for name in names):
             self.proposals.unscoped.update(id(name) for name in names)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        """`x: T` (or `x: T = ...`): a local name, as for `x = ...`."""
+        if isinstance(node.target, cst.Name):
+            self.proposals.unscoped.add(id(node.target))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:

@@ -15,6 +15,8 @@ resolves comprehensions in a class body past it).
 from __future__ import annotations
 
 import ast
+import builtins
+import dataclasses
 from dataclasses import dataclass
 
 from porter.python.ast_nodes import child_nodes, nodes
@@ -33,18 +35,24 @@ class ImportTable:
     statements: dict[tuple[int, str], tuple[Statement, ...]]  # (scope, each name its imports record) -> those
     parents: tuple[int, ...]  # scope n's enclosing function (or the module) at index n; the module's: itself
     unsafe: frozenset[str]  # first segments also bound otherwise, or by an import in a class body
+    hidden: frozenset[tuple[int, str]] = frozenset()  # (scope, first segment) bound otherwise in that function:
+    # left to the scope analysis there and in the functions inside it
+    early: frozenset[tuple[int, str]] = frozenset()  # (scope, first segment) used before an import of it there
+    # that could bind it otherwise: left to the scope analysis in that scope only
+    answers_uses: bool = True  # whether every use of an imported name gets an answer
 
     def answers_every(self, names: frozenset[str]) -> bool:
         """Whether every name rooted in one of `names` gets an answer (or the scope analysis is needed)."""
-        recorded = {name for _, name in self.statements}
-        return not (names & self.unsafe) and names - {"*"} <= recorded  # a star import binds no name libcst knows
+        return not (names & self.unsafe) and self.answers_uses
 
     def qualified(self, full_name: str, scope: int = MODULE) -> frozenset[str] | None:
         """The qualified names of `full_name` (`a.b.c`) used in function `scope`, or None when the scope analysis
-        must decide. Like libcst, the longest prefix bound in any enclosing scope wins, from its innermost scope."""
-        if full_name.split(".")[0] in self.unsafe:
-            return None
+        must decide. Like libcst, the longest prefix bound in any enclosing scope wins, from its innermost scope;
+        a name no enclosing scope imports resolves to nothing an import binds (a builtin's name: left to it)."""
+        root = full_name.split(".")[0]
         chain = self._chain(scope)
+        if root in self.unsafe or (scope, root) in self.early or any((s, root) in self.hidden for s in chain):
+            return None
         prefix = full_name
         while True:
             for enclosing in chain:
@@ -52,7 +60,7 @@ class ImportTable:
                 if found is not None:
                     return frozenset(name for statement in found for name in _qualified(statement, full_name))
             if "." not in prefix:
-                return None
+                return None if hasattr(builtins, root) else frozenset()
             prefix = prefix.rsplit(".", 1)[0]
 
     def _chain(self, scope: int) -> list[int]:
@@ -65,14 +73,23 @@ class ImportTable:
 def import_table(tree: ast.Module) -> ImportTable:
     walk = _Walk()
     walk.scope(tree, MODULE, klass=None)
-    rebound = {name for scope, name in walk.assigned if scope != MODULE and (scope, name) not in walk.statements}
-    early = {name for scope, name, at in walk.uses if _early(walk.imports_of.get((scope, name), ()), at)}
+    hidden = {(scope, name) for scope, name in walk.assigned if scope != MODULE and (scope, name) not in walk.statements}
+    early = {(scope, name) for scope, name, at in walk.uses if _early(walk.imports_of.get((scope, name), ()), at)}
     imported = {name.split(".")[0] for _, name in walk.statements}
-    shadowing = {name for name, region, scope in walk.local
-                 if name in imported and ((scope, name) in walk.imports_of or _referenced_in(name, region))}
-    unsafe = walk.unsafe | walk.bound | rebound | early | shadowing
-    return ImportTable({key: tuple(found) for key, found in walk.statements.items()}, tuple(walk.parents),
-                       frozenset(unsafe))
+    unsafe = set(walk.unsafe | walk.bound)
+    for name, region, scope in walk.local:
+        if name not in imported:
+            continue
+        if scope is None or (scope, name) in walk.imports_of:  # a class body, which uses lie in it is the scope
+            # analysis's to say; `def f(x): import x`, whose parameter is asked about outside f
+            if scope is not None or _referenced_in(name, region):
+                unsafe.add(name)
+        elif _referenced_in(name, region):
+            hidden.add((scope, name))
+    table = ImportTable({key: tuple(found) for key, found in walk.statements.items()}, tuple(walk.parents),
+                        frozenset(unsafe), frozenset(hidden), frozenset(early))
+    answers_uses = all(table.qualified(name, scope) is not None for scope, name, _ in walk.uses if name in imported)
+    return dataclasses.replace(table, answers_uses=answers_uses)
 
 
 Position = tuple[int, int]
@@ -80,14 +97,16 @@ Position = tuple[int, int]
 
 class _Walk:
     """One walk in source order (functions are numbered as libcst meets them) over what binds names: imports by
-    scope; `name = ...` (or `a, b = ...`) by scope, which is harmless where the same scope imports the name or at
-    module level (a fallback such as `except ImportError: triton = None` has a local qualified name, which rules
-    ignore); a parameter, or a function or class defined in a function or class body, which binds the name only
-    in that body (`def save(self)` beside an imported `save`): harmless unless that body names it or that function
-    imports it too, and the binding's own name answers as a local (porter.python.base.CallIndex records it); and
-    every other binding, which leaves the name to the scope analysis. A name used in a scope before an import of
-    it in that scope is left to the scope analysis too (libcst resolves such a use to the bindings before it
-    only), unless an import before the use binds it the way every later one does."""
+    scope; `name = ...`, `a, b = ...` or `name: T`, and a function or class defined at module level, which are
+    harmless at module level (a fallback such as `except ImportError: triton = None` has a local qualified name,
+    which rules ignore) and where the same function imports the name, and hide the imports from that function
+    and the functions inside it otherwise; a parameter, or an assignment, function or class in a function or
+    class body, which binds the name only in that body (`def save(self)` beside an imported `save`): harmless
+    unless that body names it or that function imports it too, and the binding's own name answers as a local
+    (porter.python.base.CallIndex records it); and every other binding, which leaves the name to the scope
+    analysis. A name used in a scope before an import of it in that scope is left to the scope analysis in that
+    scope (libcst resolves such a use to the bindings before it only), unless an import before the use binds it
+    the way every later one does."""
 
     def __init__(self) -> None:
         self.statements: dict[tuple[int, str], list[Statement]] = {}
@@ -109,10 +128,14 @@ class _Walk:
     def _visit(self, node: ast.AST, scope: int, klass: ast.ClassDef | None, function: ast.AST | None) -> None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             self._import(node, scope, klass is not None)
-        elif isinstance(node, ast.Assign) and klass is None:
-            plain = [name for target in node.targets for name in _names_assigned(target)]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            plain = [name for target in targets for name in _names_assigned(target)]
             for name in plain:
-                self.assigned.add((scope, name.id))
+                if klass is None:
+                    self.assigned.add((scope, name.id))
+                else:
+                    self.local.append((name.id, klass, None))
             skip = {id(name) for name in plain}
             for inner in nodes(node):
                 if id(inner) not in skip:
@@ -130,7 +153,7 @@ class _Walk:
         elif function is not None:
             self.local.append((node.name, function, scope))
         else:
-            self.bound.add(node.name)
+            self.assigned.add((scope, node.name))  # at module level: a local name, as `name = ...` there
         if isinstance(node, ast.ClassDef):
             self.scope(node, scope, klass=node, function=function)
             return
@@ -191,18 +214,22 @@ def _early(imports: list[tuple[Position, object]], at: Position) -> bool:
 
 
 def _referenced_in(name: str, region: ast.AST) -> bool:
-    """Whether the body that `name` is bound in (a function's, or a class's outside its methods' bodies) names it."""
+    """Whether the body that `name` is bound in (a function's, or a class's outside its methods' bodies) reads it.
+    Assigning it there is no reading: each such binding is weighed on its own."""
     if isinstance(region, ast.ClassDef):
         stack: list[ast.AST] = list(region.body)
         while stack:
             node = stack.pop()
-            if isinstance(node, ast.Name) and node.id == name:
+            if _reads(node, name):
                 return True
             stack.extend(child for child in child_nodes(node)
                          if not (isinstance(node, _FUNCTIONS) and child in node.body))
         return False
-    return any(isinstance(node, ast.Name) and node.id == name for statement in region.body
-               for node in nodes(statement))
+    return any(_reads(node, name) for statement in region.body for node in nodes(statement))
+
+
+def _reads(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store)
 
 
 def _recorded_names(alias: Alias) -> list[str]:

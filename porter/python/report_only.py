@@ -232,6 +232,8 @@ class _Module:
                     elements = [e.value if isinstance(e, ast.Starred) else e for e in elements]
                     if all(type(e) is ast.Name for e in elements):
                         self.unscoped.update(id(e) for e in elements)
+            elif kind is ast.AnnAssign and type(node.target) is ast.Name:
+                self.unscoped.add(id(node.target))
             elif kind is ast.Import or kind is ast.ImportFrom:
                 self.imports.append(node)
                 if indented:
