@@ -8,6 +8,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.findings import Span
 from porter.python.positions import Positions, node_span, resolve_positions
+from porter.python.walk import rewritten
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
 
@@ -71,3 +72,56 @@ def test_a_wrapper_without_libcsts_cache_resolves_positions_its_own_way():
 
     resolve_positions(Wrapper())
     assert asked == [PositionProvider]
+
+
+def _edit_every_fifth_name(module: cst.Module) -> cst.Module:
+    names = [node for node in _nodes(module) if isinstance(node, cst.Name)][::5]
+    return rewritten(module, {id(name): (lambda updated: cst.Name(updated.value + "_")) for name in names})
+
+
+def _nodes(node: cst.CSTNode):
+    yield node
+    for child in node.children:
+        yield from _nodes(child)
+
+
+@pytest.mark.parametrize("source", CRAFTED.values(), ids=CRAFTED.keys())
+def test_an_edited_module_copies_what_it_shares_and_is_the_code_libcst_generates(source):
+    module = cst.parse_module(source)
+    edited = _edit_every_fifth_name(module)
+    assert Positions(module).code(edited) == edited.code
+
+
+def test_every_python_fixture_edited_gives_the_code_libcst_generates():
+    edited_modules = 0
+    for path in sorted(FIXTURES.parent.rglob("*.py")):
+        try:
+            module = cst.parse_module(path.read_text())
+        except cst.ParserSyntaxError:
+            continue
+        edited = _edit_every_fifth_name(module)
+        assert Positions(module).code(edited) == edited.code, path
+        edited_modules += edited is not module
+    assert edited_modules > 100
+
+
+def test_a_node_whose_parent_passes_it_a_default_comma_is_generated_not_copied():
+    module = cst.parse_module("f(a)\nif x:\n    g(\n        b,\n    )\n")
+    call = module.body[0].body[0].value
+    grown = call.with_changes(args=[*call.args, cst.Arg(cst.Name("c"))])  # `a` is no longer the last argument
+    edited = rewritten(module, {id(call): lambda _updated: grown})
+    assert Positions(module).code(edited) == edited.code == "f(a, c)\nif x:\n    g(\n        b,\n    )\n"
+
+
+def test_only_the_nodes_on_the_way_to_an_edit_are_generated(monkeypatch):
+    module = cst.parse_module("import torch\n\ndef f():\n    x = torch.ones(2)\n    return x\n\ny = 1\n")
+    positions = Positions(module)
+    ones = module.body[1].body.body[0].body[0].value
+    edited = rewritten(module, {id(ones): lambda updated: updated.with_changes(args=())})
+    generated = []
+    for kind in (cst.SimpleStatementLine, cst.FunctionDef, cst.Import):
+        original = kind._codegen_impl
+        monkeypatch.setattr(kind, "_codegen_impl", lambda self, state, _original=original, **kwargs: (
+            generated.append(type(self).__name__), _original(self, state, **kwargs))[1])
+    assert positions.code(edited) == "import torch\n\ndef f():\n    x = torch.ones()\n    return x\n\ny = 1\n"
+    assert generated == ["FunctionDef", "SimpleStatementLine"]  # the import, `return x` and `y = 1` are copied

@@ -136,7 +136,7 @@ def port_with_libcst(source: str, ruleset: RuleSet, local_modules: frozenset[str
 def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
           context: ModuleContext) -> tuple[str | None, list[Finding]]:
     wrapper = MetadataWrapper(parse_unchecked(source), unsafe_skip_copy=True)
-    resolve_positions(wrapper)
+    positions = resolve_positions(wrapper)
     names = scan_names(source)
     proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
                           import_bound=names.import_bound, call_funcs={},
@@ -178,5 +178,5 @@ def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
             findings.insert(0, finding)
     needed = {name for name in needed if not any(other.startswith(name + ".") for other in needed)}  # binds it too
     module = add_imports(module, sorted(needed))
-    new_source = module.code
+    new_source = module.code if positions is None else positions.code(module)
     return (new_source if new_source != source else None), findings

@@ -37,17 +37,18 @@ class _SyntacticPosition:
         self.start = self.state.offset
 
     def __exit__(self, *exc_info) -> None:
-        offsets = self.state.offsets
-        start = self.start if self.start_node is None else offsets[id(self.start_node)][0]
-        end = self.state.offset if self.end_node is None else offsets[id(self.end_node)][1]
-        offsets[id(self.node)] = (start, end)
+        state = self.state
+        start = self.start if self.start_node is None else state.offsets_of(self.start_node)[0]
+        end = state.offset if self.end_node is None else state.offsets_of(self.end_node)[1]
+        state.syntactic[id(self.node)] = (start, end)
 
 
 class _OffsetState(CodegenState):
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
         self.offset = 0
-        self.offsets: dict[int, tuple[int, int]] = {}  # id(node) -> its start and end offset
+        self.extents: dict[int, tuple[int, int]] = {}  # id(node) -> where the text it generates starts and ends
+        self.syntactic: dict[int, tuple[int, int]] = {}  # id(node) -> its syntactic position, where it has one
         self.starts: list[int] = []
         self.popped = ""  # the trailing newline a module without one generates, then drops
 
@@ -63,8 +64,10 @@ class _OffsetState(CodegenState):
         self.starts.append(self.offset)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        start = self.starts.pop()
-        self.offsets.setdefault(id(node), (start, self.offset))
+        self.extents[id(node)] = (self.starts.pop(), self.offset)
+
+    def offsets_of(self, node: cst.CSTNode) -> tuple[int, int]:
+        return self.syntactic.get(id(node)) or self.extents[id(node)]
 
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
                                   end_node: cst.CSTNode | None = None) -> _SyntacticPosition:
@@ -82,34 +85,73 @@ class Positions:
         self._module = module  # nodes are known by their id(): while it lives, no other node can take one
         state = _OffsetState(module)
         module._codegen(state)
-        self._offsets = state.offsets
-        text = "".join(state.tokens) + state.popped  # libcst counts line breaks token by token, and its
+        self._extents, self._syntactic = state.extents, state.syntactic
+        self._text = "".join(state.tokens) + state.popped  # libcst counts line breaks token by token, and its
         # tokenizer never splits a "\r\n" between two tokens: counting them in the whole text is the same
-        self._line_starts = [0, *(match.end() for match in NEWLINE_RE.finditer(text))]
+        self._line_starts = [0, *(match.end() for match in NEWLINE_RE.finditer(self._text))]
+
+    def _offsets(self, node: cst.CSTNode) -> tuple[int, int]:
+        return self._syntactic.get(id(node)) or self._extents[id(node)]
 
     def _position(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1]
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        start, end = self._offsets[id(node)]
+        start, end = self._offsets(node)
         return CodeRange(CodePosition(*self._position(start)), CodePosition(*self._position(end)))
 
     def get(self, node: cst.CSTNode, default=None):
-        return self[node] if id(node) in self._offsets else default
+        return self[node] if id(node) in self._extents else default
 
     def span(self, node: cst.CSTNode) -> Span:
-        start, end = self._offsets[id(node)]
+        start, end = self._offsets(node)
         line, column = self._position(start)
         return Span(line, column + 1, *self._position(end))
 
+    def code(self, module: cst.Module) -> str:
+        """The code of `module`, an edit of the module these are the positions of: each node the two share is
+        copied from the text it was parsed from instead of generated again (edits rebuild only the nodes on the
+        way to an edited one). A node's text depends on the node, on the indentation of the blocks around it,
+        which no edit changes, and on what its parent passes it (`default_comma`): a node passed anything is
+        generated."""
+        if not module.has_trailing_newline:  # the module's last token is dropped after generation: not a copy
+            return module.code
+        state = _CopyingState(module, self._text, self._extents)
+        generate = cst.CSTNode._codegen
+        cst.CSTNode._codegen = _copied_or_generated
+        try:
+            module._codegen(state)
+        finally:
+            cst.CSTNode._codegen = generate
+        return "".join(state.tokens)
 
-def resolve_positions(wrapper: MetadataWrapper) -> None:
+
+class _CopyingState(CodegenState):
+    def __init__(self, module: cst.Module, text: str, extents: dict[int, tuple[int, int]]) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.text, self.extents = text, extents
+
+
+def _copied_or_generated(node: cst.CSTNode, state: _CopyingState, **kwargs) -> None:
+    extent = None if kwargs else state.extents.get(id(node))
+    if extent is None:
+        node._codegen_impl(state, **kwargs)  # CSTNode._codegen without its hooks, which CodegenState leaves empty
+    else:
+        state.tokens.append(state.text[extent[0] : extent[1]])
+
+
+def resolve_positions(wrapper: MetadataWrapper) -> Positions | None:
+    """The positions of `wrapper.module`, stored where its resolver looks first (None: another libcst, whose own
+    resolver has run)."""
     metadata = getattr(wrapper, "_metadata", None)
-    if not isinstance(metadata, dict):  # another libcst: its own resolver
+    if not isinstance(metadata, dict):
         wrapper.resolve(PositionProvider)
-    elif PositionProvider not in metadata:
+        return None
+    if PositionProvider not in metadata:
         metadata[PositionProvider] = Positions(wrapper.module)
+    positions = metadata[PositionProvider]
+    return positions if isinstance(positions, Positions) else None
 
 
 def node_span(positions, node: cst.CSTNode) -> Span:
