@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
@@ -53,6 +53,14 @@ class Nodes:
     types: list[str]
     parents: list[int]
     ends: list[int]
+    _of_types: dict[frozenset[str], list[int]] = field(default_factory=dict, compare=False)
+
+    def indices_of(self, types: frozenset[str]) -> list[int]:
+        """The indices of the nodes of these types, in order (the passes with the same types share them)."""
+        found = self._of_types.get(types)
+        if found is None:
+            found = self._of_types[types] = [index for index, kind in enumerate(self.types) if kind in types]
+        return found
 
     @classmethod
     def of(cls, root: Node) -> "Nodes":
@@ -80,8 +88,13 @@ def _name(data: bytes, node: Node) -> str:
     return _SPACE.sub(b"", data[node.start_byte : node.end_byte]).decode(errors="replace").removeprefix("::")
 
 
-def _lookup(name: str, exact: dict[str, Entry], prefixes: list[tuple[str, Entry]]) -> Entry | None:
-    return exact.get(name) or next((e for p, e in prefixes if _has_prefix(name, p)), None)
+def _lookup(name: str, exact: dict[str, Entry], prefixes: list[tuple[str, Entry]],
+            starts: tuple[str, ...]) -> Entry | None:
+    """`starts`: the prefixes alone, which most names begin with none of."""
+    entry = exact.get(name)
+    if entry is None and name.startswith(starts):
+        entry = next((e for p, e in prefixes if _has_prefix(name, p)), None)
+    return entry
 
 
 def _has_prefix(name: str, prefix: str) -> bool:
@@ -104,22 +117,23 @@ def _is_scoped_leaf(data: bytes, tree: Nodes, index: int) -> bool:
 def rename_pass(data: bytes, tree: Nodes, rule: Rule) -> list[Hit]:
     exact = {e.pattern: e for e in rule.entries if not e.pattern.endswith("*")}
     prefixes = [(e.pattern[:-1], e) for e in rule.entries if e.pattern.endswith("*")]
-    kinds = set(rule.contexts.get("nodes", NAME_NODES))
+    starts = tuple(prefix for prefix, _ in prefixes)
+    kinds = frozenset(rule.contexts.get("nodes", NAME_NODES))
     hits = []
-    index = 0
-    while index < len(tree.nodes):
+    skip_to = 0
+    for index in tree.indices_of(kinds | {"qualified_identifier"}):
+        if index < skip_to:
+            continue
         kind, node = tree.types[index], tree.nodes[index]
         if kind == "qualified_identifier" and tree.parent_type(index) != "qualified_identifier":
-            entry = _lookup(_name(data, node), exact, prefixes)
+            entry = _lookup(_name(data, node), exact, prefixes, starts)
             if entry is not None:
                 hits.append(_hit(data, rule, entry, node))
-                index = tree.ends[index]  # the parts of a matched name are not names of their own
-                continue
+                skip_to = tree.ends[index]  # the parts of a matched name are not names of their own
         elif kind in kinds and tree.parent_type(index) != "enumerator" and not _is_scoped_leaf(data, tree, index):
-            entry = _lookup(_name(data, node), exact, prefixes)
+            entry = _lookup(_name(data, node), exact, prefixes, starts)
             if entry is not None:
                 hits.append(_hit(data, rule, entry, node))
-        index += 1
     return hits
 
 
