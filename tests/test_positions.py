@@ -125,3 +125,17 @@ def test_only_the_nodes_on_the_way_to_an_edit_are_generated(monkeypatch):
             generated.append(type(self).__name__), _original(self, state, **kwargs))[1])
     assert positions.code(edited) == "import torch\n\ndef f():\n    x = torch.ones()\n    return x\n\ny = 1\n"
     assert generated == ["FunctionDef", "SimpleStatementLine"]  # the import, `return x` and `y = 1` are copied
+
+
+def test_the_search_for_edited_nodes_skips_the_code_that_holds_none():
+    module = cst.parse_module("".join(f"a{i} = f({i})\n" for i in range(20)) + "g(torch.cuda)\n")
+    positions = Positions(module)
+    target = module.body[-1].body[0].value.args[0].value
+    may_hold = positions.holding([target])
+    asked = []
+    edited = rewritten(module, {id(target): lambda _updated: cst.parse_expression("torch.npu")},
+                       lambda node: asked.append(node) or may_hold(node))
+    assert edited.code == rewritten(module, {id(target): lambda _updated: cst.parse_expression("torch.npu")}).code
+    assert edited.code.endswith("a19 = f(19)\ng(torch.npu)\n")
+    assert not [node for node in asked if isinstance(node, cst.Call) and node is not module.body[-1].body[0].value]
+    assert positions.holding([cst.Name("elsewhere")]) is None  # a node not of this module: no skipping

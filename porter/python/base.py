@@ -14,7 +14,7 @@ from libcst.metadata import PositionProvider, QualifiedNameSource
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.python.ast_nodes import nodes
 from porter.python.import_table import MODULE, ImportTable, import_table
-from porter.python.positions import node_span
+from porter.python.positions import Positions, node_span
 from porter.python.span_index import Containers
 from porter.python.walk import rewritten
 from porter.ruleset import Entry, Rule
@@ -324,10 +324,11 @@ def scan_names(source: str) -> ModuleNames:
                        import_table(tree))
 
 
-def apply_edits(node: cst.CSTNode, edits: list[Edit]) -> cst.CSTNode:
+def apply_edits(node: cst.CSTNode, edits: list[Edit], positions: Positions | None = None) -> cst.CSTNode:
     """Apply proposed edits bottom-up: each rewrite sees the node with the edits inside it already made. The first
-    edit proposed for a node wins."""
+    edit proposed for a node wins. `positions`: those of the parsed module, which tell where the edits lie."""
     rewrites = {}
     for edit in edits:
         rewrites.setdefault(id(edit.node), edit.rewrite)
-    return rewritten(node, rewrites)
+    may_hold = None if positions is None else positions.holding([edit.node for edit in edits])
+    return rewritten(node, rewrites, may_hold)

@@ -168,7 +168,7 @@ def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
         for statement in statements:
             proposals.edits.append(Edit(statement, lambda updated: drop_names(updated, unused), adds_import=False))
         findings = findings_outside_dropped(findings, wrapper, statements, unused)
-    module = apply_edits(wrapper.module, proposals.edits)
+    module = apply_edits(wrapper.module, proposals.edits, positions)
     needed = {name for edit in proposals.edits for name in edit.needs_imports}
     if any(edit.adds_import for edit in proposals.edits):
         support, finding = _support_import(ruleset, wrapper.module, context.relpath, names.imported_roots)

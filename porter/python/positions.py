@@ -13,7 +13,8 @@ libcst's resolver also runs a batched walk of the whole tree with no visitor in 
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # the protocol every node's code generation calls
@@ -108,6 +109,30 @@ class Positions:
         start, end = self._offsets(node)
         line, column = self._position(start)
         return Span(line, column + 1, *self._position(end))
+
+    def holding(self, nodes: list[cst.CSTNode]) -> Callable[[cst.CSTNode], bool] | None:
+        """A test of whether a node's text may hold one of `nodes` (True for a node not of this module), or None
+        when one of `nodes` is not of this module."""
+        extents = self._extents
+        try:
+            inner = sorted(extents[id(node)] for node in nodes)
+        except KeyError:
+            return None
+        starts = [start for start, _ in inner]
+
+        def may_hold(node: cst.CSTNode) -> bool:
+            extent = extents.get(id(node))
+            if extent is None:
+                return True
+            start, end = extent
+            index = bisect_left(starts, start)
+            while index < len(inner) and inner[index][0] <= end:  # texts nest: an inner one starts in its outer one
+                if inner[index][1] <= end:
+                    return True
+                index += 1
+            return False
+
+        return may_hold
 
     def code(self, module: cst.Module) -> str:
         """The code of `module`, an edit of the module these are the positions of: each node the two share is

@@ -212,16 +212,18 @@ class _Rewriter(cst.CSTTransformer):
         return rewrite(updated_node) if rewrite is not None else updated_node
 
 
-def rewritten(tree: cst.CSTNode, rewrites: dict[int, Callable[[cst.CSTNode], cst.CSTNode]]) -> cst.CSTNode:
+def rewritten(tree: cst.CSTNode, rewrites: dict[int, Callable[[cst.CSTNode], cst.CSTNode]],
+              may_hold: Callable[[cst.CSTNode], bool] | None = None) -> cst.CSTNode:
     """`tree` with each node whose id() is a key of `rewrites` replaced by that function of the node (its own
     rewritten descendants already in place), bottom-up in libcst's order, as a libcst transformer calling them from
     `on_leave` would do; only the nodes on the way to a rewritten one are rebuilt. A rewrite may return
-    `cst.RemovalSentinel.REMOVE` or a `cst.FlattenSentinel` inside a sequence."""
+    `cst.RemovalSentinel.REMOVE` or a `cst.FlattenSentinel` inside a sequence. `may_hold`: False for a node with
+    no rewritten one in it (from where the nodes' texts lie), so that the search for them skips it."""
     if not rewrites:
         return tree
     if _sources_readable():
         on_path: set[int] = set()
-        _mark_paths(tree, rewrites, on_path, [len(rewrites)])
+        _mark_paths(tree, rewrites, on_path, [len(rewrites)], may_hold or _anywhere)
         try:
             return _rebuilt(tree, rewrites, on_path)
         except _NotInPlace:
@@ -229,7 +231,12 @@ def rewritten(tree: cst.CSTNode, rewrites: dict[int, Callable[[cst.CSTNode], cst
     return tree.visit(_Rewriter(rewrites))
 
 
-def _mark_paths(node: cst.CSTNode, targets: dict, on_path: set[int], left: list[int]) -> bool:
+def _anywhere(node: cst.CSTNode) -> bool:
+    return True
+
+
+def _mark_paths(node: cst.CSTNode, targets: dict, on_path: set[int], left: list[int],
+                may_hold: Callable[[cst.CSTNode], bool]) -> bool:
     """Adds to `on_path` every node with a target at or below it; `left` counts the targets not met yet."""
     found = id(node) in targets
     if found:
@@ -240,9 +247,10 @@ def _mark_paths(node: cst.CSTNode, targets: dict, on_path: set[int], left: list[
         child = getattr(node, attribute)
         if isinstance(child, (tuple, list)):
             for item in child:
-                found = _mark_paths(item, targets, on_path, left) or found
-        elif child is not None and child is not _ABSENT:
-            found = _mark_paths(child, targets, on_path, left) or found
+                if may_hold(item):
+                    found = _mark_paths(item, targets, on_path, left, may_hold) or found
+        elif child is not None and child is not _ABSENT and may_hold(child):
+            found = _mark_paths(child, targets, on_path, left, may_hold) or found
     if found:
         on_path.add(id(node))
     return found
