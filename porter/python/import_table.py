@@ -80,8 +80,8 @@ def import_table(tree: ast.Module) -> ImportTable:
     for name, region, scope in walk.local:
         if name not in imported:
             continue
-        if scope is None or (scope, name) in walk.imports_of:  # a class body, which uses lie in it is the scope
-            # analysis's to say; `def f(x): import x`, whose parameter is asked about outside f
+        if scope is None or (scope, name) in walk.imports_of:  # in a class body, which uses lie inside it is for
+            # the scope analysis to say; `def f(x): import x`: the parameter is asked about outside f
             if scope is not None or _referenced_in(name, region):
                 unsafe.add(name)
         elif _referenced_in(name, region):
