@@ -39,9 +39,15 @@ class _SyntacticPosition:
 
     def __exit__(self, *exc_info) -> None:
         state = self.state
-        start = self.start if self.start_node is None else state.offsets_of(self.start_node)[0]
-        end = state.offset if self.end_node is None else state.offsets_of(self.end_node)[1]
+        start = self.start if self.start_node is None else _offsets(state.syntactic, state.extents, self.start_node)[0]
+        end = state.offset if self.end_node is None else _offsets(state.syntactic, state.extents, self.end_node)[1]
         state.syntactic[id(self.node)] = (start, end)
+
+
+def _offsets(syntactic: dict[int, tuple[int, int]], extents: dict[int, tuple[int, int]],
+             node: cst.CSTNode) -> tuple[int, int]:
+    """A node's position: its syntactic one where it has one, else the extent of its text."""
+    return syntactic.get(id(node)) or extents[id(node)]
 
 
 class _OffsetState(CodegenState):
@@ -67,9 +73,6 @@ class _OffsetState(CodegenState):
     def after_codegen(self, node: cst.CSTNode) -> None:
         self.extents[id(node)] = (self.starts.pop(), self.offset)
 
-    def offsets_of(self, node: cst.CSTNode) -> tuple[int, int]:
-        return self.syntactic.get(id(node)) or self.extents[id(node)]
-
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
                                   end_node: cst.CSTNode | None = None) -> _SyntacticPosition:
         return _SyntacticPosition(self, node, start_node, end_node)
@@ -91,22 +94,19 @@ class Positions:
         # tokenizer never splits a "\r\n" between two tokens: counting them in the whole text is the same
         self._line_starts = [0, *(match.end() for match in NEWLINE_RE.finditer(self._text))]
 
-    def _offsets(self, node: cst.CSTNode) -> tuple[int, int]:
-        return self._syntactic.get(id(node)) or self._extents[id(node)]
-
     def _position(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1]
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        start, end = self._offsets(node)
+        start, end = _offsets(self._syntactic, self._extents, node)
         return CodeRange(CodePosition(*self._position(start)), CodePosition(*self._position(end)))
 
     def get(self, node: cst.CSTNode, default=None):
         return self[node] if id(node) in self._extents else default
 
     def span(self, node: cst.CSTNode) -> Span:
-        start, end = self._offsets(node)
+        start, end = _offsets(self._syntactic, self._extents, node)
         line, column = self._position(start)
         return Span(line, column + 1, *self._position(end))
 
