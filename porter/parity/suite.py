@@ -198,6 +198,8 @@ def cases_from(analysis: Analysis, tiny: dict[str, dict] | None = None) -> list[
     distinct: dict[tuple, tuple[str, dict, dict, list[str]]] = {}
     per_op: dict[str, int] = {}
     for usage in analysis.usages:
+        if per_op.get(usage.op, 0) >= MAX_SHAPES_PER_OP:
+            continue
         dims = {**_model_defaults(usage.op, analysis.sizes), **usage.dims}
         params = dict(usage.params)
         if "equation" in params:
@@ -206,12 +208,15 @@ def cases_from(analysis: Analysis, tiny: dict[str, dict] | None = None) -> list[
             params.update({k: dims[k] for k in ("stride", "padding", "dilation", "groups") if k in dims})
         try:
             inputs, notes = _fit(usage.op, dict(dims))
-            small, _ = _fit(usage.op, dict(dims), SMOKE_ELEMENTS)
         except catalog.CatalogError:
             continue
         notes += _make_runnable(usage.op, inputs, params)
         key = (usage.op, json.dumps(inputs, sort_keys=True), json.dumps(params, sort_keys=True))
-        if key in distinct or per_op.get(usage.op, 0) >= MAX_SHAPES_PER_OP:
+        if key in distinct:
+            continue
+        try:  # the inputs at the size each case is first checked at (only for a use that makes a new case)
+            small, _ = _fit(usage.op, dict(dims), SMOKE_ELEMENTS)
+        except catalog.CatalogError:
             continue
         per_op[usage.op] = per_op.get(usage.op, 0) + 1
         _make_runnable(usage.op, small, dict(params))
