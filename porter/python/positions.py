@@ -6,6 +6,8 @@ five times the cost of generating the code. Here the generation records each nod
 text (with libcst's own rules: a node's syntactic position, recorded inside its code generation, wins over the
 whitespace-inclusive one, and may be hoisted from a child), and an offset becomes a line and a column only when a
 rule asks for that node. The result is what PositionProvider computes (tests/test_positions.py compares them).
+A position is recorded as the number of tokens generated before it, which costs no counting per token, and
+becomes a character offset when it is read.
 
 libcst's resolver also runs a batched walk of the whole tree with no visitor in it (libcst 1.9,
 `metadata.wrapper._gen_batchable`); storing the positions where the wrapper looks first skips that too.
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from itertools import accumulate
 
 import libcst as cst
+from libcst._nodes.expression import _BaseParenthesizedNode  # its `_parenthesize` is entered for every expression
 from libcst._nodes.internal import CodegenState  # the protocol every node's code generation calls
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import NEWLINE_RE
@@ -35,13 +39,39 @@ class _SyntacticPosition:
         self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
 
     def __enter__(self) -> None:
-        self.start = self.state.offset
+        self.start = len(self.state.tokens)
 
     def __exit__(self, *exc_info) -> None:
         state = self.state
         start = self.start if self.start_node is None else _offsets(state.syntactic, state.extents, self.start_node)[0]
-        end = state.offset if self.end_node is None else _offsets(state.syntactic, state.extents, self.end_node)[1]
+        end = len(state.tokens) if self.end_node is None else _offsets(state.syntactic, state.extents, self.end_node)[1]
         state.syntactic[id(self.node)] = (start, end)
+
+
+class _Parenthesized:
+    """What an expression's `_parenthesize` returns while positions are recorded: a context manager as a class
+    (libcst's is a generator, and every expression enters one)."""
+
+    __slots__ = ("state", "node", "start")
+
+    def __init__(self, node: cst.BaseExpression, state: _OffsetState) -> None:
+        self.node, self.state = node, state
+
+    def __enter__(self) -> None:
+        state = self.state
+        for parenthesis in self.node.lpar:
+            parenthesis._codegen(state)
+        self.start = len(state.tokens)
+
+    def __exit__(self, *exc_info) -> None:
+        state = self.state
+        state.syntactic[id(self.node)] = (self.start, len(state.tokens))
+        for parenthesis in self.node.rpar:
+            parenthesis._codegen(state)
+
+
+def _parenthesized(node: cst.BaseExpression, state: _OffsetState) -> _Parenthesized:
+    return _Parenthesized(node, state)
 
 
 def _offsets(syntactic: dict[int, tuple[int, int]], extents: dict[int, tuple[int, int]],
@@ -53,33 +83,15 @@ def _offsets(syntactic: dict[int, tuple[int, int]], extents: dict[int, tuple[int
 class _OffsetState(CodegenState):
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.offset = 0
         self.extents: dict[int, tuple[int, int]] = {}  # id(node) -> where the text it generates starts and ends
         self.syntactic: dict[int, tuple[int, int]] = {}  # id(node) -> its syntactic position, where it has one
-        self.starts: list[int] = []
-        self.popped = ""  # the trailing newline a module without one generates, then drops
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)
-        self.offset += len(value)
-
-    def add_indent_tokens(self) -> None:
-        for token in self.indent_tokens:
-            self.add_token(token)
-
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        self.starts.append(self.offset)
-
-    def after_codegen(self, node: cst.CSTNode) -> None:
-        self.extents[id(node)] = (self.starts.pop(), self.offset)
 
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
                                   end_node: cst.CSTNode | None = None) -> _SyntacticPosition:
         return _SyntacticPosition(self, node, start_node, end_node)
 
     def pop_trailing_newline(self) -> None:
-        if self.tokens:
-            self.popped = self.tokens.pop()
+        pass  # libcst's positions count the newline a module without one generates and then drops
 
 
 class Positions:
@@ -88,9 +100,15 @@ class Positions:
     def __init__(self, module: cst.Module) -> None:
         self._module = module  # nodes are known by their id(): while it lives, no other node can take one
         state = _OffsetState(module)
-        module._codegen(state)
-        self._extents, self._syntactic = state.extents, state.syntactic
-        self._text = "".join(state.tokens) + state.popped  # libcst counts line breaks token by token, and its
+        generate, parenthesize = cst.CSTNode._codegen, _BaseParenthesizedNode._parenthesize
+        cst.CSTNode._codegen, _BaseParenthesizedNode._parenthesize = _recorded, _parenthesized
+        try:
+            module._codegen(state)
+        finally:
+            cst.CSTNode._codegen, _BaseParenthesizedNode._parenthesize = generate, parenthesize
+        offsets = [0, *accumulate(map(len, state.tokens))]  # number of tokens -> character offset
+        self._extents, self._syntactic, self._offsets = state.extents, state.syntactic, offsets
+        self._text = "".join(state.tokens)  # libcst counts line breaks token by token, and its
         # tokenizer never splits a "\r\n" between two tokens: counting them in the whole text is the same
         self._line_starts = [0, *(match.end() for match in NEWLINE_RE.finditer(self._text))]
 
@@ -100,15 +118,16 @@ class Positions:
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         start, end = _offsets(self._syntactic, self._extents, node)
-        return CodeRange(CodePosition(*self._position(start)), CodePosition(*self._position(end)))
+        return CodeRange(CodePosition(*self._position(self._offsets[start])),
+                         CodePosition(*self._position(self._offsets[end])))
 
     def get(self, node: cst.CSTNode, default=None):
         return self[node] if id(node) in self._extents else default
 
     def span(self, node: cst.CSTNode) -> Span:
         start, end = _offsets(self._syntactic, self._extents, node)
-        line, column = self._position(start)
-        return Span(line, column + 1, *self._position(end))
+        line, column = self._position(self._offsets[start])
+        return Span(line, column + 1, *self._position(self._offsets[end]))
 
     def holding(self, nodes: list[cst.CSTNode]) -> Callable[[cst.CSTNode], bool] | None:
         """A test of whether a node's text may hold one of `nodes` (True for a node not of this module), or None
@@ -126,7 +145,8 @@ class Positions:
                 return True
             start, end = extent
             index = bisect_left(starts, start)
-            while index < len(inner) and inner[index][0] <= end:  # texts nest: an inner one starts in its outer one
+            while index < len(inner) and inner[index][0] <= end:  # token ranges nest: an inner one starts in its
+                # outer one
                 if inner[index][1] <= end:
                     return True
                 index += 1
@@ -142,7 +162,7 @@ class Positions:
         generated."""
         if not module.has_trailing_newline:  # the module's last token is dropped after generation: not a copy
             return module.code
-        state = _CopyingState(module, self._text, self._extents)
+        state = _CopyingState(module, self._text, self._extents, self._offsets)
         generate = cst.CSTNode._codegen
         cst.CSTNode._codegen = _copied_or_generated
         try:
@@ -152,10 +172,18 @@ class Positions:
         return "".join(state.tokens)
 
 
+def _recorded(node: cst.CSTNode, state: _OffsetState, **kwargs) -> None:
+    """CSTNode._codegen without its hooks (CodegenState leaves them empty), recording which tokens the node
+    generates."""
+    start = len(state.tokens)
+    node._codegen_impl(state, **kwargs)
+    state.extents[id(node)] = (start, len(state.tokens))
+
+
 class _CopyingState(CodegenState):
-    def __init__(self, module: cst.Module, text: str, extents: dict[int, tuple[int, int]]) -> None:
+    def __init__(self, module: cst.Module, text: str, extents: dict[int, tuple[int, int]], offsets: list[int]) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.text, self.extents = text, extents
+        self.text, self.extents, self.offsets = text, extents, offsets
 
 
 def _copied_or_generated(node: cst.CSTNode, state: _CopyingState, **kwargs) -> None:
@@ -163,7 +191,7 @@ def _copied_or_generated(node: cst.CSTNode, state: _CopyingState, **kwargs) -> N
     if extent is None:
         node._codegen_impl(state, **kwargs)  # CSTNode._codegen without its hooks, which CodegenState leaves empty
     else:
-        state.tokens.append(state.text[extent[0] : extent[1]])
+        state.tokens.append(state.text[state.offsets[extent[0]] : state.offsets[extent[1]]])
 
 
 def resolve_positions(wrapper: MetadataWrapper) -> Positions | None:
