@@ -7,7 +7,7 @@ import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porter.findings import Span
-from porter.python.positions import Positions, node_span, resolve_positions
+from porter.python.positions import _TRIVIA, Positions, node_span, resolve_positions
 from porter.python.walk import rewritten
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
@@ -32,11 +32,16 @@ def _compare(source: str) -> int:
     positions = ours.resolve(PositionProvider)
     theirs = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     assert isinstance(positions, Positions)
+    compared = 0
     for node, expected in theirs.items():
+        if isinstance(node, _TRIVIA):  # whitespace, punctuation, operators: no rule asks where they are
+            assert positions.get(node) is None
+            continue
         assert positions[node] == expected, (type(node).__name__, expected)
         assert node_span(positions, node) == Span(expected.start.line, expected.start.column + 1,
                                                   expected.end.line, expected.end.column)
-    return len(theirs)
+        compared += 1
+    return compared
 
 
 def test_the_positions_are_libcsts_for_every_node_of_every_python_fixture():
@@ -46,7 +51,7 @@ def test_the_positions_are_libcsts_for_every_node_of_every_python_fixture():
             checked += _compare(path.read_text())
         except cst.ParserSyntaxError:
             continue  # the fixture of a rule on unreadable input
-    assert checked > 10_000
+    assert checked > 5_000
 
 
 @pytest.mark.parametrize("source", CRAFTED.values(), ids=CRAFTED.keys())

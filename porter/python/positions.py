@@ -15,6 +15,7 @@ libcst's resolver also runs a batched walk of the whole tree with no visitor in 
 
 from __future__ import annotations
 
+import inspect
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from itertools import accumulate
@@ -26,6 +27,7 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 from libcst.metadata.position_provider import NEWLINE_RE
 
 from porter.findings import Span
+from porter.python.walk import TRIVIA_BASES
 
 
 class _SyntacticPosition:
@@ -102,10 +104,14 @@ class Positions:
         state = _OffsetState(module)
         generate, parenthesize = cst.CSTNode._codegen, _BaseParenthesizedNode._parenthesize
         cst.CSTNode._codegen, _BaseParenthesizedNode._parenthesize = _recorded, _parenthesized
+        for trivia in _TRIVIA:
+            trivia._codegen = trivia._codegen_impl
         try:
             module._codegen(state)
         finally:
             cst.CSTNode._codegen, _BaseParenthesizedNode._parenthesize = generate, parenthesize
+            for trivia in _TRIVIA:
+                del trivia._codegen
         offsets = [0, *accumulate(map(len, state.tokens))]  # number of tokens -> character offset
         self._extents, self._syntactic, self._offsets = state.extents, state.syntactic, offsets
         self._text = "".join(state.tokens)  # libcst counts line breaks token by token, and its
@@ -170,6 +176,12 @@ class Positions:
         finally:
             cst.CSTNode._codegen = generate
         return "".join(state.tokens)
+
+
+# Whitespace, comments, punctuation and operators, which no rule asks the position of, are generated without
+# recording theirs: half of the nodes. But an import statement's position can end at its `)` or `*`.
+_TRIVIA = tuple(c for c in vars(cst).values() if isinstance(c, type) and issubclass(c, TRIVIA_BASES)
+                and not inspect.isabstract(c) and "_codegen" not in vars(c) and c not in (cst.RightParen, cst.ImportStar))
 
 
 def _recorded(node: cst.CSTNode, state: _OffsetState, **kwargs) -> None:

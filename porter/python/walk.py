@@ -28,7 +28,7 @@ _ORDER: dict[type, tuple[tuple[str, bool, str], ...]] = {}  # node class -> (att
 _ABSENT = cst.MaybeSentinel.DEFAULT  # besides None, what an attribute holds instead of a node; the node classes
 # are abstract base classes, slow to test against, so a child is told from these and from sequences instead
 
-_TRIVIA_BASES = (cst.BaseParenthesizableWhitespace, cst.Comment, cst.EmptyLine, cst.Newline, cst.TrailingWhitespace,
+TRIVIA_BASES = (cst.BaseParenthesizableWhitespace, cst.Comment, cst.EmptyLine, cst.Newline, cst.TrailingWhitespace,
                  cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.ImportStar, cst.LeftParen,
                  cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
                  cst.RightCurlyBrace, cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseAugOp,
@@ -60,7 +60,7 @@ def _order(cls: type) -> tuple[tuple[str, bool, str], ...]:
 
 
 def _is_trivia(cls: type) -> bool:
-    return issubclass(cls, _TRIVIA_BASES)
+    return issubclass(cls, TRIVIA_BASES)
 
 
 class _Walk:
