@@ -20,7 +20,6 @@ from porter.docs import write_rule_pages
 from porter.engine import PortOptions, input_finding, port_files
 from porter.findings import FileResult, Finding, Outcome, Report, Span, entry_finding
 from porter.output import backup_originals, is_marked_incomplete, mark_incomplete, write_file
-from porter.parity.analyze import facts_from_json, facts_json
 from porter.parity.check_process import CheckProcess
 from porter.lossless_io import write_atomic
 from porter.report import write_reports
@@ -230,6 +229,7 @@ def _suite_key(request: PortRequest, results: list[FileResult]) -> str:
 def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_dir: Path,
                            check: CaseCheck) -> str | None:
     from porter.kernels import parity_modules
+    from porter.parity.analyze import facts_from_json
     from porter.parity.converted_cases import converted_cases, write_module
     from porter.parity.suite import generate_suite
 
@@ -250,6 +250,14 @@ def _generate_parity_suite(request: PortRequest, results: list[FileResult], out_
     suite = generate_suite(facts, out_dir, modules=(*converted, *generated), memo=memo, check=check)
     _report_dropped_cases(request.ruleset, suite.dropped, results)
     return str(out_dir) if suite.cases or converted else None
+
+
+def _read_facts(relpath: str, text: str) -> bytes:
+    """The parity suite's facts of a Python file the port reads (porter.parity.analyze, which loads libcst's
+    helpers): imported here, so that a run the cache answers loads neither."""
+    from porter.parity.analyze import facts_json
+
+    return facts_json(relpath, text)
 
 
 def _report_dropped_cases(ruleset: RuleSet, dropped: list[dict], results: list[FileResult]) -> None:
@@ -288,7 +296,7 @@ def run(request: PortRequest, on_start: Callable[[int], None] = lambda _n: None,
         repo_backends, npu_evidence = backend_support.scan(request.source, sources, request.ruleset,
                                                                request.options.cache_dir)
         options = dataclasses.replace(request.options, local_modules=local_modules(sources),
-                                      repo_backends=repo_backends, read_facts=facts_json if writes_suite else None)
+                                      repo_backends=repo_backends, read_facts=_read_facts if writes_suite else None)
         report = Report(__version__, request.ruleset.content_hash, request.ruleset.target, str(request.source),
                         None if request.output is None else str(request.output), [],
                         ignored_copied=len(ignored), skipped=skipped,

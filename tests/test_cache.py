@@ -2,6 +2,8 @@
 
 import dataclasses
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import porter
@@ -231,6 +233,17 @@ def test_cold_warm_and_corrupted_caches_give_identical_outputs(tmp_path, monkeyp
     corrupted = _tree_bytes(_port_cli(PROJECT, tmp_path / "cold", "--force"))
     assert cold == warm == corrupted
     assert any(b"npu" in data for data in cold.values())
+
+
+def test_a_warm_run_does_not_load_libcst(tmp_path):
+    """A run the cache answers parses nothing, so it does not even import libcst (a seventh of a warm run)."""
+    cache = tmp_path / "cache"
+    _port_cli(PROJECT, tmp_path / "out", "--cache-dir", str(cache), parity=True)
+    arguments = ["port", str(PROJECT), "-o", str(tmp_path / "out"), "-q", "--force", "--cache-dir", str(cache)]
+    script = ("import sys\nfrom porter.cli import main\ntry:\n"
+              f"    main({arguments!r})\nexcept SystemExit:\n    print('libcst' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"], done.stderr
 
 
 def test_no_cache_writes_no_cache(tmp_path, monkeypatch):

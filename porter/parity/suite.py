@@ -9,16 +9,18 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import yaml
 
 import porter
 from porter.parity import catalog
-from porter.parity.analyze import Analysis, FileFacts, analyze
 from porter.parity.cases import Case, CaseError, declared_in, forget_declared
 from porter.templating import render
 from porter.lossless_io import write_atomic
+
+if TYPE_CHECKING:  # the analyzer loads libcst's helpers: only a run that generates the suite imports it
+    from porter.parity.analyze import Analysis, FileFacts
 
 CONFIG = "parity.yaml"
 USER_MODULE = "user_cases"
@@ -121,6 +123,8 @@ def generate_suite(facts: Mapping[str, FileFacts | None], out_dir: Path, modules
     ``memo``: each case's check is kept there, so a re-run runs only cases that changed.
     Returns the cases written, and those dropped because they could not run.
     """
+    from porter.parity.analyze import analyze
+
     tiny: dict[str, dict] = {}
     analysis = analyze(facts)
     cases, dropped = check_cases(cases_from(analysis, tiny), tiny, memo, check)
