@@ -14,13 +14,13 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import itertools
 import json
 import os
 from pathlib import Path
 
 import porter
 from porter.findings import FileResult
+from porter.lossless_io import replace_unsynced
 from porter.resources import data_dir
 
 DEFAULT_MAX_BYTES = 2 << 30
@@ -84,32 +84,10 @@ def load_payload(directory: Path, key: str) -> bytes | None:
 
 def store_payload(directory: Path, key: str, payload: bytes) -> None:
     try:
-        _write_entry(_entry_path(directory, key), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        replace_unsynced(_entry_path(directory, key),  # no fsync: a torn entry fails its checksum
+                         hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
     except OSError:
         pass  # a cache that cannot be written only costs speed
-
-
-_TEMPORARY = itertools.count()
-
-
-def _write_entry(path: Path, data: bytes) -> None:
-    """Write under a name no other process uses (its pid), then rename: readers see the old entry or the new one.
-    No fsync: a torn entry fails its checksum. Cheaper than lossless_io.atomic_target, and a cold run stores an
-    entry per file: the temporary file is opened once, and the folder made only when it is missing."""
-    temporary = f"{path}.{os.getpid()}.{next(_TEMPORARY)}.porter-tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        descriptor = os.open(temporary, flags, 0o666)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(temporary, flags, 0o666)
-    try:
-        with open(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def load(directory: Path, key: str, relpath: str) -> FileResult | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import os
-import tempfile
 import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,19 +58,43 @@ def _umask() -> int:
 _DEFAULT_MODE = 0o666 & ~_umask()  # read once: os.umask can only be read by setting it
 
 
+_TEMPORARY = itertools.count()
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[tuple[int, str]]:
+    """A new file in `path`'s folder, open for writing (its descriptor and name), renamed over `path` when the block
+    succeeds and removed when it fails. Its name holds the pid, so no other process uses it; the folder is made
+    only when it is missing (a run writes thousands of files)."""
+    name = os.path.join(path.parent, f".{path.name}.{os.getpid()}.{next(_TEMPORARY)}.porter-tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        fd = os.open(name, flags, 0o600)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(name, flags, 0o600)
+    try:
+        yield fd, name
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """A temporary path in `path`'s folder, renamed over `path` when the block succeeds and removed when it
     fails: readers never see a truncated file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".porter-tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _replacing(path) as (fd, name):
+        os.close(fd)
+        yield Path(name)
+
+
+def replace_unsynced(path: Path, data: bytes) -> None:
+    """`path` holding `data`, replaced as atomic_target replaces it (readers see the old file or the new one), but
+    written through the one open and without fsync: for files whose reader checks them (the result cache)."""
+    with _replacing(path) as (fd, _), open(fd, "wb") as handle:
+        handle.write(data)
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
