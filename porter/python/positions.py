@@ -1,4 +1,4 @@
-"""Positions of every node, computed in one code generation that counts characters instead of lines.
+"""Positions of every node but trivia, computed in one code generation that counts tokens instead of lines.
 
 libcst's PositionProvider generates the module's code and, for each node and each token, builds frozen
 `CodePosition`/`CodeRange` objects, splits the token on newlines and enters a generator-based context manager:
