@@ -7,8 +7,11 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameSource, ScopeProvider
 
+from porter.python import ModuleContext, port_python
 from porter.python.base import CallIndex, Proposals, RuleVisitor, root_name, scan_names
+from porter.python.prefilter import triggers_of
 from porter.python.span_index import Containers
+from porter.ruleset import load_ruleset
 
 REPO = Path(__file__).resolve().parents[1]
 TRICKY = '''
@@ -205,7 +208,8 @@ class _Probe(RuleVisitor):
         else:
             by_scope = frozenset(q.name for q in scope.get_qualified_names_for(node)
                                  if q.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN))
-        self.pairs.append((cst.Module([]).code_for_node(node), self.imported_names(node), by_scope))
+        self.pairs.append((cst.Module([]).code_for_node(node), self.imported_names(node), by_scope,
+                           self.is_imported(node)))
 
     def visit_Name(self, node):
         self._probe(node)
@@ -217,7 +221,7 @@ class _Probe(RuleVisitor):
         self._probe(node)
 
 
-def _compare(source: str):
+def _compare(source: str, unread: frozenset[str] = frozenset()):
     names = scan_names(source)
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
     asked = []
@@ -227,7 +231,8 @@ def _compare(source: str):
         return wrapper.resolve(ScopeProvider).get(node)
 
     proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
-                          import_bound=names.import_bound, call_funcs={}, imports=names.imports, scope_of=scope_of)
+                          import_bound=names.import_bound, call_funcs={}, imports=names.imports, scope_of=scope_of,
+                          unread=unread)
     probe = _Probe(proposals)
     wrapper.visit_batched([CallIndex(proposals), probe])
     return probe.pairs, asked
@@ -239,10 +244,10 @@ def _sources():
 
 def test_the_table_answers_what_the_scope_analysis_answers_on_tricky_imports():
     pairs, asked = _compare(TRICKY)
-    wrong = [(code, fast, slow) for code, fast, slow in pairs if fast != slow]
+    wrong = [(code, fast, slow) for code, fast, slow, _ in pairs if fast != slow]
     assert not wrong, wrong
     by_scope = {cst.Module([]).code_for_node(node) for node in asked}
-    answered = {code: fast for code, fast, slow in pairs if fast and code not in by_scope}
+    answered = {code: fast for code, fast, slow, _ in pairs if fast and code not in by_scope}
     assert answered["torch.nn.functional.gelu"] == {"torch.nn.functional.gelu"}
     assert answered["os.path.join"] == {"os.path.join"} and answered["FusedAdam"] == {"apex.optimizers.FusedAdam"}
     assert answered["sibling.g"] == {".sibling.g"} and answered["h"] == {".pkg.mod.helper"}
@@ -278,5 +283,84 @@ def test_the_table_agrees_with_the_scope_analysis_on_every_fixture(path):
         pairs, _ = _compare(source)
     except cst.ParserSyntaxError:
         pytest.skip("not Python 3")
-    wrong = [(code, fast, slow) for code, fast, slow in pairs if fast != slow]
+    wrong = [(code, fast, slow) for code, fast, slow, _ in pairs if fast != slow]
     assert not wrong, wrong
+
+
+READ = triggers_of(load_ruleset("2.13.0")).read
+
+
+def _beside_read(name: str) -> bool:
+    return any(read.startswith(name) or name.startswith(read) for read in READ)
+
+
+@pytest.mark.parametrize("path", [None, *_sources()], ids=lambda p: "TRICKY" if p is None else str(p.relative_to(REPO)))
+def test_a_name_no_rule_reads_resolves_to_nothing_a_rule_reads(path):
+    """ImportTable.unread: whatever the scope analysis answers for such a name is no rule's; the frontend then
+    answers nothing for it (is_imported still asks the scope analysis whether it is imported)."""
+    source = TRICKY if path is None else path.read_text(encoding="utf-8")
+    names = scan_names(source)
+    if names.imports is None:
+        pytest.skip("not Python 3")
+    unread = names.imports.unread(READ)
+    pairs, _ = _compare(source, unread)
+    for code, fast, slow, imported in pairs:
+        root = code.split(".")[0].split("(")[0]
+        assert imported == bool(slow), code
+        if root in unread:
+            assert not any(map(_beside_read, slow)), (code, slow)
+            assert fast in (slow, frozenset()), (code, fast, slow)
+        else:
+            assert fast == slow, (code, fast, slow)
+
+
+def test_which_imported_names_no_rule_reads():
+    names = scan_names('''
+import torch.distributed as dist
+import socket
+import os.path
+from dataclasses import field
+from .helpers import cuda_state
+from deepspeed.utils import groups
+from deepspeed import ops
+from deepspeed import comm as dist
+from apex import amp
+from numba import jit
+from functools import reduce
+from builtins import open as print
+''')
+    unread = names.imports.unread(READ)
+    assert {"socket", "os", "field", "cuda_state", "groups", "reduce", "jit"} <= unread
+    # torch (read), deepspeed.ops (a rule names names below it), apex.amp, a name `dist` one of whose imports is
+    # read, builtins named as a rule's
+    assert not unread & {"dist", "ops", "amp"}
+    assert "print" in unread  # `builtins.open`: no rule reads builtins
+
+
+_BOUND_OTHERWISE = '''
+import torch
+from .connections import socket
+
+
+def serve(sockets):
+    for socket in sockets:  # binds the name otherwise: the import table leaves `socket` to the scope analysis
+        socket.close()
+    torch.cuda.synchronize()
+'''
+
+
+def test_a_module_whose_unanswered_names_no_rule_reads_needs_no_scope_analysis(ruleset, monkeypatch):
+    resolved = []
+    original = MetadataWrapper.resolve
+
+    def resolve(self, provider):
+        resolved.append(provider)
+        return original(self, provider)
+
+    monkeypatch.setattr(MetadataWrapper, "resolve", resolve)
+    new, findings = port_python(_BOUND_OTHERWISE, ruleset, context=ModuleContext("serve.py"))
+    assert "torch.npu.synchronize()" in new and ScopeProvider not in resolved
+    # a method a rule renames on that name: whether it is imported is the scope analysis's to say
+    new, _ = port_python(_BOUND_OTHERWISE.replace("socket.close()", "socket.cuda()"), ruleset,
+                         context=ModuleContext("serve.py"))
+    assert "socket.npu()" in new and ScopeProvider in resolved

@@ -48,7 +48,7 @@ class Proposals:
     own_attributes: frozenset[str] = frozenset()  # `receiver.attribute` the module itself assigns (`self.is_cuda`)
     own_functions: frozenset[str] = frozenset()  # function and method names the module itself defines
     support_modules: frozenset[str] = frozenset()  # what support_import rules add (`torch_npu`)
-    qualified: dict[int, tuple[cst.CSTNode, frozenset[str]]] = field(default_factory=dict)  # imported_names:
+    qualified: dict[int, tuple[cst.CSTNode, frozenset[str] | None]] = field(default_factory=dict)  # _names:
     # every rule's visitor asks for the same nodes. id() -> (node, names): keeping the node keeps its id() from being
     # given to another (detectors also ask about nodes they build and drop, porter.python.inline); hashing the node
     # instead costs a Python-level __hash__ call per question
@@ -61,6 +61,7 @@ class Proposals:
     # import table answers, that binding is all there is in its scope (a local name, which rules ignore)
     functions: list[int] = field(default_factory=lambda: [MODULE])  # the import table's scope of the code being
     # visited, innermost last (CallIndex keeps it)
+    unread: frozenset[str] = frozenset()  # imported names no rule reads (ImportTable.unread)
 
     def covers(self, span: Span) -> bool:
         return self.covered.contains(span)
@@ -130,21 +131,36 @@ class RuleVisitor(CachedVisitorMethods):
         """Fully qualified names of `node` when it resolves through an import (aliases included).
 
         Resolved on demand, once per node, and only for names rooted in an import: most names in a file never
-        need it.
+        need it. A name no rule reads (Proposals.unread) that the imports alone do not decide answers nothing:
+        whatever it resolves to matches no rule (is_imported says whether it resolves at all).
         """
+        names = self._names(node)
+        return frozenset() if names is None else names
+
+    def is_imported(self, node: cst.CSTNode) -> bool:
+        """Whether `node` resolves through an import at all (`x.cuda()` of an imported `x` is no tensor's)."""
+        names = self._names(node)
+        return bool(self._by_scope(node) if names is None else names)
+
+    def _names(self, node: cst.CSTNode) -> frozenset[str] | None:
         known = self.proposals.qualified.get(id(node))
         if known is None:
             known = self.proposals.qualified[id(node)] = node, self._resolve(node)
         return known[1]
 
-    def _resolve(self, node: cst.CSTNode) -> frozenset[str]:
+    def _resolve(self, node: cst.CSTNode) -> frozenset[str] | None:
+        """The qualified names, or None for a name no rule reads that the import table does not answer."""
         bound = self.proposals.import_bound
-        if (bound is not None and root_name(node) not in bound) or id(node) in self.proposals.unscoped:
+        root = root_name(node)
+        if (bound is not None and root not in bound) or id(node) in self.proposals.unscoped:
             return frozenset()
         full_name = get_full_name_for_node(node) if self.proposals.imports is not None else None
         known = self.proposals.imports.qualified(full_name, self.proposals.functions[-1]) if full_name else None
         if known is not None:
             return frozenset() if id(node) in self.proposals.binding else known
+        return None if root in self.proposals.unread else self._by_scope(node)
+
+    def _by_scope(self, node: cst.CSTNode) -> frozenset[str]:
         scope = self.proposals.scope_of(node)
         if scope is None:
             return frozenset()
@@ -322,6 +338,15 @@ def scan_names(source: str) -> ModuleNames:
             attributes.add(f"{ast.unparse(node.value)}.{node.attr}")
     return ModuleNames(frozenset(bound), frozenset(attributes), frozenset(functions), frozenset(roots),
                        import_table(tree))
+
+
+def unread_imports(names: ModuleNames, read: tuple[str, ...]) -> frozenset[str]:
+    """`ImportTable.unread(read)` of the module, looked for only where the table leaves an imported name to the
+    scope analysis."""
+    table = names.imports
+    if table is None or names.import_bound is None or table.answers_every(names.import_bound):
+        return frozenset()
+    return table.unread(read)
 
 
 def apply_edits(node: cst.CSTNode, edits: list[Edit], positions: Positions | None = None) -> cst.CSTNode:

@@ -9,7 +9,7 @@ import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from porter.findings import Finding, Status
-from porter.python.base import CallIndex, Edit, ModuleNames, Proposals, apply_edits, scan_names
+from porter.python.base import CallIndex, Edit, ModuleNames, Proposals, apply_edits, scan_names, unread_imports
 from porter.python.span_index import Containers
 from porter.python.calls import CallTransformVisitor
 from porter.python.imports_add import add_imports
@@ -17,6 +17,7 @@ from porter.python.envvars import EnvVarVisitor
 from porter.python.imports import ImportVisitor
 from porter.python.methods import MethodVisitor
 from porter.python.positions import resolve_positions
+from porter.python.prefilter import triggers_of
 from porter.python.renames import RenameVisitor
 from porter.python.report_only import report_only
 from porter.python.residual import ResidualVisitor
@@ -84,12 +85,14 @@ def _support_import(ruleset: RuleSet, module: cst.Module, relpath: str,
     return None, None
 
 
-def _scopes(wrapper: MetadataWrapper, names: ModuleNames):
+def _scopes(wrapper: MetadataWrapper, names: ModuleNames, unread: frozenset[str]):
     """node -> its libcst scope. The analysis runs now, before the rule pass, unless the import table answers
-    every imported name (most modules); then only on a question the table cannot answer (a name libcst cannot
-    spell), since running it from deep inside the rule pass's recursion costs more."""
+    every imported name some rule reads (most modules); then only on a question the table cannot answer (a name
+    libcst cannot spell, whether a name no rule reads is imported at all), since running it from deep inside the
+    rule pass's recursion costs more."""
     resolve = functools.cache(lambda: wrapper.resolve(ScopeProvider))
-    if names.imports is None or names.import_bound is None or not names.imports.answers_every(names.import_bound):
+    if names.imports is None or names.import_bound is None or \
+            not names.imports.answers_every(names.import_bound, unread):
         resolve()
     return lambda node: resolve().get(node)
 
@@ -138,10 +141,12 @@ def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
     wrapper = MetadataWrapper(parse_unchecked(source), unsafe_skip_copy=True)
     positions = resolve_positions(wrapper)
     names = scan_names(source)
+    unread = unread_imports(names, triggers_of(ruleset).read)
     proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
                           import_bound=names.import_bound, call_funcs={},
                           local_modules=local_modules, own_attributes=names.own_attributes,
-                          own_functions=names.own_functions, imports=names.imports, scope_of=_scopes(wrapper, names),
+                          own_functions=names.own_functions, imports=names.imports, unread=unread,
+                          scope_of=_scopes(wrapper, names, unread),
                           support_modules=frozenset(e.pattern for r in ruleset.of_kind("support_import")
                                                     for e in r.entries))
     visitors = [CallIndex(proposals)]

@@ -43,6 +43,7 @@ class FusionVisitor(BlockTracking, RuleVisitor):
         for rule in rules:
             detectors = transforms_of(rule)
             self.rules.append(_Rule(rule, {e.pattern: (e, detectors[e.pattern]) for e in rule.entries}))
+        self.methods = {key for rule in self.rules for key in rule.detectors if key.endswith("()")}
         self.inner: set[int] = set()  # id() of products inside one already read
         self.loops: list[cst.For] = []
         self.nesting: list[cst.CSTNode] = []  # enclosing functions and classes
@@ -149,10 +150,12 @@ class FusionVisitor(BlockTracking, RuleVisitor):
         return [method] if method else sorted(self.imported_names(func))
 
     def _method(self, func: cst.BaseExpression) -> str | None:
-        """`name()` for a call of a method the module does not define itself on a receiver not imported."""
+        """`name()` for a call of a method an entry names (`softmax()`), which the module does not define itself,
+        on a receiver not imported."""
         if not isinstance(func, cst.Attribute) or func.attr.value in self.proposals.own_functions:
             return None
-        return None if self.imported_names(func.value) else f"{func.attr.value}()"
+        key = f"{func.attr.value}()"
+        return key if key in self.methods and not self.is_imported(func.value) else None
 
     def _factors(self, node: cst.BinaryOperation) -> list[cst.BaseExpression]:
         """The operands of a chain of `*`, parenthesised inner products included: the fused operator changes the

@@ -7,6 +7,10 @@ has one (else the module's). This table answers exactly what ScopeProvider's `ge
 for such names (the rules of libcst's `ImportAssignment` and of its scope lookup, reproduced below), and answers
 None for every other name, which then goes to the scope analysis.
 
+A name the table leaves to the scope analysis need not go there when no rule reads what it resolves to
+(`ImportTable.unread`: `socket` bound by an import and by a loop): the frontends then ask the scope analysis only
+whether such a name is imported at all, which only a method rule's receiver needs.
+
 Scopes are functions, numbered in source order from 1 (0: the module). Classes are transparent: code in a method
 does not see the class body's names, and a name imported in a class body is left to the scope analysis (libcst
 resolves comprehensions in a class body past it).
@@ -39,11 +43,25 @@ class ImportTable:
     # left to the scope analysis there and in the functions inside it
     early: frozenset[tuple[int, str]] = frozenset()  # (scope, first segment) used before an import of it there
     # that could bind it otherwise: left to the scope analysis in that scope only
-    answers_uses: bool = True  # whether every use of an imported name gets an answer
+    unanswered: frozenset[str] = frozenset()  # imported first segments with a use that gets no answer
+    origins: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)  # first segment -> what every
+    # qualified name an import gives it starts with (`import a.b` -> `a`, `from .m import n as k` -> `.m.n`)
 
-    def answers_every(self, names: frozenset[str]) -> bool:
-        """Whether every name rooted in one of `names` gets an answer (or the scope analysis is needed)."""
-        return not (names & self.unsafe) and self.answers_uses
+    def answers_every(self, names: frozenset[str], besides: frozenset[str] = frozenset()) -> bool:
+        """Whether every name rooted in one of `names` but not in `besides` gets an answer (or the scope analysis
+        is needed)."""
+        return not ((names & self.unsafe) | self.unanswered) - besides
+
+    def unread(self, read: tuple[str, ...]) -> frozenset[str]:
+        """The imported first segments none of whose qualified names can be one of `read` (the qualified names
+        rules compare names with, each also matching what lies below it), lie below one, or contain one. What the
+        scope analysis resolves such a name to matches nothing; only whether it resolves at all can matter.
+        libcst answers an imported name with what its imports give or, for a builtin's name, `builtins.name`."""
+        def beside(origin: str) -> bool:
+            return any(name.startswith(origin) or origin.startswith(name) for name in read)
+
+        return frozenset(root for root, origins in self.origins.items() if not any(map(beside, origins))
+                         and not (hasattr(builtins, root) and beside(f"builtins.{root}")))
 
     def qualified(self, full_name: str, scope: int = MODULE) -> frozenset[str] | None:
         """The qualified names of `full_name` (`a.b.c`) used in function `scope`, or None when the scope analysis
@@ -87,9 +105,10 @@ def import_table(tree: ast.Module) -> ImportTable:
         elif _referenced_in(name, region):
             hidden.add((scope, name))
     table = ImportTable({key: tuple(found) for key, found in walk.statements.items()}, tuple(walk.parents),
-                        frozenset(unsafe), frozenset(hidden), frozenset(early))
-    answers_uses = all(table.qualified(name, scope) is not None for scope, name, _ in walk.uses if name in imported)
-    return dataclasses.replace(table, answers_uses=answers_uses)
+                        frozenset(unsafe), frozenset(hidden), frozenset(early),
+                        origins={root: frozenset(origins) for root, origins in walk.origins.items()})
+    unanswered = {name for scope, name, _ in walk.uses if name in imported and table.qualified(name, scope) is None}
+    return dataclasses.replace(table, unanswered=frozenset(unanswered))
 
 
 Position = tuple[int, int]
@@ -119,6 +138,7 @@ class _Walk:
         # that function's scope)
         self.bound: set[str] = set()
         self.unsafe: set[str] = set()  # imported in a class body
+        self.origins: dict[str, set[str]] = {}
 
     def scope(self, node: ast.AST, scope: int, klass: ast.ClassDef | None, function: ast.AST | None = None) -> None:
         """`klass`: the class whose body `node` is directly in; `function`: the function `scope` numbers."""
@@ -178,6 +198,8 @@ class _Walk:
         if any(name == "*" for name, _ in aliases):
             return  # binds nothing the scope analysis knows of either
         roots = [(asname or name).split(".")[0] for name, asname in aliases]
+        for root, alias in zip(roots, aliases):
+            self.origins.setdefault(root, set()).add(_origin(module, alias))
         if in_class:
             self.unsafe.update(roots)
             return
@@ -245,6 +267,14 @@ def _names_assigned(target: ast.expr) -> list[ast.Name]:
     if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
         return target.elts
     return []
+
+
+def _origin(module: str, alias: Alias) -> str:
+    """What every qualified name `_qualified` gives through this alias starts with."""
+    name, asname = alias
+    if not module:
+        return name if asname else name.split(".")[0]
+    return module + name if module.endswith(".") else f"{module}.{name}"
 
 
 def _qualified(statement: Statement, full_name: str) -> set[str]:

@@ -25,7 +25,7 @@ class MethodVisitor(RuleVisitor):
         if entry is None and name in self.called and self.is_called(node) and name not in self.proposals.own_functions:
             entry = self.called[name]
         receiver = node.value
-        if entry is None or (isinstance(receiver, (cst.Name, cst.Attribute)) and self.imported_names(receiver)):
+        if entry is None or (isinstance(receiver, (cst.Name, cst.Attribute)) and self.is_imported(receiver)):
             return  # `torch.cuda`, `numba.cuda`: an attribute of an imported module, not of a tensor
         if entry.replacement is None:
             self.record(node, entry, self.rule.summary)

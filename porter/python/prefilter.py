@@ -23,6 +23,8 @@ from porter.ruleset import RuleSet
 
 API_KINDS = ("rename", "call_transform", "fusion", "import")  # kinds that match qualified names or module paths
 TEXT_KINDS = ("env_var", "context_string", "method")  # kinds that match a string value or an attribute name
+DETECTORS_READ = ("torch",)  # what the detectors of porter.python.transforms compare names with beyond their
+# entries (`torch.matmul` for `@`, the dropouts, `torch.chunk`): all below torch
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Triggers:
     apis: frozenset[str]  # qualified names matched exactly
     api_prefixes: tuple[str, ...]  # qualified names matched with everything below them
     modules: frozenset[str]  # module paths an import rule matches, with everything below them
+    read: tuple[str, ...]  # every qualified name any code compares a name with: each dotted name in the rule data,
+    # and DETECTORS_READ
 
 
 def _api_word(pattern: str, kind: str) -> str:
@@ -85,8 +89,28 @@ def triggers_of(ruleset: RuleSet) -> Triggers:
             apis=frozenset(api_name(e.pattern) for r in api_rules if r.kind != "import" for e in r.entries),
             api_prefixes=tuple(sorted({*report_only, *residual})),
             modules=frozenset(e.pattern for r in ruleset.of_kind("import") for e in r.entries),
+            read=tuple(sorted({*_dotted_names(ruleset), *DETECTORS_READ})),
         )
     return triggers
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def _dotted_names(ruleset: RuleSet) -> set[str]:
+    """Each name in the rule data: the entry patterns (a call's result read as its callee), and each dotted string,
+    key or value, of every rule's contexts (a context_string rule's `calls`, a residual rule's `api_prefixes`)."""
+    found = {name for r in ruleset.rules for e in r.entries if _NAME.fullmatch(name := api_name(e.pattern))}
+    stack: list = [r.contexts for r in ruleset.rules]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack += [*value, *value.values()]
+        elif isinstance(value, (list, tuple)):
+            stack += value
+        elif isinstance(value, str) and "." in value and _NAME.fullmatch(value):
+            found.add(value)
+    return found
 
 
 def might_need_porting(ruleset: RuleSet, text: str) -> bool:

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.python.ast_nodes import child_nodes, nodes
 from porter.python.backends import markers_of
-from porter.python.base import ModuleNames, dotted_text, entry_matches, parsed, scan_names
+from porter.python.base import ModuleNames, dotted_text, entry_matches, parsed, scan_names, unread_imports
 from porter.python.import_table import MODULE
-from porter.python.prefilter import api_name, fusion_methods, fusion_texts
+from porter.python.prefilter import api_name, fusion_methods, fusion_texts, triggers_of
 from porter.python.span_index import Containers
 from porter.python.safety import ModuleContext
 from porter.python.strings import device_value
@@ -56,6 +56,7 @@ class _Plan:
     env_names: frozenset[str]
     device_values: tuple[re.Pattern[str], ...]  # context_string values, as their visitor matches them
     text: tuple[re.Pattern[str], ...]  # text that sends a module to libcst wherever it appears (a fusion rule's)
+    read: tuple[str, ...]  # every qualified name a rule reads (porter.python.prefilter.Triggers.read)
     strings: tuple[re.Pattern[str], ...]  # text that sends an f-string or a concatenated string to libcst
 
 
@@ -87,6 +88,7 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
             device_values=tuple(map(device_value, ruleset.of_kind("context_string"))),
             text=tuple(map(re.compile, [*fusion_texts(ruleset), *fusion_methods(ruleset)])),
             strings=tuple(map(re.compile, strings)),
+            read=triggers_of(ruleset).read,
         )
     _PLANS[ruleset.content_hash] = plan
     return plan
@@ -103,10 +105,11 @@ def report_only(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
         return None
     tree = parsed(source)
     names = scan_names(source)
-    if tree is None or names.imports is None or not names.imports.answers_every(names.import_bound):
+    unread = unread_imports(names, plan.read)
+    if tree is None or names.imports is None or not names.imports.answers_every(names.import_bound, unread):
         return None
     try:
-        return _Module(source, plan, names, local_modules, markers).findings(tree)
+        return _Module(source, plan, names, unread, local_modules, markers).findings(tree)
     except _Decline:
         return None
 
@@ -117,8 +120,10 @@ _COMMENT = re.compile(r"#[^\n]*")  # may sit between a parenthesis and the code 
 _OPENING = re.compile(r"[(\s\\]*\Z")
 _CLOSING = re.compile(r"[)\s\\]*")
 class _Module:
-    def __init__(self, source: str, plan: _Plan, names: ModuleNames, local_modules: frozenset[str], markers) -> None:
+    def __init__(self, source: str, plan: _Plan, names: ModuleNames, unread: frozenset[str],
+                 local_modules: frozenset[str], markers) -> None:
         self.source, self.plan, self.names, self.local_modules, self.markers = source, plan, names, local_modules, markers
+        self.unread = unread  # imported names no rule reads: matched as nothing where the import table is silent
         self.lines = source.split("\n")
         self.line_starts = [0]
         for line in self.lines:
@@ -337,6 +342,8 @@ class _Module:
         if type(root) is not ast.Name or root.id not in bound or id(node) in self.unscoped:
             return []
         known = self.names.imports.qualified(dotted_text(node), scope)
+        if known is None and root.id in self.unread:
+            return []  # no rule matches it; a method rule asking whether it is imported declines
         if known is None:
             raise _Decline  # libcst's scope analysis decides
         return sorted(known)
