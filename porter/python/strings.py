@@ -32,6 +32,25 @@ def _string_candidates(expr: cst.BaseExpression):
         yield from _string_candidates(expr.left)
 
 
+def _plain_code(node: cst.CSTNode) -> str | None:
+    """The code of a name, a string or a chain of names with nothing around or between them (most targets,
+    parameters and operands a rule's name pattern reads), read off the nodes: generating it costs more than the
+    match. None for anything else."""
+    parts = []
+    while type(node) is cst.Attribute and not node.lpar and _tight(node.dot.whitespace_before) \
+            and _tight(node.dot.whitespace_after):
+        parts.append(node.attr.value)
+        node = node.value
+    if type(node) not in (cst.Name, cst.SimpleString) or node.lpar:
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def _tight(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
+    return type(whitespace) is cst.SimpleWhitespace and not whitespace.value
+
+
 def device_value(rule) -> re.Pattern[str]:
     """A value a context_string rule ports, alone or with a device index (`cuda`, `cuda:0`, `cuda:{rank}`), to
     fullmatch; group 1 is the entry's pattern."""
@@ -56,8 +75,7 @@ class ContextStringVisitor(RuleVisitor):
     def _names_match(self, node: cst.CSTNode) -> bool:
         if self.names is None:
             return False
-        plain = isinstance(node, cst.Name) and not node.lpar  # most targets and parameters: their code is their name
-        return bool(self.names.search(node.value if plain else code_of(node)))
+        return bool(self.names.search(_plain_code(node) or code_of(node)))
 
     def _string_name_match(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.SimpleString) and self._names_match(node)
