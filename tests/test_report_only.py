@@ -39,6 +39,14 @@ def test_every_fixture_it_answers_gets_libcsts_findings(ruleset):
     assert answered >= 30  # the comparison covers real fixtures, not only the trivial ones
 
 
+@pytest.mark.parametrize("rule_id", ["PY415", "PY418"])
+def test_advice_fixtures_are_answered_without_a_libcst_pass_over_the_module(ruleset, rule_id):
+    for name in ("before.py", "after.py"):
+        fast, libcst = _both(ruleset, (FIXTURES / "rules" / rule_id / name).read_text(encoding="utf-8"))
+        assert fast is not None and any(f.rule_id == rule_id for f in fast)
+        assert _dicts(fast) == _dicts(libcst[1])
+
+
 @pytest.mark.parametrize("source", [
     "import apex\nimport os, amp_C ,  sys\n",  # an import rule; an alias's code runs to the next name
     "from apex.optimizers import (FusedAdam,\n    FusedLAMB,  # c\n)\nx = 1; from apex import amp ;y = 2\n",
@@ -50,6 +58,16 @@ def test_every_fixture_it_answers_gets_libcsts_findings(ruleset):
     "s = 'é' + 'cudnn_v8'\nclass CudaThing:\n    pass\n",  # columns count characters
     "try:\n    import pycuda.driver as cuda\nexcept ImportError:\n    from .nccl_utils import x as nccl\n",
     "import torch\nx = torch.cat([a, -b])\nm = torch.compile(model)\n",  # a fusion API without its rule's text
+    # advice, from libcst over the definitions that use the API (porter.python.fragments)
+    "import torch.nn.functional as F\n\n\nclass A:\n    def f(self, q, k, v):\n        use_cuda = 1\n"
+    "        return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.p)\n",
+    "import torch\n\n\ndef attend(q, k, v, cuda_mask):\n    attn = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5\n"
+    "    attn = attn.masked_fill(cuda_mask, -1e4).softmax(dim=-1)\n    return attn @ v\n",  # covers the identifier
+    # the advice covers the written-out attention, the SDPA call's only its callee
+    "import torch\n\n\n@torch.compile\ndef f(q, k, v):\n    return torch.softmax(q @ k.mT + cuda_bias, -1) @ v\n",
+    "import torch.nn.functional as F\n\n\ndef f(q, k, v):\n"
+    "    return F.scaled_dot_product_attention(q, k, v, attn_mask=cuda_mask)\n",
+    "import torch\n\nm = torch.compile(model)\n\n\ndef f(x):\n    return x.softmax(-1)\n",  # no matmul: nothing
 ])
 def test_answers_what_libcst_finds(ruleset, source):
     fast, (new_source, findings) = _both(ruleset, source)
@@ -76,6 +94,12 @@ def test_answers_what_libcst_finds(ruleset, source):
     ("import torch\nx = torch.cat(\n    (-b, a))\nm = torch.compile(model)\n", "m.py"),  # with the text
     ("match x:\n    case cuda_mode:\n        pass\n", "m.py"),
     ("use_cuda = 1\r\n", "m.py"),
+    # advice read off a module-level statement, whose block is the module's
+    ("import torch\nuse_cuda = 1\ny = torch.softmax(q @ k.mT, -1) @ v\n", "m.py"),
+    ("import torch.nn.functional as F\nuse_cuda = 1\ny = F.scaled_dot_product_attention(q, k, v)\n", "m.py"),
+    # whether a receiver is imported is the scope analysis's to say (`scores` is bound by an import and a loop)
+    ("from .helpers import scores\nuse_cuda = 1\n\n\ndef f(v):\n    for scores in v:\n        pass\n"
+     "    return scores.softmax(-1) @ v\n", "m.py"),
 ])
 def test_declines_what_it_does_not_reproduce(ruleset, source, relpath):
     fast, _ = _both(ruleset, source, relpath)

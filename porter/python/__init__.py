@@ -8,7 +8,7 @@ __all__ = ["ModuleContext", "VISITOR_FOR_KIND", "port_python", "port_with_libcst
 
 def __getattr__(name: str):
     if name in __all__:
-        from porter.python import frontend
+        from porter.python import frontend, visitors
 
-        return getattr(frontend, name)
+        return getattr(visitors if name == "VISITOR_FOR_KIND" else frontend, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -218,14 +218,15 @@ class CallIndex(CachedVisitorMethods):
     names definitions and parameters bind, and the function whose body is being visited (decorators, parameters
     and annotations belong to the code around)."""
 
-    def __init__(self, proposals: Proposals) -> None:
+    def __init__(self, proposals: Proposals, functions_before: int = 0) -> None:
         super().__init__()
         self.proposals = proposals
         self.numbers: dict[int, int] = {}  # id() of each function -> its number in source order (import_table)
+        self.functions_before = functions_before  # in the module, before the code parsed (porter.python.fragments)
         self.depth = 0  # definitions around the code being visited
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.numbers[id(node)] = len(self.numbers) + 1
+        self.numbers[id(node)] = self.functions_before + len(self.numbers) + 1
         self._binds(node.name)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -347,6 +348,22 @@ def unread_imports(names: ModuleNames, read: tuple[str, ...]) -> frozenset[str]:
     if table is None or names.import_bound is None or table.answers_every(names.import_bound):
         return frozenset()
     return table.unread(read)
+
+
+def parse_unchecked(source: str) -> cst.Module:
+    """`cst.parse_module` without the check libcst runs on each node it constructs (`CSTNode._validate`, from
+    `__post_init__`): the parser builds only what its grammar accepts, and the check costs a seventh of the parse
+    (libcst's own comment there says as much). Nodes built later, the rewrites, are checked as usual."""
+    check = cst.CSTNode.__post_init__
+    cst.CSTNode.__post_init__ = _unchecked
+    try:
+        return cst.parse_module(source)
+    finally:
+        cst.CSTNode.__post_init__ = check
+
+
+def _unchecked(node: cst.CSTNode) -> None:
+    pass
 
 
 def apply_edits(node: cst.CSTNode, edits: list[Edit], positions: Positions | None = None) -> cst.CSTNode:

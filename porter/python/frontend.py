@@ -9,36 +9,19 @@ import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from porter.findings import Finding, Status
-from porter.python.base import CallIndex, Edit, ModuleNames, Proposals, apply_edits, scan_names, unread_imports
+from porter.python.base import (CallIndex, Edit, ModuleNames, Proposals, apply_edits, parse_unchecked, scan_names,
+                                unread_imports)
 from porter.python.span_index import Containers
-from porter.python.calls import CallTransformVisitor
 from porter.python.imports_add import add_imports
-from porter.python.envvars import EnvVarVisitor
-from porter.python.imports import ImportVisitor
-from porter.python.methods import MethodVisitor
 from porter.python.positions import resolve_positions
 from porter.python.prefilter import triggers_of
-from porter.python.renames import RenameVisitor
 from porter.python.report_only import report_only
-from porter.python.residual import ResidualVisitor
 from porter.python.safety import ModuleContext, apply_safety, structure_walk
+from porter.python.visitors import rule_visitors
 from porter.python.walk import read_only_visits, visit_batched
-from porter.python.fusion import FusionVisitor
-from porter.python.strings import ContextStringVisitor
 from porter.python.unused_imports import drop_names, findings_outside_dropped, unused_after_edits
 from porter.ruleset import RuleSet
 
-# Order matters within the batch: a node's residual check must see what the other kinds already claimed.
-VISITOR_FOR_KIND = {
-    "rename": RenameVisitor,
-    "context_string": ContextStringVisitor,
-    "method": MethodVisitor,
-    "import": ImportVisitor,
-    "env_var": EnvVarVisitor,
-    "fusion": FusionVisitor,  # before call_transform: a fused product takes its factors' advice with it
-    "call_transform": CallTransformVisitor,
-    "residual": ResidualVisitor,
-}
 
 
 def _imported_roots(module: cst.Module) -> frozenset[str]:
@@ -97,22 +80,6 @@ def _scopes(wrapper: MetadataWrapper, names: ModuleNames, unread: frozenset[str]
     return lambda node: resolve().get(node)
 
 
-def parse_unchecked(source: str) -> cst.Module:
-    """`cst.parse_module` without the check libcst runs on each node it constructs (`CSTNode._validate`, from
-    `__post_init__`): the parser builds only what its grammar accepts, and the check costs a seventh of the parse
-    (libcst's own comment there says as much). Nodes built later, the rewrites, are checked as usual."""
-    check = cst.CSTNode.__post_init__
-    cst.CSTNode.__post_init__ = _unchecked
-    try:
-        return cst.parse_module(source)
-    finally:
-        cst.CSTNode.__post_init__ = check
-
-
-def _unchecked(node: cst.CSTNode) -> None:
-    pass
-
-
 def port_python(source: str, ruleset: RuleSet, local_modules: frozenset[str] = frozenset(),
                 context: ModuleContext = ModuleContext()) -> tuple[str | None, list[Finding]]:
     """Port one module's source. Returns the new source (None when nothing changes) and the findings.
@@ -149,14 +116,7 @@ def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
                           scope_of=_scopes(wrapper, names, unread),
                           support_modules=frozenset(e.pattern for r in ruleset.of_kind("support_import")
                                                     for e in r.entries))
-    visitors = [CallIndex(proposals)]
-    for kind, visitor in VISITOR_FOR_KIND.items():
-        rules = sorted(ruleset.of_kind(kind), key=lambda r: r.opt_in is None)  # a rewrite asked for goes before
-        # the advice on the same code, which then sees it replaced
-        if visitor.ALL_RULES:
-            visitors += [visitor(rules, proposals)] if rules else []
-        else:
-            visitors += [visitor(rule, proposals) for rule in rules]
+    visitors = [CallIndex(proposals), *rule_visitors(ruleset, proposals)]
     walk = structure_walk(ruleset, names.import_bound)
     visit_batched(wrapper, visitors if walk is None else [*visitors, walk])
     if walk is not None:

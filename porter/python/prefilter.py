@@ -60,10 +60,10 @@ _ATTRIBUTE = r"\.(?:\s|\\\n|#[^\n]*\n)*{}\b"
 _OF_RULESET: dict[str, Triggers] = {}
 
 
-def fusion_methods(ruleset: RuleSet) -> list[str]:
-    """A fusion rule's method entries as text: the name after a dot (`.addcdiv_`)."""
+def fusion_methods(ruleset: RuleSet, besides: frozenset[str] = frozenset()) -> list[str]:
+    """A fusion rule's method entries (but those named in `besides`) as text: the name after a dot (`.addcdiv_`)."""
     return sorted({_ATTRIBUTE.format(re.escape(api_name(e.pattern))) for r in ruleset.of_kind("fusion")
-                   for e in r.entries if e.pattern.endswith("()")})
+                   for e in r.entries if e.pattern.endswith("()") and api_name(e.pattern) not in besides})
 
 
 def fusion_texts(ruleset: RuleSet) -> list[str]:

@@ -27,11 +27,13 @@ from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
 from porter.python.ast_nodes import child_nodes, nodes
 from porter.python.backends import markers_of
 from porter.python.base import ModuleNames, dotted_text, entry_matches, parsed, scan_names, unread_imports
+from porter.python import fragments
 from porter.python.import_table import MODULE
 from porter.python.prefilter import api_name, fusion_methods, fusion_texts, triggers_of
 from porter.python.span_index import Containers
 from porter.python.safety import ModuleContext
 from porter.python.strings import device_value
+from porter.python.transforms import transforms_of
 from porter.ruleset import Entry, Rule, RuleSet
 
 # The kinds the libcst frontend runs that this module either implements or rules out (a test holds them equal).
@@ -52,6 +54,8 @@ class _Plan:
     imports: tuple[tuple[Rule, dict[str, Entry]], ...]
     residuals: tuple[Rule, ...]
     editing_apis: frozenset[str]  # qualified names a rule of a kind not implemented here matches
+    advice_apis: frozenset[str]  # qualified names an advice entry matches (porter.python.fragments)
+    advice_methods: frozenset[str]  # method names an advice entry matches (`softmax`)
     methods: frozenset[str]  # attribute names a method rule matches
     env_names: frozenset[str]
     device_values: tuple[re.Pattern[str], ...]  # context_string values, as their visitor matches them
@@ -63,6 +67,13 @@ class _Plan:
 _PLANS: dict[str, _Plan | None] = {}
 
 
+def _is_advice(rule: Rule, entry: Entry) -> bool:
+    """An entry whose transform only ever refuses, at no site that reads beyond one top-level definition
+    (porter.python.transforms.args.advice): its findings come from porter.python.fragments."""
+    sites = getattr(transforms_of(rule)[entry.pattern], "advice_sites", None)
+    return sites is not None and "+" not in sites
+
+
 def _plan_of(ruleset: RuleSet) -> _Plan | None:
     if ruleset.content_hash in _PLANS:
         return _PLANS[ruleset.content_hash]
@@ -72,9 +83,11 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
         first = sorted(ruleset.of_kind("rename"), key=lambda r: r.opt_in is None)
         renames = tuple((r, {e.pattern: e for e in r.entries}, {e.pattern: e for e in r.entries
                                                                  if e.replacement is None}) for r in first)
-        editing = {api_name(e.pattern) for r in ruleset.of_kind("call_transform", "fusion")
+        advice = [(r, e) for r in ruleset.of_kind(*fragments.KINDS) for e in r.entries if _is_advice(r, e)]
+        advice_methods = frozenset(api_name(e.pattern) for _, e in advice if e.pattern.endswith("()"))
+        editing = {api_name(e.pattern) for r in ruleset.of_kind(*fragments.KINDS)
                    if r.kind != "fusion" or "text" not in r.contexts  # no match without its text: `text` below
-                   for e in r.entries}
+                   for e in r.entries if not _is_advice(r, e)}
         editing |= {api_name(e.pattern) for r in first for e in r.entries if e.replacement is not None}
         strings = [r.contexts["string"] for r in ruleset.of_kind("residual")]
         strings += [re.escape(e.pattern) for r in ruleset.of_kind("context_string", "env_var") for e in r.entries]
@@ -83,10 +96,12 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
             imports=tuple((r, {e.pattern: e for e in r.entries}) for r in ruleset.of_kind("import")),
             residuals=tuple(ruleset.of_kind("residual")),
             editing_apis=frozenset(editing),
+            advice_apis=frozenset(api_name(e.pattern) for _, e in advice if not e.pattern.endswith("()")),
+            advice_methods=advice_methods,
             methods=frozenset(e.pattern.removesuffix("()") for r in ruleset.of_kind("method") for e in r.entries),
             env_names=frozenset(e.pattern for r in ruleset.of_kind("env_var") for e in r.entries),
             device_values=tuple(map(device_value, ruleset.of_kind("context_string"))),
-            text=tuple(map(re.compile, [*fusion_texts(ruleset), *fusion_methods(ruleset)])),
+            text=tuple(map(re.compile, [*fusion_texts(ruleset), *fusion_methods(ruleset, advice_methods)])),
             strings=tuple(map(re.compile, strings)),
             read=triggers_of(ruleset).read,
         )
@@ -109,7 +124,7 @@ def report_only(source: str, ruleset: RuleSet, local_modules: frozenset[str] = f
     if tree is None or names.imports is None or not names.imports.answers_every(names.import_bound, unread):
         return None
     try:
-        return _Module(source, plan, names, unread, local_modules, markers).findings(tree)
+        return _Module(source, plan, ruleset, names, unread, local_modules, markers).findings(tree)
     except _Decline:
         return None
 
@@ -120,9 +135,11 @@ _COMMENT = re.compile(r"#[^\n]*")  # may sit between a parenthesis and the code 
 _OPENING = re.compile(r"[(\s\\]*\Z")
 _CLOSING = re.compile(r"[)\s\\]*")
 class _Module:
-    def __init__(self, source: str, plan: _Plan, names: ModuleNames, unread: frozenset[str],
+    def __init__(self, source: str, plan: _Plan, ruleset: RuleSet, names: ModuleNames, unread: frozenset[str],
                  local_modules: frozenset[str], markers) -> None:
         self.source, self.plan, self.names, self.local_modules, self.markers = source, plan, names, local_modules, markers
+        self.ruleset = ruleset
+        self.sites: list[ast.AST] = []  # uses of an advice entry's API or method (porter.python.fragments)
         self.unread = unread  # imported names no rule reads: matched as nothing where the import table is silent
         self.lines = source.split("\n")
         self.line_starts = [0]
@@ -283,6 +300,8 @@ class _Module:
         if type(node) is ast.Attribute:
             if type(node.value) is ast.Call:
                 self.result_attribute[id(node.value)] = node.attr
+            if node.attr in self.plan.advice_methods:
+                self.sites.append(node)
             if node.attr in self.plan.methods:
                 receiver = node.value
                 if type(receiver) not in (ast.Name, ast.Attribute) or dotted_text(receiver) is None or \
@@ -298,6 +317,8 @@ class _Module:
             return
         if any(name in self.plan.editing_apis for name in names):
             raise _Decline
+        if any(name in self.plan.advice_apis for name in names):
+            self.sites.append(node)
         self.qualified[id(node)] = names
         self.dotted.append(node)
         self._note(node, parent, indented, fstring)
@@ -359,11 +380,36 @@ class _Module:
         for rule, entries in self.plan.imports:
             found += self._imports(rule, entries, order)
             order += 1
+        covers = {}  # id() of a finding -> the span it covers for the kinds after it, where not its own
+        for key, finding, cover in self._advice(tree, order):
+            found.append((key, finding))
+            covers[id(finding)] = cover
+        order += len(fragments.KINDS)
         for rule in self.plan.residuals:
-            found += self._residual(rule, sorted(found, key=lambda item: item[0]), order)
+            others = sorted(((key, covers.get(id(f), f.span)) for key, f in found), key=lambda item: item[0])
+            found += self._residual(rule, others, order)
             order += 1
         found.sort(key=lambda item: item[0])
         return [finding for _, finding in found]
+
+    def _advice(self, tree: ast.Module, order: int) -> list[tuple[tuple, Finding, Span]]:
+        """(key, finding, what it covers) for the advice on the uses in `self.sites`, from libcst over the
+        top-level definitions that hold them (a use in a top-level simple statement reads the module's block:
+        declined). A finding is recorded where the span it covers starts (a call's advice at its callee)."""
+        if not self.sites:
+            return []
+        starts = [min([s.lineno, *(d.lineno for d in getattr(s, "decorator_list", ()))]) for s in tree.body]
+        held = sorted({bisect_right(starts, node.lineno) - 1 for node in self.sites})
+        if any(not isinstance(getattr(tree.body[index], "body", None), list) for index in held):
+            raise _Decline
+        before = [sum(map(fragments.functions_in, tree.body[:index])) for index in held]
+        try:
+            advised = fragments.advice(self.lines, [tree.body[index] for index in held], before, self.ruleset,
+                                       self.names, self.unread, self.local_modules)
+        except fragments.NeedsModule:
+            raise _Decline from None
+        kinds = {rule.id: order + fragments.KINDS.index(rule.kind) for rule in self.ruleset.of_kind(*fragments.KINDS)}
+        return [(_key(cover, kinds[finding.rule_id]), finding, cover) for finding, cover in advised]
 
     def _renames(self, rule: Rule, entries: dict[str, Entry], report: dict[str, Entry],
                  order: int) -> list[tuple[tuple, Finding]]:
@@ -425,7 +471,8 @@ class _Module:
                             check(alias, f"{node.module}.{alias.name}", ",")
         return found
 
-    def _residual(self, rule: Rule, others: list, order: int) -> list[tuple[tuple, Finding]]:
+    def _residual(self, rule: Rule, others: list[tuple[tuple, Span]], order: int) -> list[tuple[tuple, Finding]]:
+        """`others`: (key, covered span) of what the kinds before it found, in order."""
         identifier, string = re.compile(rule.contexts["identifier"]), re.compile(rule.contexts["string"])
         prefixes = tuple(rule.contexts.get("api_prefixes", ()))
         candidates = []  # (span, what: an identifier's name or the node, original or None, message)
@@ -473,7 +520,7 @@ class _Module:
         for span, what, original, message in candidates:
             key = _key(span, order)
             while taken < len(others) and others[taken][0] < key:
-                covered.add(others[taken][1].span)
+                covered.add(others[taken][1])
                 taken += 1
             if isinstance(what, str):  # an identifier: `original` is the node it is read from
                 if what in reported or covered.contains(span):

@@ -53,6 +53,11 @@ class Containers:
         self._on_line[span.line].append(span)
         self._raise(span.line, _end(span))
 
+    @property
+    def spans(self) -> list[Span]:
+        """Every span added, in the order added."""
+        return self._spans
+
     def contains(self, span: Span) -> bool:
         end = _end(span)
         if any(c.column <= span.column and end <= _end(c) for c in self._on_line.get(span.line, ())):

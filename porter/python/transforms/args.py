@@ -108,6 +108,19 @@ def signature(params: tuple[str, ...], positional: int):
     return mark
 
 
+def advice(*sites: str):
+    """Mark a transform that only ever refuses (advice: the code stays), or a fusion detector that only ever does
+    and answers only at these sites (`"@"`, porter.python.transforms.fusion.Site). A module that uses such an API
+    and nothing else a libcst pass would edit gets its findings from the stdlib tree, the advice from a libcst pass
+    over the definitions that use it (porter.python.fragments)."""
+
+    def mark(transform):
+        transform.advice_sites = sites
+        return transform
+
+    return mark
+
+
 def atom(code: str) -> str:
     """`code` safe to use as an operand: parenthesised unless it is a name, number, call or subscript."""
     try:

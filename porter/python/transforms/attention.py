@@ -16,7 +16,7 @@ Facts the translation rests on (torch-npu 2.13.0 `_op_plugin_docs.py`, flash-att
 
 from __future__ import annotations
 
-from porter.python.transforms.args import UNKNOWN, CallArgs, Refuse, Rewrite, atom, keywords, signature
+from porter.python.transforms.args import UNKNOWN, CallArgs, Refuse, Rewrite, advice, atom, keywords, signature
 
 NPU_ATTENTION = "torch_npu.npu_fusion_attention"
 NPU_INFER_ATTENTION = "torch_npu.npu_fused_infer_attention_score"
@@ -290,6 +290,7 @@ def flash_attn_with_kvcache(args: CallArgs) -> Rewrite | Refuse:
     return Rewrite(code, ("torch_npu", "torch") if mask or "torch." in (lengths or "") else ("torch_npu",))
 
 
+@advice()
 @signature(SDPA_PARAMS, 6)
 def scaled_dot_product_attention_advice(args: CallArgs) -> Refuse:
     """Performance advice, never a rewrite: SDPA is correct on NPU as it is (torch_npu registers its own kernel)."""

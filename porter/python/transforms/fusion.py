@@ -17,7 +17,7 @@ import libcst.matchers as m
 
 from porter.python.base import bare_code, code_of, dotted_text
 from porter.python.inline import names_in
-from porter.python.transforms.args import CallArgs, Refuse, Rewrite, signature
+from porter.python.transforms.args import CallArgs, Refuse, Rewrite, advice, signature
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,7 @@ def _halves(statement: cst.BaseStatement, qualified) -> tuple[str, str, str, str
     return a, b, code_of(call), x.value, named["dim"]
 
 
+@advice("@")
 def attention_matmul(site: Site) -> Refuse | None:
     """`softmax(q @ k.transpose(-2, -1) * scale + mask, dim=-1) @ v` (or torch.matmul, the `.softmax(-1)` method, a
     dropout around the softmax), in one expression or read through the assignments before it: attention written
