@@ -39,7 +39,7 @@ def test_every_fixture_it_answers_gets_libcsts_findings(ruleset):
     assert answered >= 30  # the comparison covers real fixtures, not only the trivial ones
 
 
-@pytest.mark.parametrize("rule_id", ["PY415", "PY418"])
+@pytest.mark.parametrize("rule_id", ["PY414", "PY415", "PY417", "PY418", "PY419"])
 def test_advice_fixtures_are_answered_without_a_libcst_pass_over_the_module(ruleset, rule_id):
     for name in ("before.py", "after.py"):
         fast, libcst = _both(ruleset, (FIXTURES / "rules" / rule_id / name).read_text(encoding="utf-8"))
@@ -68,6 +68,9 @@ def test_advice_fixtures_are_answered_without_a_libcst_pass_over_the_module(rule
     "import torch.nn.functional as F\n\n\ndef f(q, k, v):\n"
     "    return F.scaled_dot_product_attention(q, k, v, attn_mask=cuda_mask)\n",
     "import torch\n\nm = torch.compile(model)\n\n\ndef f(x):\n    return x.softmax(-1)\n",  # no matmul: nothing
+    # a definition parsed alone numbers its functions after the module's: `F` in g is g's own import
+    "def f():\n    from mylib import functional as F\n    return F.scaled_dot_product_attention(1)\n\n\n"
+    "def g(q, k, v):\n    import torch.nn.functional as F\n    return F.scaled_dot_product_attention(q, k, v)\n",
 ])
 def test_answers_what_libcst_finds(ruleset, source):
     fast, (new_source, findings) = _both(ruleset, source)

@@ -4,8 +4,10 @@ Most let-through modules are never edited: their findings come from report-only 
 flash-attn APIs without a rewrite), CUDA-only imports and the residual pass. Those need qualified names and
 positions, which the stdlib parser and the import table give for a tenth of libcst's cost. `report_only` answers
 a module's findings exactly as the libcst frontend would, or None whenever that is not certain:
-- a kind it does not implement could match: an API of an editing or advice rule resolves, a string could be a
-  device or an environment variable, an attribute is a method a rule renames, a fusion rule's text appears;
+- a kind it does not implement could match: an API of an editing rule resolves, a string could be a device or an
+  environment variable, an attribute is a method a rule renames, a fusion rule's text appears (advice rules'
+  APIs and methods are read by porter.python.fragments, over the top-level definitions that use them, unless
+  one is used in a top-level simple statement);
 - a safety policy could speak without an edit (the path or a class names another backend, a condition names the
   target backend);
 - a name needs libcst's scope analysis, or a construct is one whose libcst span or text this module does not

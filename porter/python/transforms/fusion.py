@@ -38,6 +38,7 @@ MATMUL = "torch.matmul"  # read as `@`
 
 
 
+@advice()
 @signature(("input",), 1)
 def rms_norm(args: CallArgs) -> Refuse | None:
     """`x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)`: an RMSNorm written out, the mean possibly assigned
@@ -111,6 +112,7 @@ def _plain_or_number(node) -> bool:
     return _plain(node) or isinstance(node, (cst.Float, cst.Integer))
 
 
+@advice("*")
 def swiglu_product(site: Site) -> Refuse | None:
     """`F.silu(a) * b`: a SwiGLU. torch_npu.npu_swiglu(x, dim=-1) gates the first half of x with the second, so it
     applies when a and b are the halves of one tensor, or two projections whose weights can be concatenated."""
@@ -250,6 +252,7 @@ def _transposed_key(q: cst.BaseExpression, key_t: cst.BaseExpression) -> tuple |
     return None
 
 
+@advice(".")
 def adam_step(site: Site) -> Refuse | None:
     """`p.addcdiv_(exp_avg, denom, value=-step_size)` in a `for` loop that also updates exp_avg in place
     (`exp_avg.mul_(beta1)...`, `exp_avg.lerp_(grad, 1 - beta1)`) and takes denom from a square root: an Adam-style
