@@ -23,7 +23,6 @@ from porter.python.unused_imports import drop_names, findings_outside_dropped, u
 from porter.ruleset import RuleSet
 
 
-
 def _imported_roots(module: cst.Module) -> frozenset[str]:
     """First segments of every absolute module any import statement of the module (functions included) names."""
     roots = set()
