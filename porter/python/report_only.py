@@ -85,11 +85,11 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
         first = sorted(ruleset.of_kind("rename"), key=lambda r: r.opt_in is None)
         renames = tuple((r, {e.pattern: e for e in r.entries}, {e.pattern: e for e in r.entries
                                                                  if e.replacement is None}) for r in first)
-        advice = [(r, e) for r in ruleset.of_kind(*fragments.KINDS) for e in r.entries if _is_advice(r, e)]
-        advice_methods = frozenset(api_name(e.pattern) for _, e in advice if e.pattern.endswith("()"))
+        advice = {id(e): e for r in ruleset.of_kind(*fragments.KINDS) for e in r.entries if _is_advice(r, e)}
+        advice_methods = frozenset(api_name(e.pattern) for e in advice.values() if e.pattern.endswith("()"))
         editing = {api_name(e.pattern) for r in ruleset.of_kind(*fragments.KINDS)
                    if r.kind != "fusion" or "text" not in r.contexts  # no match without its text: `text` below
-                   for e in r.entries if not _is_advice(r, e)}
+                   for e in r.entries if id(e) not in advice}
         editing |= {api_name(e.pattern) for r in first for e in r.entries if e.replacement is not None}
         strings = [r.contexts["string"] for r in ruleset.of_kind("residual")]
         strings += [re.escape(e.pattern) for r in ruleset.of_kind("context_string", "env_var") for e in r.entries]
@@ -98,7 +98,7 @@ def _plan_of(ruleset: RuleSet) -> _Plan | None:
             imports=tuple((r, {e.pattern: e for e in r.entries}) for r in ruleset.of_kind("import")),
             residuals=tuple(ruleset.of_kind("residual")),
             editing_apis=frozenset(editing),
-            advice_apis=frozenset(api_name(e.pattern) for _, e in advice if not e.pattern.endswith("()")),
+            advice_apis=frozenset(api_name(e.pattern) for e in advice.values() if not e.pattern.endswith("()")),
             advice_methods=advice_methods,
             methods=frozenset(e.pattern.removesuffix("()") for r in ruleset.of_kind("method") for e in r.entries),
             env_names=frozenset(e.pattern for r in ruleset.of_kind("env_var") for e in r.entries),
@@ -142,6 +142,8 @@ class _Module:
         self.source, self.plan, self.names, self.local_modules, self.markers = source, plan, names, local_modules, markers
         self.ruleset = ruleset
         self.sites: list[ast.AST] = []  # uses of an advice entry's API or method (porter.python.fragments)
+        self.functions_before: dict[int, int] = {}  # id() of a top-level statement -> the functions before it, as
+        # the import table numbers its scopes
         self.unread = unread  # imported names no rule reads: matched as nothing where the import table is silent
         self.lines = source.split("\n")
         self.line_starts = [0]
@@ -227,6 +229,8 @@ class _Module:
         while stack:
             node, parent, scope, indented, fstring = stack.pop()  # fstring: inside an f-string's placeholder
             kind = type(node)
+            if parent is tree:
+                self.functions_before[id(node)] = functions
             if isinstance(node, ast.stmt):
                 indented = self.lines[node.lineno - 1][:1] in (" ", "\t", "\f")
             inner = scope
@@ -404,10 +408,11 @@ class _Module:
         held = sorted({bisect_right(starts, node.lineno) - 1 for node in self.sites})
         if any(not isinstance(getattr(tree.body[index], "body", None), list) for index in held):
             raise _Decline
-        before = [sum(map(fragments.functions_in, tree.body[:index])) for index in held]
+        definitions = [tree.body[index] for index in held]
+        before = [self.functions_before[id(definition)] for definition in definitions]
         try:
-            advised = fragments.advice(self.lines, [tree.body[index] for index in held], before, self.ruleset,
-                                       self.names, self.unread, self.local_modules)
+            advised = fragments.advice(self.lines, definitions, before, self.ruleset, self.names, self.unread,
+                                       self.local_modules)
         except fragments.NeedsModule:
             raise _Decline from None
         kinds = {rule.id: order + fragments.KINDS.index(rule.kind) for rule in self.ruleset.of_kind(*fragments.KINDS)}
