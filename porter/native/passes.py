@@ -54,6 +54,7 @@ class Nodes:
     parents: list[int]
     ends: list[int]
     _of_types: dict[frozenset[str], list[int]] = field(default_factory=dict, compare=False)
+    _names: dict[int, str] = field(default_factory=dict, compare=False)
 
     def indices_of(self, types: frozenset[str]) -> list[int]:
         """The indices of the nodes of these types, in order (the passes with the same types share them)."""
@@ -75,6 +76,13 @@ class Nodes:
         for index in range(len(nodes) - 1, 0, -1):
             sizes[parents[index]] += sizes[index]
         return cls(nodes, [node.type for node in nodes], parents, [i + size for i, size in enumerate(sizes)])
+
+    def name(self, data: bytes, index: int) -> str:
+        """The node's text as a name (`_name`), read once for every rule's pass."""
+        name = self._names.get(index)
+        if name is None:
+            name = self._names[index] = _name(data, self.nodes[index])
+        return name
 
     def parent_type(self, index: int) -> str | None:
         parent = self.parents[index]
@@ -111,7 +119,7 @@ def _is_scoped_leaf(data: bytes, tree: Nodes, index: int) -> bool:
         return False
     while tree.parent_type(parent) == "qualified_identifier":
         parent = tree.parents[parent]
-    return "::" in _name(data, tree.nodes[parent])
+    return "::" in tree.name(data, parent)
 
 
 def rename_pass(data: bytes, tree: Nodes, rule: Rule) -> list[Hit]:
@@ -124,16 +132,16 @@ def rename_pass(data: bytes, tree: Nodes, rule: Rule) -> list[Hit]:
     for index in tree.indices_of(kinds | {"qualified_identifier"}):
         if index < skip_to:
             continue
-        kind, node = tree.types[index], tree.nodes[index]
+        kind = tree.types[index]
         if kind == "qualified_identifier" and tree.parent_type(index) != "qualified_identifier":
-            entry = _lookup(_name(data, node), exact, prefixes, starts)
+            entry = _lookup(tree.name(data, index), exact, prefixes, starts)
             if entry is not None:
-                hits.append(_hit(data, rule, entry, node))
+                hits.append(_hit(data, rule, entry, tree.nodes[index]))
                 skip_to = tree.ends[index]  # the parts of a matched name are not names of their own
-        elif kind in kinds and tree.parent_type(index) != "enumerator" and not _is_scoped_leaf(data, tree, index):
-            entry = _lookup(_name(data, node), exact, prefixes, starts)
-            if entry is not None:
-                hits.append(_hit(data, rule, entry, node))
+        elif kind in kinds and tree.parent_type(index) != "enumerator":
+            entry = _lookup(tree.name(data, index), exact, prefixes, starts)
+            if entry is not None and not _is_scoped_leaf(data, tree, index):
+                hits.append(_hit(data, rule, entry, tree.nodes[index]))
     return hits
 
 
