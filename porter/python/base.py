@@ -92,6 +92,17 @@ def dotted_text(node: cst.CSTNode | ast.AST) -> str | None:
     return None
 
 
+def string_value(node: cst.SimpleString) -> str | bytes:
+    """`node.evaluated_value`, which runs `ast.literal_eval` on every string several visitors read; a literal with
+    no prefix but `r` or `u` and nothing the tokenizer or an escape would change is its text between the quotes."""
+    text = node.value
+    start = 0 if text[0] in "'\"" else 1
+    if (start and (text[0] not in "rRuU" or text[1] not in "'\"")) or "\\" in text or "\r" in text or "\0" in text:
+        return node.evaluated_value
+    quote = 3 if text[start:start + 3] in ('"""', "'''") else 1
+    return text[start + quote:len(text) - quote]
+
+
 def root_name(node: cst.CSTNode) -> str | None:
     while isinstance(node, (cst.Attribute, cst.Call, cst.Subscript)):
         node = node.func if isinstance(node, cst.Call) else node.value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from porter.python.base import RuleVisitor, code_of
+from porter.python.base import RuleVisitor, code_of, string_value
 
 
 class EnvVarVisitor(RuleVisitor):
@@ -13,7 +13,7 @@ class EnvVarVisitor(RuleVisitor):
         self.entries = {e.pattern: e for e in rule.entries}
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        value = node.evaluated_value
+        value = string_value(node)
         entry = self.entries.get(value) if isinstance(value, str) else None
         if entry is None:
             return

@@ -12,7 +12,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from porter.findings import Status
-from porter.python.base import RuleVisitor, code_of, dotted_text
+from porter.python.base import RuleVisitor, code_of, dotted_text, string_value
 from porter.ruleset import Entry
 
 _REPORT = Entry(pattern="*", status="review")
@@ -91,6 +91,6 @@ class ResidualVisitor(RuleVisitor):
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         if id(node) in self.docstrings:
             return
-        value = node.evaluated_value
+        value = string_value(node)
         if isinstance(value, str) and self.string.search(value) and not any(c.isspace() for c in value):
             self._report(node, f"string {node.value} looks CUDA-specific but is not used as a device here; check it")

@@ -10,7 +10,7 @@ import re
 
 import libcst as cst
 
-from porter.python.base import RuleVisitor, code_of
+from porter.python.base import RuleVisitor, code_of, string_value
 
 _COMPARISON_OPS = (cst.Equal, cst.NotEqual, cst.In, cst.NotIn, cst.Is, cst.IsNot)
 
@@ -151,7 +151,7 @@ class ContextStringVisitor(RuleVisitor):
 
     def _rewrite(self, literal):
         if isinstance(literal, cst.SimpleString):
-            value = literal.evaluated_value
+            value = string_value(literal)
             match = self.value_re.fullmatch(value) if isinstance(value, str) else None
             if match is None or "\\" in literal.value:
                 return None

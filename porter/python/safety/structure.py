@@ -10,7 +10,7 @@ from libcst.metadata import PositionProvider
 
 from porter.findings import Span
 from porter.python.backends import Markers, segments
-from porter.python.base import CachedVisitorMethods, dotted_text
+from porter.python.base import CachedVisitorMethods, dotted_text, string_value
 from porter.python.positions import node_span
 
 
@@ -89,7 +89,7 @@ class Structure:
 
 def literal_value(node: cst.CSTNode) -> str | None:
     if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
+        value = string_value(node)
         return value if isinstance(value, str) else None
     if isinstance(node, cst.FormattedString):
         text = ""
