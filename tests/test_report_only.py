@@ -58,6 +58,8 @@ def test_advice_fixtures_are_answered_without_a_libcst_pass_over_the_module(rule
     "s = 'é' + 'cudnn_v8'\nclass CudaThing:\n    pass\n",  # columns count characters
     "try:\n    import pycuda.driver as cuda\nexcept ImportError:\n    from .nccl_utils import x as nccl\n",
     "import torch\nx = torch.cat([a, -b])\nm = torch.compile(model)\n",  # a fusion API without its rule's text
+    # a class named for another backend that holds no finding: backend_implementation's veto changes nothing
+    "use_cuda = 1\n\n\nclass XPUImpl:\n    z = use_cuda\n\n\n@register\nclass CPUOffload(XPUImpl):\n    pass\n",
     # advice, from libcst over the definitions that use the API (porter.python.fragments)
     "import torch.nn.functional as F\n\n\nclass A:\n    def f(self, q, k, v):\n        use_cuda = 1\n"
     "        return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.p)\n",

@@ -8,8 +8,8 @@ a module's findings exactly as the libcst frontend would, or None whenever that 
   environment variable, an attribute is a method a rule renames, a fusion rule's text appears (advice rules'
   APIs and methods are read by porter.python.fragments, over the top-level definitions that use them, unless
   one is used in a top-level simple statement);
-- a safety policy could speak without an edit (the path or a class names another backend, a condition names the
-  target backend);
+- a safety policy could speak without an edit (the path names another backend, a class named for one holds a
+  finding, a condition names the target backend);
 - a name needs libcst's scope analysis, or a construct is one whose libcst span or text this module does not
   reproduce (a parenthesised hit, a hit inside an f-string, an implicitly concatenated string that mentions CUDA,
   `match`, a carriage return).
@@ -161,6 +161,7 @@ class _Module:
         self.in_fstring: set[int] = set()
         self.indented: set[int] = set()  # id() of nodes in a statement that is indented: libcst's code for such a
         # node drops the block's indentation from the lines it continues on
+        self.backend_classes: list[ast.ClassDef] = []  # classes named for another backend (_left_alone)
 
     # -- positions ---------------------------------------------------------------------------------------------
     def _column(self, line: int, byte_column: int) -> int:
@@ -269,7 +270,7 @@ class _Module:
                 continue
             elif kind in _FUNCTIONS or kind is ast.ClassDef:
                 if kind is ast.ClassDef and self.markers.name_backends(node.name) - {self.markers.source.name}:
-                    raise _Decline  # backend_implementation drops the findings of a class of another backend
+                    self.backend_classes.append(node)
                 if looks(node.name):
                     keyword = r"\bclass" if kind is ast.ClassDef else r"\bdef"
                     self.identifiers.append((self._name_after(node, keyword, node.name), node.name, node))
@@ -396,7 +397,18 @@ class _Module:
             found += self._residual(rule, others, order)
             order += 1
         found.sort(key=lambda item: item[0])
-        return [finding for _, finding in found]
+        findings = [finding for _, finding in found]
+        for node in self.backend_classes:
+            self._left_alone(node, findings)
+        return findings
+
+    def _left_alone(self, node: ast.ClassDef, findings: list[Finding]) -> None:
+        """backend_implementation vetoes a class named for another backend: it drops the findings inside and
+        explains the class in their place. Where the class (its decorators included) holds no finding, the veto
+        changes nothing; else libcst decides."""
+        first, last = min([node.lineno, *(d.lineno for d in node.decorator_list)]), node.end_lineno
+        if any(f.span is not None and f.span.line <= last and f.span.end_line >= first for f in findings):
+            raise _Decline
 
     def _advice(self, tree: ast.Module, order: int) -> list[tuple[tuple, Finding, Span]]:
         """(key, finding, what it covers) for the advice on the uses in `self.sites`, from libcst over the
