@@ -15,8 +15,10 @@ from contextlib import contextmanager
 # Allocations between two collections of the youngest generation (Python's default: 700). A file's syntax tree is
 # millions of objects alive until the file is done: at 700 the collector ran ~113 full collections over the 682
 # let-through Python files of the bench corpus, each scanning every live tree; at 20,000, 6. port_python over those
-# files: 89-91 -> 73 CPU s, peak RSS 301 -> 325 MiB (bench/RESULTS.md).
-YOUNG_GENERATION_THRESHOLD = 20_000
+# files: 89-91 -> 73 CPU s, peak RSS 301 -> 325 MiB. At 100,000, over the whole corpus with the parity facts: 254
+# young and 25 older collections, 1.55 s of collecting -> 30 and 2, 0.92 s; port_file 33.66/33.17 -> 33.10/32.69 CPU s,
+# peak RSS 236 -> 252 MiB (bench/RESULTS.md).
+YOUNG_GENERATION_THRESHOLD = 100_000
 
 
 def _collect_less() -> None:
