@@ -236,6 +236,36 @@ def test_a_sum_that_is_not_the_rotary_embedding_gets_no_advice(apply, after, rul
     assert _rotary_findings(next(iter(ROTATIONS)), ruleset, apply, after) == []
 
 
+SPELLINGS = {  # the rotation's calls and other spellings of its name: whether only calls spell it
+    "y = rotate(1)\n\n\ndef rotate(x):\n    return x\n": True,  # called before its definition
+    "def rotate(x):\n    return x\n\n\nclass A:\n    z = rotate(1)\n    f = lambda self: rotate(2)\n": True,
+    "def rotate(x):\n    return x\n\n\nw = [rotate(i) for i in range(3)]\n": True,
+    "def rotate(x):\n    return x\n\n\n@rotate\ndef g():\n    return rotate(1)\n": False,
+    "def rotate(x):\n    return x\n\n\ndef g(rotate):\n    return rotate(1)\n": False,
+    "def rotate(x):\n    return x\n\n\ndef g():\n    global rotate\n    rotate = abs\n": False,
+    "def rotate(x):\n    return x\n\n\nclass A:\n    def rotate(self):\n        return rotate(1)\n": False,
+    "from m import rotate\n\n\ndef rotate(x):\n    return rotate(x)\n": False,
+}
+
+
+@pytest.mark.parametrize("source", SPELLINGS)
+def test_a_function_only_called_is_what_its_calls_bind(source):
+    """fusion.only_called spares the scope analysis; where it answers, the scope analysis agrees."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, ScopeProvider
+
+    from porter.python.fusion import only_called
+
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    scopes = wrapper.resolve(ScopeProvider)
+    (function,) = [s for s in wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value == "rotate"]
+    assert only_called(wrapper.module, function) is SPELLINGS[source]
+    if SPELLINGS[source]:
+        calls = [n for n in scopes if isinstance(n, cst.Call) and isinstance(n.func, cst.Name)
+                 and n.func.value == "rotate"]
+        assert calls and all([a.node for a in scopes[call.func][call.func.value]] == [function] for call in calls)
+
+
 @pytest.mark.parametrize("rotation", ROTATIONS)
 def test_the_advised_call_computes_the_written_out_rotary_embedding(rotation):
     """The mode the advice names, against the model of npu_rotary_mul: the other mode gives other numbers."""

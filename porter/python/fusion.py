@@ -11,7 +11,9 @@ of the `call_transform` rule on that API.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -111,18 +113,24 @@ class FusionVisitor(BlockTracking, RuleVisitor):
 
     def leave_Module(self, original_node: cst.Module) -> None:
         """A sum whose factors call a function of this module that holds an entry's call: the detector reads both."""
+        called_only = functools.cache(lambda function: only_called(original_node, function))
         for rule in self.rules:
             for node, callee in self.sums:
                 defined = self.module_functions.get(callee.value, ())
                 anchors = rule.anchors_in.get(callee.value, ())
-                if len(defined) == 1 and anchors and self._binds(callee, defined[0]):
+                if len(defined) == 1 and anchors and self._binds(callee, defined[0], called_only):
                     for anchor in anchors:
                         if self._detect(rule, node, Site("+", (node.left, node.right), anchor, self.imported_names,
                                                          function=defined[0])):
                             break
 
-    def _binds(self, name: cst.Name, function: cst.FunctionDef) -> bool:
-        """Whether `function` is the only binding `name` can refer to where it is used (rare: libcst's scopes)."""
+    def _binds(self, name: cst.Name, function: cst.FunctionDef,
+               called_only: Callable[[cst.FunctionDef], bool]) -> bool:
+        """Whether `function` is the only binding `name` can refer to where it is used: so where the module spells
+        the name only as the function's and as what calls call (`called_only`: nothing else binds it), else as
+        libcst's scope analysis says (a pass over the whole module)."""
+        if called_only(function):
+            return True
         scope = self.proposals.scope_of(name)
         return scope is not None and [a.node for a in scope[name.value]] == [function]
 
@@ -175,6 +183,27 @@ class FusionVisitor(BlockTracking, RuleVisitor):
                               message_override=message, rule=rule.rule)
         finding.computes = result.computes
         self.proposals.replaced.add(self.span(node))
+
+
+def only_called(module: cst.Module, function: cst.FunctionDef) -> bool:
+    """Whether every spelling of the function's name in the module is its own or the callee of a call."""
+    spellings = _Spellings(function)
+    module.visit(spellings)
+    return not spellings.other
+
+
+class _Spellings(cst.CSTVisitor):
+    def __init__(self, function: cst.FunctionDef) -> None:
+        super().__init__()
+        self.function, self.called, self.other = function, set(), False
+
+    def visit_Call(self, node: cst.Call) -> None:  # before its callee
+        if type(node.func) is cst.Name:
+            self.called.add(id(node.func))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.function.name.value and id(node) not in self.called and node is not self.function.name:
+            self.other = True
 
 
 def _is_product(node: cst.CSTNode) -> bool:
