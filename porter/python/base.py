@@ -138,6 +138,15 @@ class RuleVisitor(CachedVisitorMethods):
     def is_called(self, node: cst.CSTNode) -> bool:
         return id(node) in self.proposals.call_funcs
 
+    def import_rooted(self, node: cst.CSTNode) -> str | None:
+        """`a.b.c` for a chain of names whose first one an import may bind, else None: `imported_names` answers
+        nothing for any other node, and most names in a module are such (asking costs more than this test)."""
+        text = dotted_text(node)
+        bound = self.proposals.import_bound
+        if text is None or (bound is not None and text.partition(".")[0] not in bound):
+            return None
+        return text
+
     def imported_names(self, node: cst.CSTNode) -> frozenset[str]:
         """Fully qualified names of `node` when it resolves through an import (aliases included).
 

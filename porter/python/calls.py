@@ -66,7 +66,7 @@ class CallTransformVisitor(BlockTracking, RuleVisitor):
         self._reference(node)
 
     def _reference(self, node: cst.Name | cst.Attribute) -> None:
-        if self.imports or dotted_text(node) is None:
+        if self.imports or self.import_rooted(node) is None:
             return
         names = sorted(self.imported_names(node))
         if not names:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from porter.findings import Status
-from porter.python.base import RuleVisitor, code_of, dotted_text, entry_matches
+from porter.python.base import RuleVisitor, code_of, entry_matches
 from porter.ruleset import Entry, Rule
 
 
@@ -82,7 +82,7 @@ class RenameVisitor(RuleVisitor):
         self._leave(original_node)
 
     def _match(self, node: cst.Name | cst.Attribute) -> None:
-        text = dotted_text(node)
+        text = self.import_rooted(node)
         if text is None:
             return
         qualified_names = None

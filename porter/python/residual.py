@@ -12,7 +12,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from porter.findings import Status
-from porter.python.base import RuleVisitor, code_of, dotted_text, string_value
+from porter.python.base import RuleVisitor, code_of, string_value
 from porter.ruleset import Entry
 
 _REPORT = Entry(pattern="*", status="review")
@@ -64,7 +64,7 @@ class ResidualVisitor(RuleVisitor):
         self.inside_import -= 1
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self.inside_import or dotted_text(node) is None:  # `f(...).attr` is judged by its own parts
+        if self.inside_import or self.import_rooted(node) is None:  # `f(...).attr` is judged by its own parts
             return
         for qualified in self.imported_names(node):
             if qualified.startswith(self.api_prefixes) and self.identifier.search(node.attr.value) is None:
