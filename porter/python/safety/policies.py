@@ -39,8 +39,8 @@ def backend_implementation(s: Safety, rule) -> None:
 def backend_dispatch(s: Safety, rule) -> None:
     source, target = s.markers.source.name, s.markers.target
     for group in s.structure.dispatch_groups:
-        named = [s.backends_in(branch.test) for branch in group.branches]
-        others = set().union(*named) - {source}
+        named = [s.backends_in(branch.test_span) for branch in group.branches]
+        others = set().union(*named)
         if not others or s.is_vetoed(group.span):
             continue
         switch = f"line {group.span.line}: `{s.first_line(group.span)}`"
@@ -49,11 +49,11 @@ def backend_dispatch(s: Safety, rule) -> None:
                                      "switch: porter leaves the chain alone", announce=True)
             continue
         for branch, names in zip(group.branches, named):
-            if names - {source}:
+            if names:
                 s.veto(joined(branch.test_span, branch.body_span), rule,
-                       f"branch of {', '.join(sorted(names - {source}))} in a backend switch ({switch}): left alone")
+                       f"branch of {', '.join(sorted(names))} in a backend switch ({switch}): left alone")
     for choice in s.structure.choices:  # `"cuda" if is_torch_xla_available(check_is_gpu=True) else ...`
-        named = s.backends_in(choice.test) - {source}
+        named = s.backends_in(choice.test_span)
         if named and not s.is_vetoed(choice.body_span):
             s.veto(choice.body_span, rule, f"the value chosen when {', '.join(sorted(named))} is in use "
                                            f"(line {choice.test_span.line}): left alone")

@@ -25,7 +25,6 @@ def joined(first: Span, last: Span) -> Span:
 
 @dataclass
 class Branch:
-    test: cst.BaseExpression
     test_span: Span
     body_span: Span
     rest_span: Span | None = None  # the `elif`/`else` arms that run when the test is false
@@ -81,6 +80,8 @@ class Structure:
     collections: list[tuple[Span, list[Literal]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
     source_tokens: list[tuple[Span, str, bool]] = field(default_factory=list)  # CUDA names and strings (is_string)
+    backend_names: list[tuple[Span, frozenset[str]]] = field(default_factory=list)  # identifiers naming backends
+    # besides the source (Markers.name_backends, dispatch only), with those backends
     names: set[str] = field(default_factory=set)  # every identifier used
     name_uses: dict[str, list[Span]] = field(default_factory=dict)  # uses of import-bound names (flagged imports)
     import_aliases: list[tuple[str, Span]] = field(default_factory=list)  # bound name, alias span
@@ -120,6 +121,7 @@ class StructureWalk(CachedVisitorMethods):
         self.blocks = 0
         self.docstrings: set[int] = set()
         self.arguments: set[int] = set()
+        self.other_segments = frozenset().union(*(b.segments for b in markers.others if b.dispatch))
 
     def span(self, node: cst.CSTNode) -> Span:
         return node_span(self.metadata[PositionProvider], node)
@@ -168,7 +170,7 @@ class StructureWalk(CachedVisitorMethods):
             while True:
                 orelse = current.orelse
                 rest = self.span(orelse) if orelse is not None else None
-                branches.append(Branch(current.test, self.span(current.test), self.span(current.body), rest))
+                branches.append(Branch(self.span(current.test), self.span(current.body), rest))
                 if isinstance(orelse, cst.If):
                     current = orelse
                     continue
@@ -203,6 +205,10 @@ class StructureWalk(CachedVisitorMethods):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.found.names.add(node.value)
+        if segments(node.value) & self.other_segments:
+            named = self.markers.name_backends(node.value, dispatch_only=True) - {self.markers.source.name}
+            if named:
+                self.found.backend_names.append((self.span(node), frozenset(named)))
         if self.import_bound is None or node.value in self.import_bound:
             self.found.name_uses.setdefault(node.value, []).append(self.span(node))
         if self.markers.mentions_source(node.value):
@@ -227,7 +233,7 @@ class StructureWalk(CachedVisitorMethods):
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
         self.found.conditions.append(self.span(node.test))
-        self.found.choices.append(Branch(node.test, self.span(node.test), self.span(node.body)))
+        self.found.choices.append(Branch(self.span(node.test), self.span(node.body)))
 
     def visit_While(self, node: cst.While) -> None:
         self.found.conditions.append(self.span(node.test))

@@ -8,7 +8,7 @@ import libcst as cst
 
 from porter.findings import Finding, Span, Status
 from porter.python.backends import Markers
-from porter.python.safety.structure import Structure, inside, literal_value
+from porter.python.safety.structure import Structure, inside
 from porter.python.span_index import Containers, SpanIndex
 
 
@@ -32,11 +32,16 @@ class Safety:
 
     # --- what the code names -------------------------------------------------------------------------------------
 
-    def backends_in(self, node: cst.CSTNode) -> set[str]:
-        """Backends an expression names through its identifiers or string values (conditions only)."""
-        names = _BackendNames(self.markers)
-        node.visit(names)
-        return names.found
+    def backends_in(self, region: Span) -> set[str]:
+        """Backends besides the source that the identifiers and string values in `region` name (conditions only)."""
+        return set().union(*self._backend_tokens.inside(region))
+
+    @functools.cached_property
+    def _backend_tokens(self) -> SpanIndex:
+        source = {self.markers.source.name}
+        strings = [(lit.span, frozenset(self.markers.value_backends(lit.value) - source))
+                   for lit in self.structure.literals if isinstance(lit.node, cst.SimpleString)]
+        return SpanIndex([*self.structure.backend_names, *((span, named) for span, named in strings if named)])
 
     @functools.cached_property
     def module_backends(self) -> frozenset[str]:
@@ -111,20 +116,3 @@ class Safety:
         """Remove what the vetoes withheld and dropped from the proposals."""
         self.proposals.edits = [e for e in self.proposals.edits if id(e) not in self._withheld]
         self.proposals.findings = [f for f in self.proposals.findings if id(f) not in self._dropped]
-
-
-class _BackendNames(cst.CSTVisitor):
-    """Backends an expression's identifiers and string values name (conditions only)."""
-
-    def __init__(self, markers: Markers) -> None:
-        super().__init__()
-        self.markers = markers
-        self.found: set[str] = set()
-
-    def visit_Name(self, name: cst.Name) -> None:
-        self.found.update(self.markers.name_backends(name.value, dispatch_only=True))
-
-    def visit_SimpleString(self, string: cst.SimpleString) -> None:
-        value = literal_value(string)
-        if value is not None:
-            self.found.update(self.markers.value_backends(value))
