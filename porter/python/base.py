@@ -224,12 +224,13 @@ class RuleVisitor(CachedVisitorMethods):
 
 def entry_matches(entries: dict[str, Entry], dotted: str) -> Entry | None:
     """The longest entry pattern equal to `dotted` or to one of its dotted prefixes (`a.b` matches `a.b.c`)."""
-    parts = dotted.split(".")
-    for end in range(len(parts), 0, -1):
-        entry = entries.get(".".join(parts[:end]))
+    while True:
+        entry = entries.get(dotted)
         if entry is not None:
             return entry
-    return None
+        dotted, dot, _ = dotted.rpartition(".")
+        if not dot:
+            return None
 
 
 class CallIndex(CachedVisitorMethods):
