@@ -237,6 +237,8 @@ def _ported(root: Path, sources: list[SourceFile], ruleset: RuleSet, options: Po
     if options.jobs <= 1 or len(sources) < PARALLEL_THRESHOLD:
         yield from (port_file(root, source, ruleset, options) for source in sources)
         return
+    if any(source.kind == "python" for source in sources):
+        from porter.python import frontend  # noqa: F401 - once here, before the workers fork, not once in each
     with worker_pool(options.jobs) as pool:
         port_chunk = functools.partial(_port_chunk, root, ruleset=ruleset, options=options)
         for chunk_results in pool.imap(port_chunk, _chunks(sources, CHUNK)):
