@@ -97,7 +97,8 @@ class RenameVisitor(RuleVisitor):
 
     def _match_rule(self, rule: _Rule, node: cst.CSTNode, text: str, qualified_names: list[str]) -> None:
         for qualified in qualified_names:
-            entry = rule.entries.get(qualified) or entry_matches(rule.report_only, qualified)
+            entry = rule.entries.get(qualified) or (entry_matches(rule.report_only, qualified) if rule.report_only
+                                                    else None)
             if entry is None:
                 continue
             rule.inside = node

@@ -379,10 +379,11 @@ class _Module:
     def findings(self, tree: ast.Module) -> list[Finding]:
         self._walk(tree)
         self.dotted.sort(key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))
+        spans = [self.span(node) for node in self.dotted]  # read by every rename rule
         found: list[tuple[tuple, Finding]] = []  # (the order libcst records it in, the finding)
         order = 0
         for rule, entries, report in self.plan.renames:
-            found += self._renames(rule, entries, report, order)
+            found += self._renames(rule, entries, report, spans, order)
             order += 1
         for rule, entries in self.plan.imports:
             found += self._imports(rule, entries, order)
@@ -430,19 +431,16 @@ class _Module:
         kinds = {rule.id: order + fragments.KINDS.index(rule.kind) for rule in self.ruleset.of_kind(*fragments.KINDS)}
         return [(_key(cover, kinds[finding.rule_id]), finding, cover) for finding, cover in advised]
 
-    def _renames(self, rule: Rule, entries: dict[str, Entry], report: dict[str, Entry],
+    def _renames(self, rule: Rule, entries: dict[str, Entry], report: dict[str, Entry], spans: list[Span],
                  order: int) -> list[tuple[tuple, Finding]]:
         found, inside = [], None  # the span of the last match: nothing inside it is matched again
-        for node in self.dotted:
-            names = self.qualified.get(id(node))
-            if not names:
-                continue
-            span = self.span(node)
+        for node, span in zip(self.dotted, spans):
+            names = self.qualified[id(node)]
             if inside is not None and (span.line, span.column) >= (inside.line, inside.column) and (
                     span.end_line, span.end_column) <= (inside.end_line, inside.end_column):
                 continue
             for name in names:
-                entry = entries.get(name) or entry_matches(report, name)
+                entry = entries.get(name) or (entry_matches(report, name) if report else None)
                 if entry is None:
                     continue
                 inside = span
