@@ -8,7 +8,6 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from porter.cli import main
