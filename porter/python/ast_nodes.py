@@ -23,6 +23,11 @@ def _child_fields(cls: type) -> tuple[str, ...]:
     return fields
 
 
+def first_line(statement: ast.stmt) -> int:
+    """The line a statement starts on, its decorators included (the stdlib tree starts a definition at `def`)."""
+    return min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+
+
 def child_nodes(node: ast.AST) -> list[ast.AST]:
     """The children of `node` in field order, as `ast.iter_child_nodes` gives them, less the left-out ones."""
     fields = _CHILD_FIELDS.get(type(node))

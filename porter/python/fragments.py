@@ -18,6 +18,7 @@ import ast
 from libcst.metadata import MetadataWrapper
 
 from porter.findings import Finding, Span
+from porter.python.ast_nodes import first_line
 from porter.python.base import CallIndex, ModuleNames, Proposals, parse_unchecked
 from porter.python.positions import resolve_positions
 from porter.python.span_index import Containers
@@ -49,7 +50,7 @@ def advice(lines: list[str], definitions: list[ast.stmt], functions_before: list
 
 
 def _advice(lines, definition, functions_before, ruleset, names, unread, local_modules):
-    first = min([definition.lineno, *(d.lineno for d in getattr(definition, "decorator_list", ()))])
+    first = first_line(definition)
     text = "\n" * (first - 1) + "\n".join(lines[first - 1:definition.end_lineno]) + "\n"
     wrapper = MetadataWrapper(parse_unchecked(text), unsafe_skip_copy=True)
     resolve_positions(wrapper)

@@ -26,7 +26,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from porter.findings import STATUS_OF_ENTRY, Finding, Span, Status
-from porter.python.ast_nodes import child_nodes, nodes
+from porter.python.ast_nodes import child_nodes, first_line, nodes
 from porter.python.backends import markers_of
 from porter.python.base import ModuleNames, dotted_text, entry_matches, parsed, scan_names, unread_imports
 from porter.python import fragments
@@ -407,7 +407,7 @@ class _Module:
         """backend_implementation vetoes a class named for another backend: it drops the findings inside and
         explains the class in their place. Where the class (its decorators included) holds no finding, the veto
         changes nothing; else libcst decides."""
-        first, last = min([node.lineno, *(d.lineno for d in node.decorator_list)]), node.end_lineno
+        first, last = first_line(node), node.end_lineno
         if any(f.span is not None and f.span.line <= last and f.span.end_line >= first for f in findings):
             raise _Decline
 
@@ -417,7 +417,7 @@ class _Module:
         declined). A finding is recorded where the span it covers starts (a call's advice at its callee)."""
         if not self.sites:
             return []
-        starts = [min([s.lineno, *(d.lineno for d in getattr(s, "decorator_list", ()))]) for s in tree.body]
+        starts = [first_line(statement) for statement in tree.body]
         held = sorted({bisect_right(starts, node.lineno) - 1 for node in self.sites})
         if any(not isinstance(getattr(tree.body[index], "body", None), list) for index in held):
             raise _Decline
