@@ -63,6 +63,16 @@ class Proposals:
     # visited, innermost last (CallIndex keeps it)
     unread: frozenset[str] = frozenset()  # imported names no rule reads (ImportTable.unread)
 
+    @classmethod
+    def of_module(cls, lines: int, names: ModuleNames, unread: frozenset[str], local_modules: frozenset[str],
+                  scope_of: Callable[[cst.CSTNode], object], support_modules: frozenset[str] = frozenset()
+                  ) -> Proposals:
+        """None yet, for code of `lines` lines in a module whose names the stdlib scan found."""
+        return cls(edits=[], findings=[], covered=Containers(lines), import_bound=names.import_bound, call_funcs={},
+                   local_modules=local_modules, own_attributes=names.own_attributes,
+                   own_functions=names.own_functions, support_modules=support_modules, imports=names.imports,
+                   scope_of=scope_of, unread=unread)
+
     def covers(self, span: Span) -> bool:
         return self.covered.contains(span)
 

@@ -21,7 +21,6 @@ from porter.findings import Finding, Span
 from porter.python.ast_nodes import first_line
 from porter.python.base import CallIndex, ModuleNames, Proposals, parse_unchecked
 from porter.python.positions import resolve_positions
-from porter.python.span_index import Containers
 from porter.python.visitors import rule_visitors
 from porter.python.walk import read_only_visits, visit_batched
 from porter.ruleset import RuleSet
@@ -54,10 +53,7 @@ def _advice(lines, definition, functions_before, ruleset, names, unread, local_m
     text = "\n" * (first - 1) + "\n".join(lines[first - 1:definition.end_lineno]) + "\n"
     wrapper = MetadataWrapper(parse_unchecked(text), unsafe_skip_copy=True)
     resolve_positions(wrapper)
-    proposals = Proposals(edits=[], findings=[], covered=Containers(len(lines)), import_bound=names.import_bound,
-                          call_funcs={}, local_modules=local_modules, own_attributes=names.own_attributes,
-                          own_functions=names.own_functions, imports=names.imports, unread=unread,
-                          scope_of=_needs_module)
+    proposals = Proposals.of_module(len(lines), names, unread, local_modules, _needs_module)
     visit_batched(wrapper, [CallIndex(proposals, functions_before), *rule_visitors(ruleset, proposals, KINDS)])
     if proposals.edits:
         raise NeedsModule  # not advice after all

@@ -11,7 +11,6 @@ from libcst.metadata import MetadataWrapper, ScopeProvider
 from porter.findings import Finding, Status
 from porter.python.base import (CallIndex, Edit, ModuleNames, Proposals, apply_edits, parse_unchecked, scan_names,
                                 unread_imports)
-from porter.python.span_index import Containers
 from porter.python.imports_add import add_imports
 from porter.python.positions import resolve_positions
 from porter.python.prefilter import triggers_of
@@ -108,13 +107,9 @@ def _port(source: str, ruleset: RuleSet, local_modules: frozenset[str],
     positions = resolve_positions(wrapper)
     names = scan_names(source)
     unread = unread_imports(names, triggers_of(ruleset).read)
-    proposals = Proposals(edits=[], findings=[], covered=Containers(source.count("\n") + 1),
-                          import_bound=names.import_bound, call_funcs={},
-                          local_modules=local_modules, own_attributes=names.own_attributes,
-                          own_functions=names.own_functions, imports=names.imports, unread=unread,
-                          scope_of=_scopes(wrapper, names, unread),
-                          support_modules=frozenset(e.pattern for r in ruleset.of_kind("support_import")
-                                                    for e in r.entries))
+    support = frozenset(e.pattern for r in ruleset.of_kind("support_import") for e in r.entries)
+    proposals = Proposals.of_module(source.count("\n") + 1, names, unread, local_modules,
+                                    _scopes(wrapper, names, unread), support)
     visitors = [CallIndex(proposals), *rule_visitors(ruleset, proposals)]
     walk = structure_walk(ruleset, names.import_bound)
     visit_batched(wrapper, visitors if walk is None else [*visitors, walk])
